@@ -240,6 +240,8 @@ class ViewAugmentation:
     """MoCo-v2's "aug-plus" view: random resized crop, colour jitter, grayscale, blur, flip.
 
     ``blur_kernel`` 0 picks an odd kernel of about a tenth of the output size (23 at 224 px).
+    Given a batch of crops already drawn (image-file datasets crop in the loader's workers),
+    pass ``crop=False`` and only the photometric part runs.
     """
 
     size: int
@@ -252,6 +254,7 @@ class ViewAugmentation:
     blur_sigma: tuple[float, float] = (0.1, 2.0)
     blur_kernel: int = 0
     flip_p: float = 0.5
+    crop: bool = True
 
     @property
     def kernel_size(self) -> int:
@@ -265,9 +268,10 @@ class ViewAugmentation:
         n, c, height, width = images.shape
         dev = images.device
         x = images.float().div_(255)
-        top, left, h, w = sample_crop_boxes(n, height, width, self.crop_scale, self.crop_ratio, generator, dev)
-        flip = _coin(n, self.flip_p, generator, dev)
-        x = crop_resize(x, top, left, h, w, self.size, flip)
+        if self.crop:
+            top, left, h, w = sample_crop_boxes(n, height, width, self.crop_scale, self.crop_ratio, generator, dev)
+            flip = _coin(n, self.flip_p, generator, dev)
+            x = crop_resize(x, top, left, h, w, self.size, flip)
 
         b, ct, s, hu = self.jitter
         apply = _coin(n, self.jitter_p, generator, dev)
@@ -296,9 +300,12 @@ class ShiftFlipAugmentation:
 
     padding: int = 4
     flip_p: float = 0.5
+    size: int | None = None  # resize first when the training size differs from the images'
 
     def __call__(self, images, mean, std, generator=None):
         x = images.float().div_(255)
+        if self.size is not None and x.shape[-1] != self.size:
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
         return normalize(random_shift_flip(x, self.padding, generator, self.flip_p), mean, std)
 
 

@@ -1,0 +1,72 @@
+"""Checkpoints and records written atomically, and read back safely."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint could not be read, or does not fit the model it is loaded into."""
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename: a reader (or a crash)
+    sees either the old checkpoint or the new one, never half of one."""
+    _atomic_write(Path(path), lambda f: torch.save(state, f))
+
+
+def load_checkpoint(path: str | Path, map_location="cpu") -> dict[str, Any]:
+    """Load with ``weights_only=True``; a damaged file raises :class:`CheckpointError` and is
+    left where it is."""
+    path = Path(path)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as err:
+        raise CheckpointError(
+            f"checkpoint {path} is damaged or truncated and cannot be read ({type(err).__name__}); "
+            f"move it aside to start the run again from scratch, or restore a good copy") from None
+
+
+def load_weights(module: torch.nn.Module, state_dict: dict, source: str) -> None:
+    """``load_state_dict`` with a readable error when the architecture does not match."""
+    result = module.load_state_dict(state_dict, strict=False)
+    own = module.state_dict()
+    wrong = [k for k, v in state_dict.items() if k in own and own[k].shape != v.shape]
+    if result.missing_keys or result.unexpected_keys or wrong:
+        parts = []
+        if result.missing_keys:
+            parts.append(f"{len(result.missing_keys)} missing (e.g. {result.missing_keys[0]})")
+        if result.unexpected_keys:
+            parts.append(f"{len(result.unexpected_keys)} unexpected (e.g. {result.unexpected_keys[0]})")
+        if wrong:
+            parts.append(f"{len(wrong)} of another shape (e.g. {wrong[0]})")
+        raise CheckpointError(f"{source} does not fit this {type(module).__name__}: "
+                              f"{'; '.join(parts)} weights; was it saved from another architecture?")
+
+
+def write_json(record: dict[str, Any], path: str | Path) -> None:
+    """Write a JSON record atomically."""
+    text = json.dumps(record, indent=2, sort_keys=True, default=str) + "\n"
+    _atomic_write(Path(path), lambda f: f.write(text.encode()))

@@ -1,0 +1,124 @@
+"""The configuration of one training run, as plain values.
+
+Every field carries its help line and constraints; :data:`RUN_PARAMS` is derived from them,
+so the checks, the chapters' parameter cells and the documentation share one source.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .data import DATASETS
+from .networks import BACKBONES
+from .params import Param, ParameterError, check_all
+
+
+def _p(default, help, **constraints):
+    return field(default=default, metadata={"help": help, **constraints})
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    # what is trained, on what
+    method: str = _p("mocov2", "training method", choices=("mocov2", "supervised"))
+    dataset: str = _p("fashion_mnist", "training dataset", choices=tuple(DATASETS))
+    data_root: str | None = _p(None, "folder holding the datasets (default $SSLLIB_DATA or ~/.cache/ssllib/data)",
+                               nullable=True)
+    download: bool = _p(False, "fetch the dataset with torchvision if it is not on disk")
+    train_subset: int = _p(0, "train on the first N images of a fixed shuffle (0: all)", min=0)
+    # network
+    backbone: str = _p("resnet18", "backbone network", choices=tuple(BACKBONES))
+    stem: str = _p("cifar", "ResNet stem: cifar (3×3, stride 1, no max-pool) or imagenet (7×7/2 + max-pool)",
+                   choices=("cifar", "imagenet"))
+    width: int = _p(64, "channels of the first ResNet stage (64 in the papers)", min=1)
+    image_size: int = _p(0, "side of the training crops in pixels (0: the dataset's own size)", min=0)
+    embed_dim: int = _p(128, "size of the projected embedding", min=1)
+    # momentum contrast
+    queue_size: int = _p(65536, "number of negative keys in the queue (K)", min=1)
+    ema_momentum: float = _p(0.999, "momentum m of the key encoder's moving average", min=0.0, max=1.0)
+    momentum_schedule: str = _p("constant", "EMA momentum over training", choices=("constant", "cosine"))
+    temperature: float = _p(0.2, "softmax temperature τ of the contrastive loss", min=1e-4)
+    bn_splits: int = _p(1, "batch-norm sub-batches on one device (MoCo's split-BN; 1: plain BN)", min=1)
+    shuffle_keys: bool = _p(True, "shuffle the key batch so its batch-norm statistics differ from the query's")
+    # augmentation (MoCo-v2 aug-plus)
+    crop_min_scale: float = _p(0.2, "smallest area fraction of a random resized crop", min=0.01, max=1.0)
+    jitter_strength: float = _p(0.4, "colour jitter: brightness, contrast, saturation = s, hue = s/4", min=0.0, max=1.0)
+    jitter_p: float = _p(0.8, "probability of colour jitter", min=0.0, max=1.0)
+    grayscale_p: float = _p(0.2, "probability of grayscale", min=0.0, max=1.0)
+    blur_p: float = _p(0.5, "probability of Gaussian blur", min=0.0, max=1.0)
+    blur_sigma: tuple = _p((0.1, 2.0), "range of the blur's σ in pixels", min=0.0)
+    # optimisation
+    epochs: int = _p(200, "training epochs", min=1)
+    batch_size: int = _p(256, "images per step (global, across all processes)", min=2)
+    lr: float = _p(0.03, "peak learning rate of SGD", min=0.0)
+    weight_decay: float = _p(1e-4, "SGD weight decay", min=0.0)
+    sgd_momentum: float = _p(0.9, "SGD momentum", min=0.0, max=1.0)
+    lr_schedule: str = _p("cosine", "learning-rate schedule after warm-up", choices=("cosine", "constant"))
+    warmup_epochs: int = _p(0, "epochs of linear learning-rate warm-up", min=0)
+    # monitoring and evaluation
+    knn_k: int = _p(200, "neighbours of the weighted kNN classifier", min=1)
+    knn_t: float = _p(0.1, "temperature of the kNN vote weights exp(s/T)", min=1e-4)
+    monitor_every: int = _p(1, "run the kNN monitor every N epochs (0: never)", min=0)
+    monitor_size: int = _p(10000, "train images in the kNN monitor's bank (0: all)", min=0)
+    # system
+    seed: int = _p(0, "random seed", min=0)
+    device: str = _p("auto", "training device", choices=("auto", "cuda", "mps", "cpu"))
+    precision: str = _p("auto", "autocast precision (auto: bf16 on CUDA, fp32 elsewhere)",
+                        choices=("auto", "bf16", "fp32"))
+    channels_last: bool = _p(True, "channels-last memory format for convolutions")
+    compile: bool = _p(False, "torch.compile the model (first steps pay the compile time)")
+    num_workers: int = _p(8, "decoding processes for datasets read from image files", min=0)
+    log_every: int = _p(50, "steps between synchronised loss checks and progress updates", min=1)
+    options: dict = field(default_factory=dict, metadata={"help": "method-specific options"})
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["blur_sigma"] = list(self.blur_sigma)
+        return d
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
+        values = dict(values)
+        options = values.pop("options", {}) or {}
+        checked = check_all(RUN_PARAMS, values, "a run configuration")
+        cfg = cls(**checked, options=dict(options))
+        cfg.validate()
+        return cfg
+
+    def replace(self, **changes) -> "RunConfig":
+        return RunConfig.from_dict({**self.to_dict(), **changes})
+
+    def validate(self) -> None:
+        """Checks that involve more than one field."""
+        if self.batch_size % self.bn_splits:
+            raise ParameterError(f"batch_size={self.batch_size} does not split into bn_splits={self.bn_splits} "
+                                 f"equal sub-batches; choose a batch size divisible by {self.bn_splits}")
+        if self.method != "supervised" and self.queue_size < self.batch_size:
+            raise ParameterError(f"queue_size={self.queue_size} is smaller than batch_size={self.batch_size}; "
+                                 f"the queue must hold at least one batch of keys")
+        if self.warmup_epochs >= self.epochs:
+            raise ParameterError(f"warmup_epochs={self.warmup_epochs} leaves no epochs after warm-up; "
+                                 f"use fewer than epochs={self.epochs}")
+        if len(self.blur_sigma) != 2 or self.blur_sigma[0] > self.blur_sigma[1]:
+            raise ParameterError(f"blur_sigma={list(self.blur_sigma)} must be two numbers [low, high] with low ≤ high")
+
+    def fingerprint(self, code: str = "") -> str:
+        """A short hash of everything that determines the run's result (not device or workers)."""
+        d = self.to_dict()
+        for k in ("device", "num_workers", "log_every", "data_root", "download", "compile"):
+            d.pop(k)
+        blob = json.dumps(d, sort_keys=True) + code
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+_TYPES = {"str": str, "str | None": str, "int": int, "float": float, "bool": bool, "tuple": tuple}
+
+RUN_PARAMS: dict[str, Param] = {
+    f.name: Param(f.name, _TYPES[f.type], f.metadata["help"],
+        choices=f.metadata.get("choices"), min=f.metadata.get("min"), max=f.metadata.get("max"),
+        nullable=f.metadata.get("nullable", False))
+    for f in dataclasses.fields(RunConfig) if f.name != "options"
+}

@@ -1,0 +1,14 @@
+"""MoCo-v2 (Chen et al. 2020): InfoNCE of each query against its key and the queue."""
+from __future__ import annotations
+
+import torch
+
+from ..losses import contrastive_logits, info_nce
+from ..momentum import MomentumMethod
+
+
+class MoCoV2(MomentumMethod):
+    def contrastive_loss(self, q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor,
+                         epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = contrastive_logits(q, k, queue)  # (N, 1 + K)
+        return info_nce(logits, self.temperature), logits

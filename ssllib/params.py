@@ -1,0 +1,112 @@
+"""Parameter checking: every value a user passes is checked before any work starts, and a
+bad one gets a single sentence that names it, says what is wrong and what would be right."""
+from __future__ import annotations
+
+import difflib
+import typing
+from dataclasses import dataclass
+from typing import Any, Optional
+
+
+class ParameterError(ValueError):
+    """A parameter has an unknown name, a wrong type or a value out of range."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: its type (int, float, bool, str, or tuple of floats), a help line and
+    the constraints on its value. ``nullable``: None is allowed and means 'not set'."""
+
+    name: str
+    type: type
+    help: str
+    choices: tuple | None = None
+    min: float | None = None
+    max: float | None = None
+    nullable: bool = False
+
+    def check(self, value: Any) -> Any:
+        """The value converted to this parameter's type, or a :class:`ParameterError`."""
+        if value is None:
+            if self.nullable:
+                return None
+            raise ParameterError(f"parameter {self.name!r} needs a value ({self.help})")
+        value = self._convert(value)
+        if self.choices is not None and value not in self.choices:
+            close = difflib.get_close_matches(str(value), [str(c) for c in self.choices], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ParameterError(f"{self.name}={value!r} is not one of the valid choices "
+                                 f"{', '.join(map(str, self.choices))}{hint}")
+        for item in (value if isinstance(value, tuple) else (value,)):
+            if isinstance(item, (int, float)) and not isinstance(item, bool):
+                if self.min is not None and item < self.min:
+                    raise ParameterError(f"{self.name}={value!r} is out of range: it must be at least {self.min}")
+                if self.max is not None and item > self.max:
+                    raise ParameterError(f"{self.name}={value!r} is out of range: it must be at most {self.max}")
+        return value
+
+    def _convert(self, value: Any) -> Any:
+        kind = self.type
+        wrong = ParameterError(f"{self.name}={value!r} has the wrong type: expected "
+                               f"{_type_name(kind)}, got {type(value).__name__}")
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            raise wrong
+        if kind is int:
+            if isinstance(value, bool):
+                raise wrong
+            if isinstance(value, int):
+                return value
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise wrong
+        if kind is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise wrong
+            return float(value)
+        if kind is str:
+            if isinstance(value, str):
+                return value
+            raise wrong
+        if kind is tuple:
+            if isinstance(value, (list, tuple)) and all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+                return tuple(float(v) for v in value)
+            raise wrong
+        raise TypeError(f"parameter {self.name}: unsupported type {kind}")
+
+    @property
+    def annotation(self) -> str:
+        """The annotation a papermill parameters cell uses for this parameter."""
+        base = _type_name(self.type) if self.type is not tuple else "list"
+        return f"Optional[{base}]" if self.nullable else base
+
+
+def _type_name(kind: type) -> str:
+    return {tuple: "a list of numbers"}.get(kind, kind.__name__)
+
+
+def check_all(schema: dict[str, Param], values: dict[str, Any], where: str) -> dict[str, Any]:
+    """Check names and values; the first problem raises :class:`ParameterError`."""
+    for name in values:
+        if name not in schema:
+            close = difflib.get_close_matches(name, list(schema), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ParameterError(f"{where} has no parameter {name!r}{hint} "
+                                 f"(valid: {', '.join(sorted(schema))})")
+    return {name: schema[name].check(value) for name, value in values.items()}
+
+
+def annotation_of(hint: Any) -> str:
+    """Render a typing annotation the way :attr:`Param.annotation` does (for notebook checks)."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Union:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return f"Optional[{annotation_of(args[0])}]"
+    if origin in (list, tuple) or hint in (list, tuple):
+        return "list"
+    return getattr(hint, "__name__", str(hint))
+
+
+__all__ = ["Param", "ParameterError", "check_all", "annotation_of", "Optional"]
