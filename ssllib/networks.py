@@ -35,9 +35,10 @@ class SplitBatchNorm(nn.BatchNorm2d):
                              f"split batch norm; choose a batch size divisible by {splits}")
         running_mean = self.running_mean.repeat(splits)
         running_var = self.running_var.repeat(splits)
+        weight = self.weight.repeat(splits) if self.weight is not None else None
+        bias = self.bias.repeat(splits) if self.bias is not None else None
         out = F.batch_norm(x.reshape(n // splits, c * splits, h, w), running_mean, running_var,
-                           self.weight.repeat(splits), self.bias.repeat(splits), True,
-                           self.momentum, self.eps).view(n, c, h, w)
+                           weight, bias, True, self.momentum, self.eps).view(n, c, h, w)
         with torch.no_grad():
             self.running_mean.copy_(running_mean.view(splits, c).mean(0))
             self.running_var.copy_(running_var.view(splits, c).mean(0))

@@ -87,14 +87,19 @@ def _type_name(kind: type) -> str:
     return {tuple: "a list of numbers"}.get(kind, kind.__name__)
 
 
-def check_all(schema: dict[str, Param], values: dict[str, Any], where: str) -> dict[str, Any]:
-    """Check names and values; the first problem raises :class:`ParameterError`."""
-    for name in values:
+def check_names(schema: dict[str, Param], names, where: str) -> None:
+    """Every name must be a parameter of ``schema``; a misspelt one gets a suggestion."""
+    for name in names:
         if name not in schema:
             close = difflib.get_close_matches(name, list(schema), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ParameterError(f"{where} has no parameter {name!r}{hint} "
                                  f"(valid: {', '.join(sorted(schema))})")
+
+
+def check_all(schema: dict[str, Param], values: dict[str, Any], where: str) -> dict[str, Any]:
+    """Check names and values; the first problem raises :class:`ParameterError`."""
+    check_names(schema, values, where)
     return {name: schema[name].check(value) for name, value in values.items()}
 
 

@@ -7,6 +7,16 @@ from pathlib import Path
 import torch
 
 
+def decode_rgb(path: Path) -> torch.Tensor:
+    """An image file as RGB uint8 (3, H, W)."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as image:
+        array = np.asarray(image.convert("RGB"))
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
+
+
 class DatasetNotFound(FileNotFoundError):
     """A dataset is not where it was looked for; the message says how to obtain it."""
 
@@ -84,9 +94,7 @@ class FolderDataset(torch.utils.data.Dataset):
         return len(self.files)
 
     def __getitem__(self, index: int):
-        from torchvision.io import ImageReadMode, decode_image, read_file
-
-        image = decode_image(read_file(str(self.files[index])), mode=ImageReadMode.RGB)
+        image = decode_rgb(self.files[index])
         if self.transform is not None:
             image = self.transform(image)
         return image, int(self.labels[index])

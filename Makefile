@@ -1,0 +1,27 @@
+# Thin wrappers; README.md explains each target.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: book test setup data clean-book
+
+book: setup        ## build the book: run stale chapters on the cpu profile, then Jupyter Book
+	$(PY) -m ssllib.book build
+
+test: setup        ## unit tests and nbval of every chapter at the smoke profile
+	$(PY) -m pytest
+
+setup: $(STAMP) data
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+data: $(STAMP)     ## Fashion-MNIST: the Debian package where apt works, torchvision's download elsewhere
+	sh scripts/get-data.sh $(PY)
+
+clean-book:
+	rm -rf _build

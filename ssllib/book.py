@@ -1,0 +1,184 @@
+"""Build the book: execute the chapters whose code or source changed, then render them.
+
+    python -m ssllib.book build            # run stale chapters (cpu profile), then Jupyter Book
+    python -m ssllib.book build --force    # run every chapter again
+    python -m ssllib.book status           # which chapters are stale, and why
+
+A chapter is *fresh* when the fingerprint stored in its metadata equals the fingerprint of
+the current ``ssllib`` code plus the chapter's own cells. Stale chapters are executed in place
+with nbclient at the ``cpu`` profile (training runs that finished before are loaded from their
+checkpoints, so a rebuild after a small change is quick); outputs are normalised so diffs stay
+small, and the notebook is written atomically only when every cell ran. Any error stops the
+build with the chapter and cell named, and leaves the committed notebook as it was.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+from .fingerprint import code_fingerprint
+
+ROOT = Path(__file__).resolve().parent.parent
+CELL_TIMEOUT = 3600  # seconds: a cell may hold several training runs
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def chapters() -> list[Path]:
+    """The notebooks listed in ``_toc.yml``, in order."""
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                files.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc)
+    return [ROOT / f"{f}.ipynb" for f in files if (ROOT / f"{f}.ipynb").exists()]
+
+
+def source_fingerprint(nb) -> str:
+    digest = hashlib.sha256()
+    for cell in nb.cells:
+        digest.update(cell.cell_type.encode())
+        digest.update(cell.source.encode())
+        digest.update(json.dumps(sorted(cell.metadata.get("tags", []))).encode())
+    return digest.hexdigest()[:12]
+
+
+def fingerprint(nb) -> str:
+    return f"{code_fingerprint()}-{source_fingerprint(nb)}"
+
+
+def stale_reason(path: Path) -> str | None:
+    """Why ``path`` must be executed again, or None when it is fresh."""
+    nb = nbformat.read(path, as_version=4)
+    stored = nb.metadata.get("ssllib", {})
+    if not stored:
+        return "never executed by the build"
+    if stored.get("profile") != "cpu":
+        return f"executed at the {stored.get('profile')} profile, not cpu"
+    code, source = stored.get("fingerprint", "-").split("-", 1)
+    if code != code_fingerprint():
+        return "ssllib changed since it was executed"
+    if source != source_fingerprint(nb):
+        return "its cells changed since it was executed"
+    return None
+
+
+def normalise(nb) -> None:
+    """Drop what changes on every run without changing what a reader sees."""
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for out in cell.outputs:
+            if out.get("output_type") in ("display_data", "execute_result"):
+                out.get("data", {}).pop(WIDGET_MIME, None)
+                out.get("metadata", {}).pop(WIDGET_MIME, None)
+                out.pop("transient", None)
+                if not out.get("data"):
+                    continue
+            kept.append(out)
+        cell.outputs = kept
+
+
+def execute(path: Path, profile: str = "cpu") -> float:
+    """Run every cell of ``path`` in a fresh kernel; write it back only if all ran."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(path, as_version=4)
+    env_before = dict(os.environ)
+    os.environ["SSLLIB_PROFILE"] = profile
+    os.environ.setdefault("SSLLIB_PROGRESS", "off")
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    start = time.perf_counter()
+    try:
+        client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3", allow_errors=False,
+                                resources={"metadata": {"path": str(path.parent)}})
+        client.execute()
+    except CellExecutionError as err:
+        raise SystemExit(f"\n{path.relative_to(ROOT)} failed; the committed notebook is unchanged.\n{err}") from None
+    finally:
+        os.environ.clear()
+        os.environ.update(env_before)
+    normalise(nb)
+    nb.metadata["ssllib"] = {"fingerprint": fingerprint(nb), "profile": profile}
+    tmp = path.with_suffix(".ipynb.tmp")
+    nbformat.write(nb, tmp)
+    os.replace(tmp, path)
+    return time.perf_counter() - start
+
+
+def check_no_errors(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                raise SystemExit(f"{path.relative_to(ROOT)} cell {i} holds an error output; run the build with --force")
+
+
+def render() -> None:
+    jb = Path(sys.executable).parent / "jupyter-book"
+    command = [str(jb if jb.exists() else "jupyter-book"), "build", str(ROOT), "--warningiserror", "--keep-going"]
+    print("$", " ".join(command), flush=True)
+    if subprocess.run(command, cwd=ROOT).returncode != 0:
+        raise SystemExit("Jupyter Book reported errors or warnings (treated as errors); see above")
+    print(f"\nThe book is at {ROOT / '_build' / 'html' / 'index.html'}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m ssllib.book", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="execute stale chapters, then render the book")
+    build.add_argument("--force", action="store_true", help="execute every chapter, fresh or not")
+    build.add_argument("--only", action="append", default=[], help="execute only this chapter (by name); repeatable")
+    build.add_argument("--no-render", action="store_true", help="execute chapters but do not run Jupyter Book")
+    sub.add_parser("status", help="list the chapters and whether each is fresh")
+    args = parser.parse_args(argv)
+
+    paths = chapters()
+    if args.command == "status":
+        for path in paths:
+            print(f"{path.stem:<14} {stale_reason(path) or 'fresh'}")
+        return
+    known = {p.stem for p in paths}
+    unknown = [name for name in args.only if name not in known]
+    if unknown:
+        raise SystemExit(f"no chapter named {', '.join(unknown)}; the chapters are {', '.join(sorted(known))}")
+    for path in paths:
+        if args.only and path.stem not in args.only:
+            continue
+        reason = "--force" if args.force else stale_reason(path)
+        if reason is None:
+            print(f"{path.stem}: fresh", flush=True)
+            continue
+        print(f"{path.stem}: executing ({reason}) …", flush=True)
+        seconds = execute(path)
+        print(f"{path.stem}: done in {seconds / 60:.1f} min", flush=True)
+    for path in paths:
+        check_no_errors(path)
+    if not args.no_render:
+        render()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Plumbing shared by the chapter notebooks: parameters in, provenance out.
+
+A chapter's first code cell takes a snapshot of its namespace; the parameters cell (and the
+cell papermill injects after it) then define the parameters; ``parameters_since`` returns
+exactly those names, so a misspelt ``-p`` name is caught instead of silently ignored.
+"""
+from __future__ import annotations
+
+import inspect
+import textwrap
+from typing import Any
+
+import pandas as pd
+import torch
+
+from .fingerprint import code_fingerprint
+from .ledger import device_name, git_commit
+from .profiles import ChapterSpec, Settings, describe
+
+
+def snapshot(namespace: dict[str, Any]) -> frozenset[str]:
+    """The names defined so far (call before the parameters cell)."""
+    return frozenset(namespace)
+
+
+def parameters_since(namespace: dict[str, Any], before: frozenset[str]) -> dict[str, Any]:
+    """The names defined after ``before`` was taken, except private ones and modules."""
+    return {name: value for name, value in namespace.items()
+            if name not in before and not name.startswith("_") and not inspect.ismodule(value)}
+
+
+def settings_table(spec: ChapterSpec, settings: Settings) -> pd.DataFrame:
+    """Each parameter's resolved value and what it means, for display."""
+    rows = [{"parameter": name, "value": settings[name], "meaning": spec.params[name].help}
+            for name in spec.params]
+    return pd.DataFrame(rows).set_index("parameter")
+
+
+def source(obj) -> str:
+    """The source of a library object as a Markdown code block (for ``display(Markdown(...))``)."""
+    return "```python\n" + textwrap.dedent(inspect.getsource(obj)).rstrip() + "\n```"
+
+
+def provenance() -> str:
+    """Which code, library versions and machine produced the outputs above."""
+    device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    return (f"ssllib code {code_fingerprint()} · git {git_commit() or 'unknown'} · torch {torch.__version__} · "
+            f"{device_name(device)}")
+
+
+__all__ = ["snapshot", "parameters_since", "settings_table", "source", "provenance", "describe"]

@@ -1,0 +1,52 @@
+"""The experiments a chapter runs, as functions: several seeds of a method, and the
+reference points every encoder is compared with (raw pixels, a randomly initialised encoder)."""
+from __future__ import annotations
+
+import torch
+
+from .config import RunConfig
+from .devices import pick_device
+from .evaluate import raw_pixels
+from .methods import build_method
+from .trainer import RunData, RunResult, evaluate_backbone, evaluate_features, load_run_data, train
+
+
+def train_seeds(cfg: RunConfig, seeds: int, paper: str = "", profile: str = "",
+                data: RunData | None = None) -> list[RunResult]:
+    """``cfg`` trained (or loaded) with seeds 0 … seeds−1, sharing one copy of the data."""
+    data = data or load_run_data(cfg)
+    return [train(cfg.replace(seed=seed), paper=paper, profile=profile, data=data) for seed in range(seeds)]
+
+
+def random_init(cfg: RunConfig, seeds: int, data: RunData | None = None) -> list[dict]:
+    """kNN and linear probe of the same architecture at its random initialisation, per seed."""
+    data = data or load_run_data(cfg)
+    device = pick_device(cfg.device)
+    out = []
+    for seed in range(seeds):
+        torch.manual_seed(seed)
+        model = build_method(cfg.replace(seed=seed), data.train, data.size).to(device)
+        if cfg.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        out.append(evaluate_backbone(model.backbone, data, cfg, device, seed=seed))
+    return out
+
+
+def raw_pixel_baseline(cfg: RunConfig, data: RunData | None = None) -> dict:
+    """kNN and linear probe on the flattened pixels themselves (no learning at all)."""
+    data = data or load_run_data(cfg)
+    return evaluate_features(raw_pixels(data.bank), data.bank.labels, raw_pixels(data.test), data.test.labels,
+                             data.bank.num_classes, cfg)
+
+
+def metric_rows(label: str, metrics_per_run: list[dict], seeds=None) -> list[dict]:
+    """One row per run: {'method', 'seed', 'kNN top-1', 'linear top-1'} for :mod:`ssllib.report`."""
+    rows = []
+    for i, metrics in enumerate(metrics_per_run):
+        row = {"method": label, "seed": seeds[i] if seeds else i}
+        if "knn_top1" in metrics:
+            row["kNN top-1"] = metrics["knn_top1"]["value"]
+        if "linear_top1" in metrics:
+            row["linear top-1"] = metrics["linear_top1"]["value"]
+        rows.append(row)
+    return rows

@@ -1,0 +1,100 @@
+"""Figures the chapters draw. Each function returns the matplotlib Figure."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg") if not matplotlib.get_backend().lower().startswith(("module://", "nbagg")) else None
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+
+def _to_display(x: torch.Tensor, mean, std) -> np.ndarray:
+    """Undo the normalisation of one (C, H, W) image for display."""
+    m = torch.as_tensor(mean).view(-1, 1, 1)
+    s = torch.as_tensor(std).view(-1, 1, 1)
+    img = (x.detach().cpu().float() * s + m).clamp(0, 1)
+    return img[0].numpy() if img.shape[0] == 1 else img.permute(1, 2, 0).numpy()
+
+
+def augmented_views(images: torch.Tensor, augment, mean, std, views: int = 4, seed: int = 0, titles=None):
+    """Each row: an original image, then ``views`` augmented views of it."""
+    n = len(images)
+    gen = torch.Generator().manual_seed(seed)
+    outs = [augment(images, gen) for _ in range(views)]
+    fig, axes = plt.subplots(n, views + 1, figsize=(1.5 * (views + 1), 1.5 * n))
+    axes = np.atleast_2d(axes)
+    for i in range(n):
+        original = images[i].float() / 255
+        axes[i, 0].imshow(original[0] if original.shape[0] == 1 else original.permute(1, 2, 0), cmap="gray",
+                          vmin=0, vmax=1)
+        for v in range(views):
+            axes[i, v + 1].imshow(_to_display(outs[v][i], mean, std), cmap="gray", vmin=0, vmax=1)
+        if titles is not None:
+            axes[i, 0].set_ylabel(titles[i], fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([]), ax.set_yticks([])
+    axes[0, 0].set_title("original", fontsize=9)
+    for v in range(views):
+        axes[0, v + 1].set_title(f"view {v + 1}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def distribution_match(ours: dict[str, np.ndarray], reference: dict[str, np.ndarray], bins: int = 30,
+                       labels=("ssllib (batched)", "torchvision (per image)")):
+    """Overlaid histograms, one panel per quantity."""
+    fig, axes = plt.subplots(1, len(ours), figsize=(3.6 * len(ours), 2.8))
+    for ax, key in zip(np.atleast_1d(axes), ours):
+        lo = min(ours[key].min(), reference[key].min())
+        hi = max(ours[key].max(), reference[key].max())
+        edges = np.linspace(lo, hi, bins + 1)
+        ax.hist(ours[key], edges, alpha=0.55, density=True, label=labels[0])
+        ax.hist(reference[key], edges, histtype="step", linewidth=1.5, density=True, label=labels[1], color="k")
+        ax.set_title(key, fontsize=10)
+    np.atleast_1d(axes)[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(histories: dict[str, list[list[dict]]], metrics=("loss", "knn_monitor"),
+                    titles=("training loss", "kNN monitor top-1 (%)")):
+    """Mean (line) and min–max (band) over seeds of each metric per epoch, one line per label."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.2))
+    for ax, metric, title in zip(np.atleast_1d(axes), metrics, titles):
+        for label, runs in histories.items():
+            rows = [[h.get(metric, np.nan) for h in run] for run in runs]
+            length = min(len(r) for r in rows)
+            values = np.array([r[:length] for r in rows], dtype=float)
+            if np.isnan(values).all():
+                continue
+            epochs = np.arange(1, length + 1)
+            ax.plot(epochs, np.nanmean(values, 0), marker="o", label=label)
+            if len(values) > 1:
+                ax.fill_between(epochs, np.nanmin(values, 0), np.nanmax(values, 0), alpha=0.2)
+        ax.set_xlabel("epoch")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_bars(table, metrics=("kNN top-1", "linear top-1"), title: str = ""):
+    """Grouped bars with ± std error bars from a table with '<metric> mean' and '<metric> std' columns."""
+    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(table), 3.4))
+    x = np.arange(len(table))
+    width = 0.8 / len(metrics)
+    for i, metric in enumerate(metrics):
+        ax.bar(x + (i - (len(metrics) - 1) / 2) * width, table[f"{metric} mean"], width,
+               yerr=table[f"{metric} std"].fillna(0), capsize=3, label=metric)
+    ax.set_xticks(x, table.index, rotation=15, ha="right", fontsize=9)
+    low = np.nanmin(np.concatenate([table[f"{m} mean"].to_numpy(dtype=float) for m in metrics]))
+    ax.set_ylim(max(0, low - 10), 100)
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(axis="y", alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig

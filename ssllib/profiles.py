@@ -1,0 +1,139 @@
+"""Chapter parameters and the three profiles, resolved in one place.
+
+``smoke``: seconds to a minute on a laptop CPU, a tiny subset (nbval and CI).
+``cpu``: the book's embedded default, minutes per chapter on a 2-core CPU, Fashion-MNIST.
+``paper``: the published recipe for a GPU; for some datasets a one-GPU preset (say so where used).
+
+Precedence: a value given explicitly > the profile's value (with its dataset overlay) >
+the profile named by ``$SSLLIB_PROFILE`` > ``cpu``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import RUN_PARAMS, RunConfig
+from .data import require_dataset
+from .params import Param, ParameterError, check_all, check_names
+
+PROFILES = ("smoke", "cpu", "paper")
+
+
+@dataclass(frozen=True)
+class ChapterSpec:
+    """What a chapter can be given: its parameters and the value of each under each profile."""
+
+    name: str
+    params: dict[str, Param]
+    profiles: dict[str, dict[str, Any]]
+    overlays: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # profile → dataset → values
+    notes: dict[str, str] = field(default_factory=dict)  # profile or profile/dataset → what it is
+
+
+class Settings(dict):
+    """The resolved parameters of a chapter run: a dict with attribute access."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def run_config(self, **changes) -> RunConfig:
+        """A :class:`RunConfig` from the settings that name run fields, with ``changes`` applied."""
+        values = {k: v for k, v in self.items() if k in RUN_PARAMS}
+        values.update(changes)
+        return RunConfig.from_dict(values)
+
+
+def _run(*names: str) -> dict[str, Param]:
+    return {n: RUN_PARAMS[n] for n in names}
+
+
+PROFILE_PARAM = Param("profile", str, "preset: smoke, cpu or paper (default: $SSLLIB_PROFILE, else cpu)",
+                      choices=PROFILES, nullable=True)
+
+
+def resolve(spec: ChapterSpec, given: dict[str, Any], check_data: bool = True) -> Settings:
+    """Check every given value, pick the profile, fill the rest from it, check the dataset is
+    on disk. Values of None mean 'not given'. Raises :class:`ParameterError` on the first problem."""
+    schema = {"profile": PROFILE_PARAM, **spec.params}
+    check_names(schema, given, f"the {spec.name} chapter")
+    explicit = check_all(schema, {k: v for k, v in given.items() if v is not None}, f"the {spec.name} chapter")
+    profile = explicit.pop("profile", None) or os.environ.get("SSLLIB_PROFILE") or "cpu"
+    if profile not in PROFILES:
+        raise ParameterError(f"SSLLIB_PROFILE={profile!r} is not a profile; choose one of {', '.join(PROFILES)}")
+    values = dict(spec.profiles[profile])
+    dataset = explicit.get("dataset", values.get("dataset"))
+    values.update(spec.overlays.get(profile, {}).get(dataset, {}))
+    values.update(explicit)
+    missing = [n for n in spec.params if n not in values]
+    if missing:
+        raise ParameterError(f"the {profile} profile of {spec.name} sets no value for {', '.join(missing)}")
+    settings = Settings(check_all(spec.params, values, f"the {spec.name} chapter"), profile=profile)
+    if any(k in RUN_PARAMS for k in settings):
+        settings.run_config()  # cross-field checks (batch vs queue, warm-up vs epochs, …)
+    if check_data and "dataset" in settings:
+        require_dataset(settings["dataset"], settings.get("data_root"), settings.get("download", False))
+    return settings
+
+
+def describe(spec: ChapterSpec, settings: Settings) -> str:
+    """One line saying which profile is in use and what it is for."""
+    note = spec.notes.get(f"{settings.profile}/{settings.get('dataset')}") or spec.notes.get(settings.profile, "")
+    return f"profile {settings.profile}" + (f": {note}" if note else "")
+
+
+# ------------------------------------------------------------------------------------ chapters
+
+MOCO_RUN_FIELDS = ("dataset", "data_root", "download", "train_subset", "backbone", "stem", "width", "image_size",
+                   "embed_dim", "queue_size", "ema_momentum", "temperature", "bn_splits", "crop_min_scale",
+                   "blur_p", "epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "knn_k", "knn_t",
+                   "monitor_every", "monitor_size", "device")
+
+FOUNDATIONS = ChapterSpec(
+    name="foundations",
+    params={
+        **_run(*MOCO_RUN_FIELDS),
+        "seeds": Param("seeds", int, "independent runs (seeds 0…seeds−1) for mean ± std", min=1),
+        "supervised_epochs": Param("supervised_epochs", int, "epochs of the supervised baseline", min=1),
+        "supervised_lr": Param("supervised_lr", float, "peak learning rate of the supervised baseline", min=0.0),
+    },
+    profiles={
+        "smoke": dict(dataset="fashion_mnist", data_root=None, download=False, train_subset=1024,
+                      backbone="resnet18", stem="cifar", width=4, image_size=16, embed_dim=32, queue_size=256,
+                      ema_momentum=0.99, temperature=0.2, bn_splits=2, crop_min_scale=0.3, blur_p=0.0, epochs=1,
+                      batch_size=64, lr=0.06, weight_decay=5e-4, warmup_epochs=0, knn_k=20, knn_t=0.1,
+                      monitor_every=1, monitor_size=512, device="auto", seeds=2, supervised_epochs=1,
+                      supervised_lr=0.05),
+        "cpu": dict(dataset="fashion_mnist", data_root=None, download=False, train_subset=0,
+                    backbone="resnet18", stem="cifar", width=8, image_size=0, embed_dim=128, queue_size=4096,
+                    ema_momentum=0.99, temperature=0.2, bn_splits=4, crop_min_scale=0.2, blur_p=0.0, epochs=3,
+                    batch_size=256, lr=0.06, weight_decay=5e-4, warmup_epochs=0, knn_k=200, knn_t=0.1,
+                    monitor_every=1, monitor_size=10000, device="auto", seeds=3, supervised_epochs=2,
+                    supervised_lr=0.05),
+        "paper": dict(dataset="imagenet", data_root=None, download=False, train_subset=0,
+                      backbone="resnet50", stem="imagenet", width=64, image_size=224, embed_dim=128,
+                      queue_size=65536, ema_momentum=0.999, temperature=0.2, bn_splits=8, crop_min_scale=0.2,
+                      blur_p=0.5, epochs=200, batch_size=256, lr=0.03, weight_decay=1e-4, warmup_epochs=0,
+                      knn_k=200, knn_t=0.1, monitor_every=10, monitor_size=50000, device="auto", seeds=1,
+                      supervised_epochs=90, supervised_lr=0.1),
+    },
+    overlays={"paper": {
+        d: dict(backbone="resnet18", stem="cifar", width=64, image_size=0, queue_size=4096, ema_momentum=0.99,
+                temperature=0.1, batch_size=512, lr=0.06, weight_decay=5e-4, epochs=200, blur_p=0.0,
+                monitor_every=5, monitor_size=0, supervised_epochs=200, supervised_lr=0.1)
+        for d in ("cifar10", "cifar100")}},
+    notes={
+        "smoke": "a tiny check that every cell runs (1,024 images, width-4 network); its numbers mean nothing",
+        "cpu": "Fashion-MNIST on a 2-core CPU, a few minutes per run",
+        "paper": "MoCo-v2's ImageNet recipe: ResNet-50, 200 epochs, batch 256, lr 0.03, K 65,536, m 0.999, τ 0.2",
+        "paper/cifar10": "the one-GPU CIFAR preset (not in the paper): ResNet-18 CIFAR stem, K 4,096, m 0.99, "
+                         "τ 0.1, batch 512, lr 0.06, 200 epochs",
+        "paper/cifar100": "the one-GPU CIFAR preset (not in the paper): ResNet-18 CIFAR stem, K 4,096, m 0.99, "
+                          "τ 0.1, batch 512, lr 0.06, 200 epochs",
+    },
+)
+
+CHAPTERS = {spec.name: spec for spec in (FOUNDATIONS,)}

@@ -1,0 +1,36 @@
+"""Tables from measured results: mean ± std over seeds, with the protocol beside the numbers."""
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+
+def mean_std_table(rows: Iterable[dict], by: str, metrics: dict[str, str], order: list[str] | None = None):
+    """Group ``rows`` (one dict per run) by ``by`` and give each metric's mean, std and a
+    'mean ± std (n)' string. ``metrics`` maps a row key to the column title."""
+    frame = pd.DataFrame(list(rows))
+    out = {}
+    for key, title in metrics.items():
+        grouped = frame.groupby(by, sort=False)[key]
+        out[f"{title} mean"] = grouped.mean()
+        out[f"{title} std"] = grouped.std(ddof=1)
+        out[f"{title} runs"] = grouped.count()
+    table = pd.DataFrame(out)
+    if order is not None:
+        table = table.loc[[o for o in order if o in table.index]]
+    return table
+
+
+def formatted(table: pd.DataFrame, metrics: Iterable[str], digits: int = 2) -> pd.DataFrame:
+    """'mean ± std' strings (just the mean for a single run) for display."""
+    shown = {}
+    for title in metrics:
+        def cell(row, title=title):
+            mean, std, n = row[f"{title} mean"], row[f"{title} std"], row[f"{title} runs"]
+            if n > 1 and not np.isnan(std):
+                return f"{mean:.{digits}f} ± {std:.{digits}f}"
+            return f"{mean:.{digits}f}"
+        shown[title] = table.apply(cell, axis=1)
+    return pd.DataFrame(shown, index=table.index)

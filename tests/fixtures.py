@@ -1,0 +1,114 @@
+"""Tiny copies of each dataset, written in the dataset's own on-disk format.
+
+Pixel values encode (index, channel) so tests can check that images and labels arrive in the
+right order and layout: pixel (c, y, x) of image i is (7·i + 3·c + y + 2·x) mod 256.
+"""
+from __future__ import annotations
+
+import gzip
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def pattern(n: int, channels: int, size: int, offset: int = 0) -> np.ndarray:
+    i = np.arange(offset, offset + n).reshape(-1, 1, 1, 1)
+    c = np.arange(channels).reshape(1, -1, 1, 1)
+    y = np.arange(size).reshape(1, 1, -1, 1)
+    x = np.arange(size).reshape(1, 1, 1, -1)
+    return ((7 * i + 3 * c + y + 2 * x) % 256).astype(np.uint8)
+
+
+def labels_for(n: int, classes: int, offset: int = 0) -> np.ndarray:
+    return (np.arange(offset, offset + n) % classes).astype(np.int64)
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + b"".join(struct.pack(">I", d) for d in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def make_fashion_mnist(root: Path, n_train: int = 30, n_test: int = 10) -> Path:
+    folder = root / "fashion-mnist"
+    folder.mkdir(parents=True)
+    for prefix, n, off in (("train", n_train, 0), ("t10k", n_test, 1000)):
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", pattern(n, 1, 28, off)[:, 0])
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels_for(n, 10, off))
+    return folder
+
+
+def _pickle(obj, path: Path) -> None:
+    with open(path, "wb") as f:
+        pickle.dump(obj, f)
+
+
+def make_cifar10(root: Path, per_batch: int = 4) -> Path:
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for b in range(1, 6):
+        off = (b - 1) * per_batch
+        _pickle({"data": pattern(per_batch, 3, 32, off).reshape(per_batch, -1),
+                 "labels": labels_for(per_batch, 10, off).tolist()}, folder / f"data_batch_{b}")
+    _pickle({"data": pattern(per_batch, 3, 32, 500).reshape(per_batch, -1),
+             "labels": labels_for(per_batch, 10, 500).tolist()}, folder / "test_batch")
+    _pickle({"label_names": [f"class{i}" for i in range(10)]}, folder / "batches.meta")
+    return folder
+
+
+def make_cifar100(root: Path, n_train: int = 12, n_test: int = 6) -> Path:
+    folder = root / "cifar-100-python"
+    folder.mkdir(parents=True)
+    for split, n, off in (("train", n_train, 0), ("test", n_test, 500)):
+        _pickle({"data": pattern(n, 3, 32, off).reshape(n, -1), "fine_labels": labels_for(n, 100, off).tolist(),
+                 "coarse_labels": labels_for(n, 20, off).tolist()}, folder / split)
+    _pickle({"fine_label_names": [f"fine{i}" for i in range(100)]}, folder / "meta")
+    return folder
+
+
+def make_stl10(root: Path, n_train: int = 5, n_test: int = 3, n_unlabeled: int = 4) -> Path:
+    folder = root / "stl10_binary"
+    folder.mkdir(parents=True)
+    for split, n, off in (("train", n_train, 0), ("test", n_test, 100), ("unlabeled", n_unlabeled, 200)):
+        # STL-10 stores each image column-major: write the transpose of (C, H, W) → (C, W, H).
+        pattern(n, 3, 96, off).transpose(0, 1, 3, 2).tofile(folder / f"{split}_X.bin")
+        if split != "unlabeled":
+            (labels_for(n, 10, off) + 1).astype(np.uint8).tofile(folder / f"{split}_y.bin")
+    (folder / "class_names.txt").write_text("\n".join(f"c{i}" for i in range(10)) + "\n")
+    return folder
+
+
+def _write_image(path: Path, image: np.ndarray) -> None:
+    """(C, H, W) uint8 as a lossless PNG."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image.transpose(1, 2, 0)).save(path)
+
+
+def make_imagenet_folders(root: Path, name: str, classes: int, per_class: int = 1, size: int = 16) -> Path:
+    folder = root / name
+    for split, off in (("train", 0), ("val", 5000)):
+        for c in range(classes):
+            for j in range(per_class):
+                idx = off + c * per_class + j
+                _write_image(folder / split / f"n{c:08d}" / f"img_{idx}.png", pattern(1, 3, size, idx)[0])
+    return folder
+
+
+def make_tiny_imagenet(root: Path, classes: int = 3, per_class: int = 2) -> Path:
+    folder = root / "tiny-imagenet-200"
+    wnids = [f"n{c:08d}" for c in range(classes)]
+    (folder / "val" / "images").mkdir(parents=True)
+    (folder / "wnids.txt").write_text("\n".join(wnids) + "\n")
+    for c, w in enumerate(wnids):
+        for j in range(per_class):
+            _write_image(folder / "train" / w / "images" / f"{w}_{j}.png", pattern(1, 3, 64, c * per_class + j)[0])
+    lines = []
+    for j in range(classes):
+        name = f"val_{j}.png"
+        _write_image(folder / "val" / "images" / name, pattern(1, 3, 64, 900 + j)[0])
+        lines.append(f"{name}\t{wnids[(j + 1) % classes]}\t0\t0\t63\t63")
+    (folder / "val" / "val_annotations.txt").write_text("\n".join(lines) + "\n")
+    return folder
