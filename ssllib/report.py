@@ -34,3 +34,17 @@ def formatted(table: pd.DataFrame, metrics: Iterable[str], digits: int = 2) -> p
             return f"{mean:.{digits}f}"
         shown[title] = table.apply(cell, axis=1)
     return pd.DataFrame(shown, index=table.index)
+
+
+def verdict(table: pd.DataFrame, a: str, b: str, metric: str) -> str:
+    """One sentence comparing rows ``a`` and ``b`` of a :func:`mean_std_table` on ``metric``,
+    with the gap measured in standard deviations of the noisier side."""
+    ma, mb = table.loc[a, f"{metric} mean"], table.loc[b, f"{metric} mean"]
+    sa, sb = (np.nan_to_num(table.loc[x, f"{metric} std"]) for x in (a, b))
+    na, nb = int(table.loc[a, f"{metric} runs"]), int(table.loc[b, f"{metric} runs"])
+    gap = ma - mb
+    word = "beats" if gap > 0 else "falls short of"
+    spread = max(sa, sb)
+    clear = f"; the gap is {abs(gap) / spread:.1f}× the larger standard deviation" if spread > 0 else ""
+    return (f"{a} {word} {b} on {metric} by {abs(gap):.2f} points "
+            f"({ma:.2f} vs {mb:.2f}; {na} and {nb} run{'s' if nb > 1 else ''}){clear}.")

@@ -101,6 +101,26 @@ def run_id_for(cfg: RunConfig) -> str:
     return f"{cfg.method}-{cfg.dataset}-{cfg.backbone}w{cfg.width}-s{cfg.seed}-{cfg.fingerprint(code_fingerprint())}"
 
 
+def prepare_inputs(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, generator,
+                   channels_last: bool) -> tuple:
+    """The method's augmented inputs for one batch, in the memory format the network runs in."""
+    inputs = model.make_inputs(images, labels, generator)
+    if channels_last:
+        inputs = tuple(x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x for x in inputs)
+    return inputs
+
+
+def optimise(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: tuple, device: torch.device,
+             dtype, epoch: int, progress_fraction: float, generator=None):
+    """One forward (under autocast where enabled), backward and optimiser step."""
+    with autocast(device, dtype):
+        out = model(*inputs, epoch=epoch, progress=progress_fraction, generator=generator)
+    optimizer.zero_grad(set_to_none=True)
+    out.loss.backward()
+    optimizer.step()
+    return out
+
+
 def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
@@ -186,14 +206,8 @@ def train(cfg: RunConfig, *, paper: str = "", profile: str = "", evaluate: bool 
         for step, (images, labels) in enumerate(batches.epoch(order_gen)):
             global_step = epoch * steps + step
             _set_lr(optimizer, schedule(global_step, total_steps, warmup_steps, cfg.lr))
-            inputs = model.make_inputs(images, labels, aug_gen)
-            if cfg.channels_last:
-                inputs = tuple(x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x for x in inputs)
-            with autocast(device, dtype):
-                out = model(*inputs, epoch=epoch, progress=global_step / total_steps, generator=aug_gen)
-            optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
-            optimizer.step()
+            inputs = prepare_inputs(model, images, labels, aug_gen, cfg.channels_last)
+            out = optimise(model, optimizer, inputs, device, dtype, epoch, global_step / total_steps, aug_gen)
             for name, value in out.metrics.items():
                 sums[name] = sums.get(name, 0) + value.float()
             if (step + 1) % cfg.log_every == 0 or step + 1 == steps:

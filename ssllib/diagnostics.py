@@ -1,0 +1,29 @@
+"""Checks a chapter can show: does the batched augmentation draw what torchvision draws?"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .augment import sample_crop_boxes
+
+
+def crop_statistics(n: int, height: int, width: int, scale=(0.2, 1.0), ratio=(3 / 4, 4 / 3), seed: int = 0):
+    """Area fraction, aspect ratio and centre of ``n`` crop boxes from ssllib's batched sampler
+    and from torchvision's ``RandomResizedCrop.get_params``, with two-sample KS p-values."""
+    from scipy.stats import ks_2samp
+    from torchvision.transforms import v2 as T
+
+    top, left, h, w = (t.numpy() for t in sample_crop_boxes(n, height, width, scale, ratio,
+                                                             torch.Generator().manual_seed(seed)))
+    torch.manual_seed(seed + 1)
+    image = torch.zeros(1, height, width)
+    boxes = np.array([T.RandomResizedCrop.get_params(image, list(scale), list(ratio)) for _ in range(n)], dtype=float)
+    t_top, t_left, t_h, t_w = boxes.T
+
+    def describe(top, left, h, w):
+        return {"area fraction": h * w / (height * width), "aspect ratio (w/h)": w / h,
+                "centre x / width": (left + w / 2) / width}
+
+    ours, theirs = describe(top, left, h, w), describe(t_top, t_left, t_h, t_w)
+    pvalues = {k: ks_2samp(ours[k], theirs[k]).pvalue for k in ours}
+    return ours, theirs, pvalues

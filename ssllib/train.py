@@ -1,0 +1,46 @@
+"""Command-line entry point: train one run from a JSON configuration.
+
+    python -m ssllib.train run.json [--paper synco] [--profile cpu]
+
+``run.json`` holds RunConfig fields (missing ones take their defaults). Run it again after an
+interruption and it resumes from the last completed epoch; run it after it finished and it
+loads the result. The record's path is printed at the end.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .config import RunConfig
+from .params import ParameterError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ssllib.train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("config", type=Path, help="JSON file of RunConfig fields")
+    parser.add_argument("--paper", default="", help="paper slug recorded in the ledger")
+    parser.add_argument("--profile", default="", help="profile name recorded in the ledger")
+    parser.add_argument("--runs-dir", type=Path, default=None, help="where run folders go (default results/runs)")
+    parser.add_argument("--ledger-dir", type=Path, default=None, help="where records go (default results/ledger)")
+    parser.add_argument("--no-eval", action="store_true", help="skip the final kNN and linear evaluation")
+    args = parser.parse_args(argv)
+
+    try:
+        cfg = RunConfig.from_dict(json.loads(args.config.read_text()))
+    except FileNotFoundError:
+        parser.error(f"no configuration file at {args.config}")
+    except (json.JSONDecodeError, ParameterError) as err:
+        parser.error(f"{args.config}: {err}")
+
+    from .trainer import train
+
+    result = train(cfg, paper=args.paper, profile=args.profile, evaluate=not args.no_eval,
+                   runs_dir=args.runs_dir, ledger_dir=args.ledger_dir)
+    print(result.run_dir / "record.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+import math
+
+import pytest
+import torch
+
+from ssllib.evaluate import knn_accuracy, knn_predict, linear_probe
+
+
+def test_weighted_knn_hand_worked():
+    # Bank on the unit circle: class 0 at 0° and 10°, class 1 at 60°. Query at 35°, k = 3, T = 0.1:
+    # weights exp(cos 35°/T), exp(cos 25°/T) for class 0 and exp(cos 25°/T) for class 1 → class 0.
+    angles = torch.tensor([0.0, 10.0, 60.0]) * math.pi / 180
+    bank = torch.stack([angles.cos(), angles.sin()], 1)
+    labels = torch.tensor([0, 0, 1])
+    q = torch.tensor([[math.cos(math.radians(35)), math.sin(math.radians(35))]])
+    assert knn_predict(bank, labels, q, 2, k=3, temperature=0.1).item() == 0
+    # With k = 1 only the nearest (60°, 25 degrees away vs 35° away) votes: class 1.
+    assert knn_predict(bank, labels, q, 2, k=1, temperature=0.1).item() == 1
+    # Weights decide, not counts: two far class-0 neighbours lose to one very close class-1 one at low T.
+    q2 = torch.tensor([[math.cos(math.radians(58)), math.sin(math.radians(58))]])
+    assert knn_predict(bank, labels, q2, 2, k=3, temperature=0.01).item() == 1
+
+
+def test_knn_ignores_unlabelled_bank_rows_and_scales():
+    bank = torch.tensor([[1.0, 0.0], [0.0, 5.0], [0.0, -1.0]])
+    labels = torch.tensor([0, 1, -1])
+    test = torch.tensor([[0.0, 0.3], [2.0, 0.1]])
+    assert knn_accuracy(bank, labels, test, torch.tensor([1, 0]), 2, k=1) == 100.0
+
+
+def test_linear_probe_separable_and_chance():
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 3, (600,), generator=g)
+    centres = torch.tensor([[4.0, 0, 0], [0, 4.0, 0], [0, 0, 4.0]])
+    x = centres[y] + torch.randn(600, 3, generator=g)
+    acc, protocol = linear_probe(x[:400], y[:400], x[400:], y[400:], 3)
+    assert acc > 95 and protocol["l2"] in (1e-5, 1e-4, 1e-3, 1e-2) and protocol["protocol"] == "linear"
+    noise = torch.randn(600, 3, generator=g)
+    acc, _ = linear_probe(noise[:400], y[:400], noise[400:], y[400:], 3, l2=1e-3)
+    assert acc < 50  # no signal, near chance (33%)

@@ -1,0 +1,76 @@
+"""The chapters' parameter cells agree with ssllib's parameter specs, and the book builder
+detects stale chapters and strips run-to-run noise."""
+import ast
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from ssllib import book
+from ssllib.params import annotation_of
+from ssllib.profiles import CHAPTERS, PROFILE_PARAM
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _parameters_cell(nb):
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, "a chapter needs exactly one cell tagged 'parameters'"
+    return cells[0]
+
+
+@pytest.mark.parametrize("name", sorted(CHAPTERS))
+def test_parameters_cell_matches_the_chapter_spec(name):
+    nb = nbformat.read(ROOT / "book" / f"{name}.ipynb", as_version=4)
+    tree = ast.parse(_parameters_cell(nb).source)
+    declared = {}
+    for node in tree.body:
+        assert isinstance(node, ast.AnnAssign), "the parameters cell holds only annotated assignments"
+        assert isinstance(node.value, ast.Constant) and node.value.value is None, \
+            f"{node.target.id} must default to None (the profile decides)"
+        declared[node.target.id] = ast.unparse(node.annotation)
+    spec = {"profile": PROFILE_PARAM, **CHAPTERS[name].params}
+    assert list(declared) == list(spec)
+    for pname, annotation in declared.items():
+        expected = spec[pname].annotation
+        expected = expected if expected.startswith("Optional[") else f"Optional[{expected}]"
+        assert annotation == expected, pname
+
+
+def test_every_chapter_in_the_toc_exists():
+    assert [p.stem for p in book.chapters()][:1] == ["foundations"]
+
+
+def test_normalise_drops_widgets_and_timestamps():
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("1")
+    cell.metadata["execution"] = {"iopub.execute_input": "2026-01-01"}
+    cell.outputs = [nbformat.v4.new_output("display_data", data={book.WIDGET_MIME: {"model_id": "x"}}),
+                    nbformat.v4.new_output("stream", text="kept\n")]
+    nb.cells = [cell]
+    nb.metadata["widgets"] = {"state": {}}
+    book.normalise(nb)
+    assert "widgets" not in nb.metadata and "execution" not in cell.metadata
+    assert [o.output_type for o in cell.outputs] == ["stream"]
+
+
+def test_fingerprint_changes_with_cells_and_detects_staleness(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    fp = book.fingerprint(nb)
+    nb.cells[0].source = "x = 2"
+    assert book.fingerprint(nb) != fp
+    path = tmp_path / "c.ipynb"
+    nbformat.write(nb, path)
+    assert book.stale_reason(path) == "never executed by the build"
+    nb.metadata["ssllib"] = {"fingerprint": book.fingerprint(nb), "profile": "cpu"}
+    nbformat.write(nb, path)
+    assert book.stale_reason(path) is None
+    nb.cells[0].source = "x = 3"
+    nbformat.write(nb, path)
+    assert book.stale_reason(path) == "its cells changed since it was executed"
+
+
+def test_annotation_rendering():
+    from typing import Optional
+    assert annotation_of(Optional[int]) == "Optional[int]"
+    assert annotation_of(list) == "list"
