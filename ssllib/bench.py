@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from .checkpoint import write_json
 from .config import RunConfig
-from .devices import autocast, autocast_dtype, pick_device
+from .devices import autocast, autocast_dtype, pick_device, place_model
 from .ledger import device_name, environment, results_dir
 from .loader import TrainBatches
 from .losses import contrastive_logits, info_nce
@@ -40,9 +40,7 @@ def step_throughput(cfg: RunConfig, steps: int = 20, warmup: int = 5, data=None)
     dtype = autocast_dtype(device, cfg.precision)
     data = data or load_run_data(cfg)
     torch.manual_seed(cfg.seed)
-    model = build_method(cfg, data.train, data.size).to(device)
-    if cfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model, channels_last = place_model(build_method(cfg, data.train, data.size), device, cfg.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.sgd_momentum, weight_decay=cfg.weight_decay)
     batches = TrainBatches(data.train, cfg.batch_size, device, data.size, (cfg.crop_min_scale, 1.0), num_workers=cfg.num_workers)
     gen = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(0)
@@ -55,11 +53,11 @@ def step_throughput(cfg: RunConfig, steps: int = 20, warmup: int = 5, data=None)
 
     def full_step():
         images, labels = next(stream)
-        return optimise(model, optimizer, prepare_inputs(model, images, labels, gen, cfg.channels_last),
+        return optimise(model, optimizer, prepare_inputs(model, images, labels, gen, channels_last),
                         device, dtype, 0, 0.5, gen)
 
     images, labels = next(stream)
-    view_q, view_k = prepare_inputs(model, images, labels, gen, cfg.channels_last)
+    view_q, view_k = prepare_inputs(model, images, labels, gen, channels_last)
 
     def bare_step():
         """The encoders' compute alone: no batch draw, augmentation, shuffle, EMA or enqueue."""

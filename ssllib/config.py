@@ -63,6 +63,7 @@ class RunConfig:
     knn_t: float = _p(0.1, "temperature of the kNN vote weights exp(s/T)", min=1e-4)
     monitor_every: int = _p(1, "run the kNN monitor every N epochs (0: never)", min=0)
     monitor_size: int = _p(10000, "train images in the kNN monitor's bank (0: all)", min=0)
+    monitor_test: int = _p(2000, "test images the kNN monitor classifies (0: all)", min=0)
     # system
     seed: int = _p(0, "random seed", min=0)
     device: str = _p("auto", "training device", choices=("auto", "cuda", "mps", "cpu"))

@@ -30,3 +30,32 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=dtype)
+
+
+def channels_last_is_safe(model: torch.nn.Module, device: torch.device) -> bool:
+    """False where oneDNN's CPU backward of a strided 1×1 convolution with fewer than 16 input
+    channels hangs or returns wrong weight gradients in channels-last format (oneDNN issue
+    #6035: AVX2 kernels fail below 8 channels; AVX-512 kernels block by 16). Networks of width
+    16 or more are unaffected; narrower ones keep the default format on the CPU."""
+    if device.type != "cpu":
+        return True
+    return not any(isinstance(m, torch.nn.Conv2d) and m.kernel_size == (1, 1) and m.stride != (1, 1)
+                   and m.in_channels < 16 for m in model.modules())
+
+
+def place_model(model: torch.nn.Module, device: torch.device, channels_last: bool):
+    """Move ``model`` to ``device``, in channels-last format where asked for and safe.
+    Returns (model, whether channels-last is in use)."""
+    model = model.to(device)
+    use = channels_last and channels_last_is_safe(model, device)
+    if use:
+        model = model.to(memory_format=torch.channels_last)
+    return model, use
+
+
+def uses_channels_last(model: torch.nn.Module) -> bool:
+    """Whether the model's convolutions are stored channels-last (so inputs should be too)."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1 and m.kernel_size != (1, 1):
+            return m.weight.is_contiguous(memory_format=torch.channels_last) and not m.weight.is_contiguous()
+    return False

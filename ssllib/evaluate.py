@@ -10,15 +10,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .augment import prepare_eval
+from .devices import uses_channels_last
 from .loader import iterate_eval_batches
 
 
 @torch.no_grad()
 def extract_features(backbone: nn.Module, dataset, size: int, device: torch.device,
-                     batch_size: int = 512, channels_last: bool = False, num_workers: int = 4,
+                     batch_size: int = 512, num_workers: int = 4,
                      autocast_dtype: torch.dtype | None = None) -> torch.Tensor:
     """Pooled backbone features (N, D) in float32 on ``device``, the backbone in eval mode."""
     was_training = backbone.training
+    channels_last = uses_channels_last(backbone)
     backbone.eval()
     chunks = []
     for images, _ in iterate_eval_batches(dataset, batch_size, device, size, num_workers):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from .config import RunConfig
-from .devices import pick_device
+from .devices import pick_device, place_model
 from .evaluate import raw_pixels
 from .methods import build_method
 from .trainer import RunData, RunResult, evaluate_backbone, evaluate_features, load_run_data, train
@@ -25,9 +25,8 @@ def random_init(cfg: RunConfig, seeds: int, data: RunData | None = None) -> list
     out = []
     for seed in range(seeds):
         torch.manual_seed(seed)
-        model = build_method(cfg.replace(seed=seed), data.train, data.size).to(device)
-        if cfg.channels_last:
-            model = model.to(memory_format=torch.channels_last)
+        model, _ = place_model(build_method(cfg.replace(seed=seed), data.train, data.size), device,
+                               cfg.channels_last)
         out.append(evaluate_backbone(model.backbone, data, cfg, device, seed=seed))
     return out
 

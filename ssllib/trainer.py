@@ -26,7 +26,7 @@ from . import progress
 from .checkpoint import load_checkpoint, load_weights, save_checkpoint, write_json
 from .config import RunConfig
 from .data import dataset_info, load_dataset
-from .devices import autocast, autocast_dtype, pick_device
+from .devices import autocast, autocast_dtype, pick_device, place_model
 from .distributed import is_main_process, world_size
 from .evaluate import extract_features, knn_accuracy, knn_protocol, linear_probe
 from .fingerprint import code_fingerprint
@@ -62,17 +62,21 @@ def fixed_subset(dataset, n: int, seed: int = 0):
 
 @dataclass
 class RunData:
-    train: object          # what the method trains on
-    bank: object           # labelled training images (kNN bank, linear-probe training set)
+    train: object          # what self-supervised methods train on (labels may be -1)
+    bank: object           # labelled training images: supervised training, kNN bank, linear probe
     test: object
     size: int              # side of the network's input
 
+    def training_set(self, method: str):
+        return self.bank if method == "supervised" else self.train
+
 
 def load_run_data(cfg: RunConfig) -> RunData:
+    """The splits a run needs, loaded once and shared by every run on the same data."""
     info = dataset_info(cfg.dataset)
-    split = PRETRAIN_SPLIT.get(cfg.dataset, "train") if cfg.method != "supervised" else "train"
-    train = fixed_subset(load_dataset(cfg.dataset, split, cfg.data_root, cfg.download), cfg.train_subset)
-    bank = train if split == "train" else fixed_subset(load_dataset(cfg.dataset, "train", cfg.data_root),
+    split = PRETRAIN_SPLIT.get(cfg.dataset, "train")
+    bank = fixed_subset(load_dataset(cfg.dataset, "train", cfg.data_root, cfg.download), cfg.train_subset)
+    train = bank if split == "train" else fixed_subset(load_dataset(cfg.dataset, split, cfg.data_root),
                                                         cfg.train_subset)
     test = load_dataset(cfg.dataset, "test", cfg.data_root)
     return RunData(train, bank, test, cfg.image_size or info.image_size)
@@ -126,25 +130,25 @@ def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
-def _monitor(model, data: RunData, cfg: RunConfig, device, dtype, bank_size: int, test_size: int) -> float:
-    bank = fixed_subset(data.bank, bank_size, seed=1)
-    test = fixed_subset(data.test, test_size, seed=1)
-    kw = dict(size=data.size, device=device, channels_last=cfg.channels_last, num_workers=cfg.num_workers,
-              autocast_dtype=dtype)
-    fb = extract_features(model.backbone, bank, **kw)
-    ft = extract_features(model.backbone, test, **kw)
-    return knn_accuracy(fb, bank.labels, ft, test.labels, bank.num_classes, cfg.knn_k, cfg.knn_t)
+def _features(backbone: nn.Module, dataset, size: int, cfg: RunConfig, device) -> torch.Tensor:
+    return extract_features(backbone, dataset, size, device, num_workers=cfg.num_workers, autocast_dtype=autocast_dtype(device, cfg.precision))
+
+
+def _monitor(model: nn.Module, data: RunData, cfg: RunConfig, device) -> float:
+    """kNN top-1 on fixed subsets of the bank and test sets (the per-epoch monitor)."""
+    bank, test = fixed_subset(data.bank, cfg.monitor_size, seed=1), fixed_subset(data.test, cfg.monitor_test, seed=1)
+    return knn_accuracy(_features(model.backbone, bank, data.size, cfg, device), bank.labels,
+                        _features(model.backbone, test, data.size, cfg, device), test.labels,
+                        bank.num_classes, cfg.knn_k, cfg.knn_t)
 
 
 def evaluate_backbone(backbone: nn.Module, data: RunData, cfg: RunConfig, device=None, linear: bool = True,
                       seed: int = 0) -> dict:
     """kNN and linear-probe top-1 of a frozen backbone on the full bank and test sets."""
     device = device or next(backbone.parameters()).device
-    kw = dict(size=data.size, device=device, channels_last=cfg.channels_last, num_workers=cfg.num_workers,
-              autocast_dtype=autocast_dtype(device, cfg.precision))
-    fb = extract_features(backbone, data.bank, **kw)
-    ft = extract_features(backbone, data.test, **kw)
-    return evaluate_features(fb, data.bank.labels, ft, data.test.labels, data.bank.num_classes, cfg, linear, seed)
+    return evaluate_features(_features(backbone, data.bank, data.size, cfg, device), data.bank.labels,
+                             _features(backbone, data.test, data.size, cfg, device), data.test.labels,
+                             data.bank.num_classes, cfg, linear, seed)
 
 
 def evaluate_features(fb, yb, ft, yt, num_classes: int, cfg: RunConfig, linear: bool = True, seed: int = 0) -> dict:
@@ -157,7 +161,7 @@ def evaluate_features(fb, yb, ft, yt, num_classes: int, cfg: RunConfig, linear: 
 
 
 def train(cfg: RunConfig, *, paper: str = "", profile: str = "", evaluate: bool = True,
-          monitor_test_size: int = 2000, data: RunData | None = None, runs_dir: str | Path | None = None,
+          data: RunData | None = None, runs_dir: str | Path | None = None,
           ledger_dir: str | Path | None = None, retrain: bool = False) -> RunResult:
     """Train ``cfg`` (or load it, if this exact run finished before) and evaluate it."""
     device = pick_device(cfg.device)
@@ -168,9 +172,8 @@ def train(cfg: RunConfig, *, paper: str = "", profile: str = "", evaluate: bool 
     ckpt_path, record_path = run_dir / "checkpoint.pt", run_dir / "record.json"
 
     torch.manual_seed(cfg.seed)
-    model = build_method(cfg, data.train, data.size).to(device)
-    if cfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    train_set = data.training_set(cfg.method)
+    model, channels_last = place_model(build_method(cfg, train_set, data.size), device, cfg.channels_last)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.sgd_momentum, weight_decay=cfg.weight_decay)
 
@@ -190,7 +193,7 @@ def train(cfg: RunConfig, *, paper: str = "", profile: str = "", evaluate: bool 
             model.eval()
             return RunResult(cfg, run_id, run_dir, model, history, record, trained_now=False, data=data)
 
-    batches = TrainBatches(data.train, cfg.batch_size, device, data.size, (cfg.crop_min_scale, 1.0),
+    batches = TrainBatches(train_set, cfg.batch_size, device, data.size, (cfg.crop_min_scale, 1.0),
                            num_workers=cfg.num_workers)
     steps, total_steps = len(batches), len(batches) * cfg.epochs
     schedule = warmup_cosine if cfg.lr_schedule == "cosine" else warmup_constant
@@ -206,7 +209,7 @@ def train(cfg: RunConfig, *, paper: str = "", profile: str = "", evaluate: bool 
         for step, (images, labels) in enumerate(batches.epoch(order_gen)):
             global_step = epoch * steps + step
             _set_lr(optimizer, schedule(global_step, total_steps, warmup_steps, cfg.lr))
-            inputs = prepare_inputs(model, images, labels, aug_gen, cfg.channels_last)
+            inputs = prepare_inputs(model, images, labels, aug_gen, channels_last)
             out = optimise(model, optimizer, inputs, device, dtype, epoch, global_step / total_steps, aug_gen)
             for name, value in out.metrics.items():
                 sums[name] = sums.get(name, 0) + value.float()
@@ -217,7 +220,7 @@ def train(cfg: RunConfig, *, paper: str = "", profile: str = "", evaluate: bool 
         entry = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
                  **{name: (value / steps).item() for name, value in sums.items()}}
         if cfg.monitor_every and ((epoch + 1) % cfg.monitor_every == 0 or epoch + 1 == cfg.epochs):
-            entry["knn_monitor"] = _monitor(model, data, cfg, device, dtype, cfg.monitor_size, monitor_test_size)
+            entry["knn_monitor"] = _monitor(model, data, cfg, device)
             bar.set_postfix(epoch=epoch + 1, loss=f"{entry['loss']:.3f}", knn=f"{entry['knn_monitor']:.1f}")
         entry["seconds"] = time.perf_counter() - t0
         history.append(entry)
@@ -232,7 +235,7 @@ def train(cfg: RunConfig, *, paper: str = "", profile: str = "", evaluate: bool 
     if history and "knn_monitor" in history[-1]:
         metrics["knn_monitor_top1"] = {"value": history[-1]["knn_monitor"], "protocol": {
             **knn_protocol(cfg.knn_k, cfg.knn_t, min(cfg.monitor_size or len(data.bank), len(data.bank)),
-                           min(monitor_test_size or len(data.test), len(data.test))), "epoch": "last"}}
+                           min(cfg.monitor_test or len(data.test), len(data.test))), "epoch": "last"}}
     record = {
         "run_id": run_id, "paper": paper, "method": cfg.method, "dataset": cfg.dataset,
         "backbone": f"{cfg.backbone} ({cfg.stem} stem, width {cfg.width})", "profile": profile,

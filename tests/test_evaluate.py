@@ -7,18 +7,18 @@ from ssllib.evaluate import knn_accuracy, knn_predict, linear_probe
 
 
 def test_weighted_knn_hand_worked():
-    # Bank on the unit circle: class 0 at 0° and 10°, class 1 at 60°. Query at 35°, k = 3, T = 0.1:
-    # weights exp(cos 35°/T), exp(cos 25°/T) for class 0 and exp(cos 25°/T) for class 1 → class 0.
+    # Bank on the unit circle: class 0 at 0° and 10°, class 1 at 60°; the query at 40°.
+    # Cosines: 0.7660 (0°), 0.8660 (10°), 0.9397 (60°).
+    # k = 3, T = 1:   class 0 gets e^0.766 + e^0.866 = 4.53, class 1 gets e^0.940 = 2.56  → class 0.
+    # k = 3, T = 0.1: class 0 gets e^7.66 + e^8.66 = 7889,   class 1 gets e^9.40 = 12053 → class 1.
+    # k = 1: only the nearest (60°) votes → class 1.
     angles = torch.tensor([0.0, 10.0, 60.0]) * math.pi / 180
     bank = torch.stack([angles.cos(), angles.sin()], 1)
     labels = torch.tensor([0, 0, 1])
-    q = torch.tensor([[math.cos(math.radians(35)), math.sin(math.radians(35))]])
-    assert knn_predict(bank, labels, q, 2, k=3, temperature=0.1).item() == 0
-    # With k = 1 only the nearest (60°, 25 degrees away vs 35° away) votes: class 1.
+    q = torch.tensor([[math.cos(math.radians(40)), math.sin(math.radians(40))]])
+    assert knn_predict(bank, labels, q, 2, k=3, temperature=1.0).item() == 0
+    assert knn_predict(bank, labels, q, 2, k=3, temperature=0.1).item() == 1
     assert knn_predict(bank, labels, q, 2, k=1, temperature=0.1).item() == 1
-    # Weights decide, not counts: two far class-0 neighbours lose to one very close class-1 one at low T.
-    q2 = torch.tensor([[math.cos(math.radians(58)), math.sin(math.radians(58))]])
-    assert knn_predict(bank, labels, q2, 2, k=3, temperature=0.01).item() == 1
 
 
 def test_knn_ignores_unlabelled_bank_rows_and_scales():

@@ -68,3 +68,26 @@ def test_split_batch_norm_uses_sub_batch_statistics():
 def test_unknown_backbone_names_the_choices():
     with pytest.raises(ValueError, match="resnet18, resnet50"):
         build_backbone("resnet19")
+
+
+@pytest.mark.parametrize("width,safe", [(4, False), (8, False), (16, True), (64, True)])
+def test_channels_last_is_avoided_where_onednn_miscomputes(width, safe):
+    from ssllib.devices import channels_last_is_safe, place_model, uses_channels_last
+    net = build_backbone("resnet18", "cifar", width, 1)
+    assert channels_last_is_safe(net, torch.device("cpu")) is safe
+    placed, used = place_model(net, torch.device("cpu"), channels_last=True)
+    assert used is safe and uses_channels_last(placed) is safe
+
+
+def test_channels_last_gradients_equal_the_default_format():
+    torch.manual_seed(0)
+    net = build_backbone("resnet18", "cifar", 16, 1)
+    x = torch.randn(8, 1, 16, 16)
+    grads = []
+    for fmt in (torch.contiguous_format, torch.channels_last):
+        model = net.to(memory_format=fmt)
+        model.zero_grad()
+        model(x.contiguous(memory_format=fmt)).pow(2).sum().backward()
+        grads.append([p.grad.clone() for p in model.parameters()])
+    for a, b in zip(*grads):  # the same up to summation order
+        assert (a - b).norm() <= 1e-4 * a.norm() + 1e-6
