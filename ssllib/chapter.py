@@ -19,8 +19,32 @@ from .profiles import ChapterSpec, Settings, describe
 
 
 def snapshot(namespace: dict[str, Any]) -> frozenset[str]:
-    """The names defined so far (call before the parameters cell)."""
+    """The names defined so far (call before the parameters cell). Also makes the errors a
+    reader can cause (a bad parameter, a missing dataset, a damaged checkpoint, a diverged
+    run) print as their one-sentence message instead of a long traceback."""
+    _short_errors()
     return frozenset(namespace)
+
+
+def _short_errors() -> None:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    from .checkpoint import CheckpointError
+    from .data import DatasetNotFound
+    from .params import ParameterError
+    from .trainer import TrainingDiverged
+
+    def show(shell, etype, value, tb, tb_offset=None):
+        message = [f"{etype.__name__}: {value}"]
+        shell._showtraceback(etype, value, message)
+        return message
+
+    shell.set_custom_exc((ParameterError, DatasetNotFound, CheckpointError, TrainingDiverged), show)
 
 
 def parameters_since(namespace: dict[str, Any], before: frozenset[str]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ def crop_statistics(n: int, height: int, width: int, scale=(0.2, 1.0), ratio=(3 
     from scipy.stats import ks_2samp
     from torchvision.transforms import v2 as T
 
-    top, left, h, w = (t.numpy() for t in sample_crop_boxes(n, height, width, scale, ratio,
+    top, left, h, w = (t.double().numpy() for t in sample_crop_boxes(n, height, width, scale, ratio,
                                                              torch.Generator().manual_seed(seed)))
     torch.manual_seed(seed + 1)
     image = torch.zeros(1, height, width)
