@@ -23,7 +23,7 @@ def _p(default, help, **constraints):
 @dataclass(frozen=True)
 class RunConfig:
     # what is trained, on what
-    method: str = _p("mocov2", "training method", choices=("mocov2", "supervised"))
+    method: str = _p("mocov2", "training method", choices=("mocov2", "synco", "mochi", "supervised"))
     dataset: str = _p("fashion_mnist", "training dataset", choices=tuple(DATASETS))
     data_root: str | None = _p(None, "folder holding the datasets (default $SSLLIB_DATA or ~/.cache/ssllib/data)",
                                nullable=True)
@@ -57,7 +57,7 @@ class RunConfig:
     weight_decay: float = _p(1e-4, "SGD weight decay", min=0.0)
     sgd_momentum: float = _p(0.9, "SGD momentum", min=0.0, max=1.0)
     lr_schedule: str = _p("cosine", "learning-rate schedule after warm-up", choices=("cosine", "constant"))
-    warmup_epochs: int = _p(0, "epochs of linear learning-rate warm-up", min=0)
+    lr_warmup_epochs: int = _p(0, "epochs of linear learning-rate warm-up", min=0)
     # monitoring and evaluation
     knn_k: int = _p(200, "neighbours of the weighted kNN classifier", min=1)
     knn_t: float = _p(0.1, "temperature of the kNN vote weights exp(s/T)", min=1e-4)
@@ -73,7 +73,7 @@ class RunConfig:
     compile: bool = _p(False, "torch.compile the model (first steps pay the compile time)")
     num_workers: int = _p(8, "decoding processes for datasets read from image files", min=0)
     log_every: int = _p(50, "steps between synchronised loss checks and progress updates", min=1)
-    options: dict = field(default_factory=dict, metadata={"help": "method-specific options"})
+    options: dict = field(default_factory=dict, metadata={"help": "method-specific options (methods/options.py)"})
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -85,12 +85,18 @@ class RunConfig:
         values = dict(values)
         options = values.pop("options", {}) or {}
         checked = check_all(RUN_PARAMS, values, "a run configuration")
-        cfg = cls(**checked, options=dict(options))
+        from .methods.options import complete_options
+
+        cfg = cls(**checked, options=complete_options(checked.get("method", "mocov2"), dict(options)))
         cfg.validate()
         return cfg
 
     def replace(self, **changes) -> "RunConfig":
-        return RunConfig.from_dict({**self.to_dict(), **changes})
+        """A copy with ``changes``; a change of method starts from that method's default options."""
+        values = {**self.to_dict(), **changes}
+        if changes.get("method", self.method) != self.method and "options" not in changes:
+            values["options"] = {}
+        return RunConfig.from_dict(values)
 
     def validate(self) -> None:
         """Checks that involve more than one field."""
@@ -100,8 +106,12 @@ class RunConfig:
         if self.method != "supervised" and self.queue_size < self.batch_size:
             raise ParameterError(f"queue_size={self.queue_size} is smaller than batch_size={self.batch_size}; "
                                  f"the queue must hold at least one batch of keys")
-        if self.warmup_epochs >= self.epochs:
-            raise ParameterError(f"warmup_epochs={self.warmup_epochs} leaves no epochs after warm-up; "
+        if self.lr_warmup_epochs >= self.epochs:
+            raise ParameterError(f"lr_warmup_epochs={self.lr_warmup_epochs} leaves no epochs after warm-up; "
+                                 f"use fewer than epochs={self.epochs}")
+        warmup = self.options.get("warmup_epochs")
+        if warmup is not None and warmup >= self.epochs:
+            raise ParameterError(f"warmup_epochs={warmup} leaves no epoch with synthetic negatives; "
                                  f"use fewer than epochs={self.epochs}")
         if len(self.blur_sigma) != 2 or self.blur_sigma[0] > self.blur_sigma[1]:
             raise ParameterError(f"blur_sigma={list(self.blur_sigma)} must be two numbers [low, high] with low ≤ high")

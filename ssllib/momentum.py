@@ -106,9 +106,11 @@ class MomentumMethod(nn.Module):
         shuffled, unshuffle = shuffle_batch(x, generator)
         return unshuffle_batch(F.normalize(self.momentum_encoder(shuffled), dim=1), unshuffle)
 
-    def contrastive_loss(self, q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor,
-                         epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Loss and logits (positive in column 0) for queries q, keys k, old queue (K, D)."""
+    def contrastive_loss(self, q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, epoch: int,
+                         generator: torch.Generator | None = None
+                         ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """Loss, logits (positive in column 0) and any extra detached metrics, for queries q
+        (N, D), keys k (N, D) and the queue as it was before this batch (K, D)."""
         raise NotImplementedError
 
     def forward(self, view_q: torch.Tensor, view_k: torch.Tensor, epoch: int = 0,
@@ -118,7 +120,7 @@ class MomentumMethod(nn.Module):
         q = F.normalize(self.encoder(view_q), dim=1)            # (N, dim), with gradient
         k = self.encode_keys(view_k, generator)                 # (N, dim), no gradient
         queue = self.queue.keys.clone()                         # (K, dim), before this batch
-        loss, logits = self.contrastive_loss(q, k.to(q.dtype), queue.to(q.dtype), epoch)
+        loss, logits, extra = self.contrastive_loss(q, k.to(q.dtype), queue.to(q.dtype), epoch, generator)
         self.queue.enqueue(k)
         accuracy = (logits.detach().argmax(dim=1) == 0).float().mean()
-        return StepOutput(loss, {"loss": loss.detach(), "contrastive_acc": accuracy})
+        return StepOutput(loss, {"loss": loss.detach(), "contrastive_acc": accuracy, **extra})

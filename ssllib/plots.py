@@ -57,21 +57,36 @@ def distribution_match(ours: dict[str, np.ndarray], reference: dict[str, np.ndar
     return fig
 
 
+def _series(run: list[dict], metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """(epoch, value) points of one run: the within-epoch trace where it has the metric, else
+    one point per epoch."""
+    if run and all(metric in t for h in run for t in h.get("trace", [{}])):
+        steps_per_epoch = run[0]["trace"][-1]["step"]
+        points = [(t["step"] / steps_per_epoch, t[metric]) for h in run for t in h["trace"]]
+    else:
+        points = [(h["epoch"], h.get(metric, np.nan)) for h in run]
+    x, y = zip(*points) if points else ((), ())
+    return np.asarray(x, float), np.asarray(y, float)
+
+
 def training_curves(histories: dict[str, list[list[dict]]], metrics=("loss", "knn_monitor"),
                     titles=("training loss", "kNN monitor top-1 (%)")):
-    """Mean (line) and min–max (band) over seeds of each metric per epoch, one line per label."""
+    """Mean (line) and min–max (band) over seeds of each metric against epochs, one line per
+    label; metrics logged within epochs are drawn at that resolution."""
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.2))
     for ax, metric, title in zip(np.atleast_1d(axes), metrics, titles):
         for label, runs in histories.items():
-            rows = [[h.get(metric, np.nan) for h in run] for run in runs]
-            length = min(len(r) for r in rows)
-            values = np.array([r[:length] for r in rows], dtype=float)
+            series = [_series(run, metric) for run in runs]
+            length = min(len(x) for x, _ in series)
+            if length == 0:
+                continue
+            x = series[0][0][:length]
+            values = np.array([y[:length] for _, y in series])
             if np.isnan(values).all():
                 continue
-            epochs = np.arange(1, length + 1)
-            ax.plot(epochs, np.nanmean(values, 0), marker="o", label=label)
+            ax.plot(x, np.nanmean(values, 0), marker="o" if length < 20 else None, label=label)
             if len(values) > 1:
-                ax.fill_between(epochs, np.nanmin(values, 0), np.nanmax(values, 0), alpha=0.2)
+                ax.fill_between(x, np.nanmin(values, 0), np.nanmax(values, 0), alpha=0.2)
         ax.set_xlabel("epoch")
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)

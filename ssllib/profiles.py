@@ -89,7 +89,7 @@ def describe(spec: ChapterSpec, settings: Settings) -> str:
 
 MOCO_RUN_FIELDS = ("dataset", "data_root", "download", "train_subset", "backbone", "stem", "width", "image_size",
                    "embed_dim", "queue_size", "ema_momentum", "temperature", "bn_splits", "crop_min_scale",
-                   "blur_p", "epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "knn_k", "knn_t",
+                   "blur_p", "epochs", "batch_size", "lr", "weight_decay", "lr_warmup_epochs", "knn_k", "knn_t",
                    "monitor_every", "monitor_size", "device")
 
 FOUNDATIONS = ChapterSpec(
@@ -104,19 +104,19 @@ FOUNDATIONS = ChapterSpec(
         "smoke": dict(dataset="fashion_mnist", data_root=None, download=False, train_subset=1024,
                       backbone="resnet18", stem="cifar", width=4, image_size=16, embed_dim=32, queue_size=256,
                       ema_momentum=0.99, temperature=0.2, bn_splits=2, crop_min_scale=0.3, blur_p=0.0, epochs=1,
-                      batch_size=64, lr=0.06, weight_decay=5e-4, warmup_epochs=0, knn_k=20, knn_t=0.1,
+                      batch_size=64, lr=0.06, weight_decay=5e-4, lr_warmup_epochs=0, knn_k=20, knn_t=0.1,
                       monitor_every=1, monitor_size=512, device="auto", seeds=2, supervised_epochs=1,
                       supervised_lr=0.05),
         "cpu": dict(dataset="fashion_mnist", data_root=None, download=False, train_subset=0,
                     backbone="resnet18", stem="cifar", width=16, image_size=16, embed_dim=128, queue_size=4096,
                     ema_momentum=0.99, temperature=0.1, bn_splits=4, crop_min_scale=0.4, blur_p=0.0, epochs=2,
-                    batch_size=128, lr=0.03, weight_decay=5e-4, warmup_epochs=0, knn_k=200, knn_t=0.1,
+                    batch_size=128, lr=0.03, weight_decay=5e-4, lr_warmup_epochs=0, knn_k=200, knn_t=0.1,
                     monitor_every=1, monitor_size=10000, device="auto", seeds=3, supervised_epochs=1,
                     supervised_lr=0.05),
         "paper": dict(dataset="imagenet", data_root=None, download=False, train_subset=0,
                       backbone="resnet50", stem="imagenet", width=64, image_size=224, embed_dim=128,
                       queue_size=65536, ema_momentum=0.999, temperature=0.2, bn_splits=8, crop_min_scale=0.2,
-                      blur_p=0.5, epochs=200, batch_size=256, lr=0.03, weight_decay=1e-4, warmup_epochs=0,
+                      blur_p=0.5, epochs=200, batch_size=256, lr=0.03, weight_decay=1e-4, lr_warmup_epochs=0,
                       knn_k=200, knn_t=0.1, monitor_every=10, monitor_size=50000, device="auto", seeds=1,
                       supervised_epochs=90, supervised_lr=0.1),
     },

@@ -29,7 +29,7 @@ from .data import dataset_info, load_dataset
 from .devices import autocast, autocast_dtype, pick_device, place_model
 from .distributed import is_main_process, world_size
 from .evaluate import extract_features, knn_accuracy, knn_protocol, linear_probe
-from .fingerprint import code_fingerprint
+from .fingerprint import run_code_fingerprint
 from .ledger import environment, results_dir, write_record
 from .loader import TrainBatches
 from .methods import build_method
@@ -102,7 +102,7 @@ class RunResult:
 
 
 def run_id_for(cfg: RunConfig) -> str:
-    return f"{cfg.method}-{cfg.dataset}-{cfg.backbone}w{cfg.width}-s{cfg.seed}-{cfg.fingerprint(code_fingerprint())}"
+    return f"{cfg.method}-{cfg.dataset}-{cfg.backbone}w{cfg.width}-s{cfg.seed}-{cfg.fingerprint(run_code_fingerprint(cfg.method))}"
 
 
 def prepare_inputs(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, generator,
@@ -197,7 +197,7 @@ def train(cfg: RunConfig, *, paper: str = "", profile: str = "", evaluate: bool 
                            num_workers=cfg.num_workers)
     steps, total_steps = len(batches), len(batches) * cfg.epochs
     schedule = warmup_cosine if cfg.lr_schedule == "cosine" else warmup_constant
-    warmup_steps = cfg.warmup_epochs * steps
+    warmup_steps = cfg.lr_warmup_epochs * steps
     bar = progress.bar(total_steps, f"{cfg.method} seed {cfg.seed}", initial=start_epoch * steps)
 
     for epoch in range(start_epoch, cfg.epochs):
@@ -205,7 +205,9 @@ def train(cfg: RunConfig, *, paper: str = "", profile: str = "", evaluate: bool 
         t0 = time.perf_counter()
         order_gen = epoch_generator(cfg.seed, epoch, 0, torch.device("cpu"))
         aug_gen = epoch_generator(cfg.seed, epoch, 1, device)
-        sums: dict[str, torch.Tensor] = {}
+        sums: dict[str, torch.Tensor] = {}     # over the epoch
+        window: dict[str, torch.Tensor] = {}   # since the last log point
+        trace, window_start = [], 0
         for step, (images, labels) in enumerate(batches.epoch(order_gen)):
             global_step = epoch * steps + step
             _set_lr(optimizer, schedule(global_step, total_steps, warmup_steps, cfg.lr))
@@ -213,12 +215,16 @@ def train(cfg: RunConfig, *, paper: str = "", profile: str = "", evaluate: bool 
             out = optimise(model, optimizer, inputs, device, dtype, epoch, global_step / total_steps, aug_gen)
             for name, value in out.metrics.items():
                 sums[name] = sums.get(name, 0) + value.float()
+                window[name] = window.get(name, 0) + value.float()
             if (step + 1) % cfg.log_every == 0 or step + 1 == steps:
                 _check_finite(sums["loss"], epoch, step, ckpt_path)
+                trace.append({"step": global_step + 1,
+                              **{name: (value / (step + 1 - window_start)).item() for name, value in window.items()}})
+                window, window_start = {}, step + 1
                 bar.update(step + 1 - (bar.n - epoch * steps))
                 bar.set_postfix(epoch=epoch + 1, loss=f"{sums['loss'].item() / (step + 1):.3f}")
         entry = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
-                 **{name: (value / steps).item() for name, value in sums.items()}}
+                 **{name: (value / steps).item() for name, value in sums.items()}, "trace": trace}
         if cfg.monitor_every and ((epoch + 1) % cfg.monitor_every == 0 or epoch + 1 == cfg.epochs):
             entry["knn_monitor"] = _monitor(model, data, cfg, device)
             bar.set_postfix(epoch=epoch + 1, loss=f"{entry['loss']:.3f}", knn=f"{entry['knn_monitor']:.1f}")
@@ -226,7 +232,7 @@ def train(cfg: RunConfig, *, paper: str = "", profile: str = "", evaluate: bool 
         history.append(entry)
         if is_main_process():
             save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
-                             "history": history, "config": cfg.to_dict(), "code": code_fingerprint(),
+                             "history": history, "config": cfg.to_dict(), "code": run_code_fingerprint(cfg.method),
                              "started": started}, ckpt_path)
     bar.close()
 
@@ -240,7 +246,7 @@ def train(cfg: RunConfig, *, paper: str = "", profile: str = "", evaluate: bool 
         "run_id": run_id, "paper": paper, "method": cfg.method, "dataset": cfg.dataset,
         "backbone": f"{cfg.backbone} ({cfg.stem} stem, width {cfg.width})", "profile": profile,
         "epochs": cfg.epochs, "seed": cfg.seed, "metrics": metrics, "config": cfg.to_dict(),
-        "environment": environment(device, world_size()), "code": code_fingerprint(),
+        "environment": environment(device, world_size()), "code": run_code_fingerprint(cfg.method),
         "wall_time_s": sum(h["seconds"] for h in history), "started": started,
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "history": history,
     }

@@ -8,7 +8,6 @@ from ..momentum import MomentumMethod
 
 
 class MoCoV2(MomentumMethod):
-    def contrastive_loss(self, q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor,
-                         epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def contrastive_loss(self, q, k, queue, epoch, generator=None):
         logits = contrastive_logits(q, k, queue)  # (N, 1 + K)
-        return info_nce(logits, self.temperature), logits
+        return info_nce(logits, self.temperature), logits, {}
