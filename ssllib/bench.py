@@ -92,6 +92,58 @@ def step_throughput(cfg: RunConfig, steps: int = 20, warmup: int = 5, data=None)
     return result
 
 
+def step_time_ratio(cfg: RunConfig, baseline: RunConfig, steps: int = 10, rounds: int = 3, warmup: int = 3,
+                    data=None) -> dict:
+    """Seconds per training step of ``cfg`` and of ``baseline`` (for example SynCo and MoCo-v2)
+    on the same batches, timed in alternating rounds so that drift in machine speed falls on
+    both; the ratio is of the medians over rounds. Steps run at the last epoch, after any
+    warm-up, so methods that switch something on later are timed with it on."""
+    device = pick_device(cfg.device)
+    data = data or load_run_data(cfg)
+    epoch = cfg.epochs - 1
+    timers = {}
+    for name, c in (("method", cfg), ("baseline", baseline)):
+        dtype = autocast_dtype(device, c.precision)
+        torch.manual_seed(c.seed)
+        model, channels_last = place_model(build_method(c, data.train, data.size), device, c.channels_last)
+        optimizer = torch.optim.SGD(model.parameters(), lr=c.lr, momentum=c.sgd_momentum, weight_decay=c.weight_decay)
+        batches = TrainBatches(data.train, c.batch_size, device, data.size, (c.crop_min_scale, 1.0),
+                               num_workers=c.num_workers)
+        timers[name] = _step_timer(model, optimizer, batches, device, dtype, channels_last, epoch)
+    times = {name: [] for name in timers}
+    for name, timer in timers.items():
+        timer(warmup)
+    for _ in range(rounds):
+        for name, timer in timers.items():
+            times[name].append(timer(steps) / steps)
+    median = {name: sorted(t)[len(t) // 2] for name, t in times.items()}
+    return {"method": cfg.method, "baseline": baseline.method, "method_step_s": median["method"],
+            "baseline_step_s": median["baseline"], "ratio": median["method"] / median["baseline"],
+            "steps": steps, "rounds": rounds, "device": device_name(device)}
+
+
+def _step_timer(model, optimizer, batches, device, dtype, channels_last, epoch):
+    """A function n -> seconds taken by n full training steps on a fixed cycle of batches."""
+    gen = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(0)
+
+    def stream():
+        while True:
+            yield from batches.epoch(torch.Generator().manual_seed(0))
+
+    batches_iter = stream()
+
+    def run(n: int) -> float:
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(n):
+            images, labels = next(batches_iter)
+            optimise(model, optimizer, prepare_inputs(model, images, labels, gen, channels_last),
+                     device, dtype, epoch, 0.5, gen)
+        _sync(device)
+        return time.perf_counter() - start
+    return run
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m ssllib.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="cpu", choices=("smoke", "cpu", "paper"))

@@ -2,11 +2,17 @@
 reference points every encoder is compared with (raw pixels, a randomly initialised encoder)."""
 from __future__ import annotations
 
+import json
+from functools import partial
+
 import torch
 
+from .checkpoint import write_json
 from .config import RunConfig
 from .devices import pick_device, place_model
 from .evaluate import raw_pixels
+from .fingerprint import run_code_fingerprint
+from .ledger import results_dir
 from .methods import build_method
 from .trainer import RunData, RunResult, evaluate_backbone, evaluate_features, load_run_data, train
 
@@ -18,24 +24,39 @@ def train_seeds(cfg: RunConfig, seeds: int, paper: str = "", profile: str = "",
     return [train(cfg.replace(seed=seed), paper=paper, profile=profile, data=data) for seed in range(seeds)]
 
 
+def _remembered(kind: str, cfg: RunConfig, compute) -> dict:
+    """``compute()``, or its result from an earlier call with the same configuration and code
+    (kept as JSON under ``results/evals/``, like a finished run)."""
+    path = results_dir() / "evals" / f"{kind}-{cfg.dataset}-s{cfg.seed}-{cfg.fingerprint(run_code_fingerprint(cfg.method))}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    metrics = compute()
+    write_json(metrics, path)
+    return metrics
+
+
 def random_init(cfg: RunConfig, seeds: int, data: RunData | None = None) -> list[dict]:
     """kNN and linear probe of the same architecture at its random initialisation, per seed."""
     data = data or load_run_data(cfg)
     device = pick_device(cfg.device)
-    out = []
-    for seed in range(seeds):
+
+    def measure(seed: int) -> dict:
         torch.manual_seed(seed)
         model, _ = place_model(build_method(cfg.replace(seed=seed), data.train, data.size), device,
                                cfg.channels_last)
-        out.append(evaluate_backbone(model.backbone, data, cfg, device, seed=seed))
-    return out
+        return evaluate_backbone(model.backbone, data, cfg, device, seed=seed)
+    return [_remembered("random-init", cfg.replace(seed=seed), partial(measure, seed)) for seed in range(seeds)]
 
 
 def raw_pixel_baseline(cfg: RunConfig, data: RunData | None = None) -> dict:
-    """kNN and linear probe on the flattened pixels themselves (no learning at all)."""
+    """kNN and linear probe on the flattened pixels, resized to the encoders' input size (no
+    learning at all)."""
     data = data or load_run_data(cfg)
-    return evaluate_features(raw_pixels(data.bank), data.bank.labels, raw_pixels(data.test), data.test.labels,
-                             data.bank.num_classes, cfg)
+
+    def measure() -> dict:
+        return evaluate_features(raw_pixels(data.bank, data.size), data.bank.labels, raw_pixels(data.test, data.size),
+                                 data.test.labels, data.bank.num_classes, cfg)
+    return _remembered("raw-pixels", cfg.replace(method="mocov2", seed=0), measure)
 
 
 def metric_rows(label: str, metrics_per_run: list[dict], seeds=None) -> list[dict]:

@@ -38,3 +38,15 @@ def test_linear_probe_separable_and_chance():
     noise = torch.randn(600, 3, generator=g)
     acc, _ = linear_probe(noise[:400], y[:400], noise[400:], y[400:], 3, l2=1e-3)
     assert acc < 50  # no signal, near chance (33%)
+
+
+def test_logistic_gradient_matches_autograd():
+    from ssllib.evaluate import _fit_logistic
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(50, 6, generator=g), torch.randint(0, 3, (50,), generator=g)
+    w, b = _fit_logistic(x, y, 3, 0.1, max_iter=200)
+    # at the optimum the autograd gradient of the same objective vanishes
+    w, b = w.clone().requires_grad_(), b.clone().requires_grad_()
+    loss = torch.nn.functional.cross_entropy(x @ w + b, y) + 0.05 * w.pow(2).sum()
+    loss.backward()
+    assert w.grad.abs().max() < 1e-4 and b.grad.abs().max() < 1e-4
