@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 
 import torch
@@ -92,11 +93,11 @@ def step_throughput(cfg: RunConfig, steps: int = 20, warmup: int = 5, data=None)
     return result
 
 
-def step_time_ratio(cfg: RunConfig, baseline: RunConfig, steps: int = 10, rounds: int = 3, warmup: int = 3,
+def step_time_ratio(cfg: RunConfig, baseline: RunConfig, steps: int = 5, rounds: int = 8, warmup: int = 3,
                     data=None) -> dict:
     """Seconds per training step of ``cfg`` and of ``baseline`` (for example SynCo and MoCo-v2)
     on the same batches, timed in alternating rounds so that drift in machine speed falls on
-    both; the ratio is of the medians over rounds. Steps run at the last epoch, after any
+    both; the ratio is the median over rounds of each round's ratio. Steps run at the last epoch, after any
     warm-up, so methods that switch something on later are timed with it on."""
     device = pick_device(cfg.device)
     data = data or load_run_data(cfg)
@@ -113,13 +114,15 @@ def step_time_ratio(cfg: RunConfig, baseline: RunConfig, steps: int = 10, rounds
     times = {name: [] for name in timers}
     for name, timer in timers.items():
         timer(warmup)
-    for _ in range(rounds):
-        for name, timer in timers.items():
-            times[name].append(timer(steps) / steps)
-    median = {name: sorted(t)[len(t) // 2] for name, t in times.items()}
+    for r in range(rounds):
+        order = list(timers) if r % 2 == 0 else list(reversed(timers))  # ABBA: drift falls on both
+        for name in order:
+            times[name].append(timers[name](steps) / steps)
+    ratios = sorted(m / b for m, b in zip(times["method"], times["baseline"]))
+    median = {name: statistics.median(t) for name, t in times.items()}
     return {"method": cfg.method, "baseline": baseline.method, "method_step_s": median["method"],
-            "baseline_step_s": median["baseline"], "ratio": median["method"] / median["baseline"],
-            "steps": steps, "rounds": rounds, "device": device_name(device)}
+            "baseline_step_s": median["baseline"], "ratio": statistics.median(ratios),
+            "ratio_range": (ratios[0], ratios[-1]), "steps": steps, "rounds": rounds, "device": device_name(device)}
 
 
 def _step_timer(model, optimizer, batches, device, dtype, channels_last, epoch):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -63,6 +64,14 @@ def settings_table(spec: ChapterSpec, settings: Settings) -> pd.DataFrame:
 def source(obj) -> str:
     """The source of a library object as a Markdown code block (for ``display(Markdown(...))``)."""
     return "```python\n" + textwrap.dedent(inspect.getsource(obj)).rstrip() + "\n```"
+
+
+def paper_file(slug: str, name: str) -> Path:
+    """A file of ``papers/<slug>/`` (published tables, recipes, committed runs)."""
+    path = Path(__file__).resolve().parent.parent / "papers" / slug / name
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing; it ships with the repository (git checkout papers/{slug})")
+    return path
 
 
 def provenance() -> str:

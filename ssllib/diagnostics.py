@@ -1,8 +1,10 @@
-"""Checks a chapter can show: does the batched augmentation draw what torchvision draws?"""
+"""Checks a chapter can show: does the batched augmentation draw what torchvision draws? How
+hard are the negatives a contrastive method trains against?"""
 from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .augment import sample_crop_boxes
 
@@ -27,3 +29,25 @@ def crop_statistics(n: int, height: int, width: int, scale=(0.2, 1.0), ratio=(3 
     ours, theirs = describe(top, left, h, w), describe(t_top, t_left, t_h, t_w)
     pvalues = {k: ks_2samp(ours[k], theirs[k]).pvalue for k in ours}
     return ours, theirs, pvalues
+
+
+@torch.no_grad()
+def negative_similarities(model, images: torch.Tensor, generator: torch.Generator | None = None
+                          ) -> dict[str, torch.Tensor]:
+    """How hard each kind of negative is: cosine similarities q·n between the queries of one
+    augmented view of ``images`` (uint8 batch) and the whole queue, each query's hard set, and
+    every synthetic type of a SynCo/MoCHI ``model``. The encoder runs in evaluation mode.
+    Returns ``{name: 1-D tensor of similarities}`` on the CPU."""
+    from .synthetic_negatives import hard_set, synthesize
+
+    was_training = model.training
+    model.eval()
+    q = F.normalize(model.encoder(model.views(images, generator)).float(), dim=1)   # (N, D)
+    queue = model.queue.keys.float()                                                # (K, D)
+    similarities = q @ queue.t()                                                     # (N, K)
+    out = {"whole queue": similarities.flatten(),
+           "hard set": similarities.gather(1, hard_set(q, queue, model.synthetic.n_hard)).flatten()}
+    for name, vectors in synthesize(q, queue, model.synthetic, generator).items():
+        out[name] = (vectors @ q.unsqueeze(-1)).flatten()
+    model.train(was_training)
+    return {name: values.cpu() for name, values in out.items()}

@@ -113,3 +113,38 @@ def accuracy_bars(table, metrics=("kNN top-1", "linear top-1"), title: str = "")
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def similarity_distributions(samples: dict, title: str = "q·n for each kind of negative"):
+    """One box per kind of negative (whiskers 1st–99th percentile), ordered as given."""
+    fig, ax = plt.subplots(figsize=(1.4 + 0.9 * len(samples), 3.4))
+    data = [np.asarray(v, dtype=float) for v in samples.values()]
+    ax.boxplot(data, whis=(1, 99), showfliers=False, widths=0.6)
+    ax.set_xticks(np.arange(1, len(samples) + 1), list(samples), rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("cosine similarity to the query")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def metric_traces(series: dict[str, tuple[list[list[dict]], str]], title: str, ylabel: str = ""):
+    """Several logged metrics on one axis: ``{label: (histories over seeds, metric name)}``;
+    mean over seeds with the min–max band, at the resolution the metric was logged."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    for label, (runs, metric) in series.items():
+        curves = [_series(run, metric) for run in runs]
+        length = min(len(x) for x, _ in curves)
+        if length == 0:
+            continue
+        x, values = curves[0][0][:length], np.array([y[:length] for _, y in curves])
+        ax.plot(x, values.mean(0), label=label)
+        if len(values) > 1:
+            ax.fill_between(x, values.min(0), values.max(0), alpha=0.2)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -40,6 +40,11 @@ class Settings(dict):
         except KeyError:
             raise AttributeError(name) from None
 
+    def method_options(self, method: str) -> dict[str, Any]:
+        """The settings that are options of ``method`` (see :mod:`ssllib.methods.options`)."""
+        from .methods.options import option_params
+        return {k: self[k] for k in option_params(method) if k in self}
+
     def run_config(self, **changes) -> RunConfig:
         """A :class:`RunConfig` from the settings that name run fields, with ``changes`` applied."""
         values = {k: v for k, v in self.items() if k in RUN_PARAMS}
@@ -74,6 +79,10 @@ def resolve(spec: ChapterSpec, given: dict[str, Any], check_data: bool = True) -
     settings = Settings(check_all(spec.params, values, f"the {spec.name} chapter"), profile=profile)
     if any(k in RUN_PARAMS for k in settings):
         settings.run_config()  # cross-field checks (batch vs queue, warm-up vs epochs, …)
+        from .methods.options import METHOD_OPTIONS
+        for method, options in METHOD_OPTIONS.items():  # and those of the method options it sets
+            if options and all(name in settings for name in options):
+                settings.run_config(method=method, options=settings.method_options(method))
     if check_data and "dataset" in settings:
         require_dataset(settings["dataset"], settings.get("data_root"), settings.get("download", False))
     return settings
@@ -111,7 +120,7 @@ FOUNDATIONS = ChapterSpec(
                     backbone="resnet18", stem="cifar", width=16, image_size=16, embed_dim=128, queue_size=4096,
                     ema_momentum=0.99, temperature=0.1, bn_splits=4, crop_min_scale=0.4, blur_p=0.0, epochs=2,
                     batch_size=128, lr=0.03, weight_decay=5e-4, lr_warmup_epochs=0, knn_k=200, knn_t=0.1,
-                    monitor_every=1, monitor_size=10000, device="auto", seeds=3, supervised_epochs=1,
+                    monitor_every=1, monitor_size=10000, device="auto", seeds=2, supervised_epochs=1,
                     supervised_lr=0.05),
         "paper": dict(dataset="imagenet", data_root=None, download=False, train_subset=0,
                       backbone="resnet50", stem="imagenet", width=64, image_size=224, embed_dim=128,
@@ -127,7 +136,7 @@ FOUNDATIONS = ChapterSpec(
         for d in ("cifar10", "cifar100")}},
     notes={
         "smoke": "a tiny check that every cell runs (1,024 images, width-4 network); its numbers mean nothing",
-        "cpu": "Fashion-MNIST at 16×16 px, a width-16 ResNet-18, about three minutes per run on a 2-core CPU",
+        "cpu": "Fashion-MNIST at 16×16 px, a width-16 ResNet-18, two seeds of about three and a half minutes per run on a 2-core CPU",
         "paper": "MoCo-v2's ImageNet recipe: ResNet-50, 200 epochs, batch 256, lr 0.03, K 65,536, m 0.999, τ 0.2",
         "paper/cifar10": "the one-GPU CIFAR preset (not in the paper): ResNet-18 CIFAR stem, K 4,096, m 0.99, "
                          "τ 0.1, batch 512, lr 0.06, 200 epochs",
@@ -136,4 +145,54 @@ FOUNDATIONS = ChapterSpec(
     },
 )
 
-CHAPTERS = {spec.name: spec for spec in (FOUNDATIONS,)}
+def _options(method: str, **overrides) -> dict[str, Param]:
+    from .methods.options import option_params
+    return {**option_params(method), **overrides}
+
+
+_SYNCO_DEFAULTS = dict(n_hard=1024, n1=256, n2=256, n3=256, n4=64, n5=64, n6=64, sigma=0.01, delta=0.01, eta=0.01,
+                       finite_difference=False, mochi_n_hard=1024, mochi_n3=1024, mochi_n1=128)
+_FOUNDATION_ONLY = ("seeds", "supervised_epochs", "supervised_lr")
+
+SYNCO = ChapterSpec(
+    name="synco",
+    params={
+        **_run(*MOCO_RUN_FIELDS, "log_every"),
+        **_options("synco"),
+        "mochi_n_hard": Param("mochi_n_hard", int, "MoCHI's N: size of each query's hard set", min=1),
+        "mochi_n3": Param("mochi_n3", int, "MoCHI's s: mixes of two hard negatives per query", min=0),
+        "mochi_n1": Param("mochi_n1", int, "MoCHI's s′: mixes of the query with a hard negative per query", min=0),
+        "seeds": Param("seeds", int, "independent runs (seeds 0…seeds−1) of MoCo-v2, MoCHI and SynCo", min=1),
+        "ablation": Param("ablation", bool, "also train SynCo with each type alone (seed 0)"),
+        "overhead_steps": Param("overhead_steps", int, "training steps per round when timing SynCo against MoCo-v2",
+                                min=1),
+    },
+    profiles={
+        "smoke": {**{k: v for k, v in FOUNDATIONS.profiles["smoke"].items() if k not in _FOUNDATION_ONLY},
+                  **_SYNCO_DEFAULTS, "epochs": 2, "warmup_epochs": 1, "n_hard": 64, "n1": 16, "n2": 16, "n3": 16,
+                  "n4": 4, "n5": 4, "n6": 4, "mochi_n_hard": 64, "mochi_n3": 16, "mochi_n1": 4, "seeds": 2,
+                  "ablation": True, "overhead_steps": 2, "log_every": 4},
+        "cpu": {**{k: v for k, v in FOUNDATIONS.profiles["cpu"].items() if k not in _FOUNDATION_ONLY},
+                **_SYNCO_DEFAULTS, "train_subset": 6400, "epochs": 3, "warmup_epochs": 1, "monitor_size": 0,
+                "seeds": 3, "ablation": True, "overhead_steps": 10, "log_every": 10},
+        "paper": {**{k: v for k, v in FOUNDATIONS.profiles["paper"].items() if k not in _FOUNDATION_ONLY},
+                  **_SYNCO_DEFAULTS, "warmup_epochs": 10, "seeds": 1, "ablation": False, "overhead_steps": 20,
+                  "log_every": 50},
+    },
+    overlays={"paper": {d: {k: v for k, v in FOUNDATIONS.overlays["paper"][d].items() if k not in _FOUNDATION_ONLY}
+                        for d in ("cifar10", "cifar100")}},
+    notes={
+        "smoke": "a tiny check that every cell runs (1,024 images, width-4 network, few negatives); "
+                 "its numbers mean nothing",
+        "cpu": "Fashion-MNIST (6,400 training images) at 16×16 px, a width-16 ResNet-18, 3 epochs with synthetic "
+               "negatives from the second; the paper's counts (n_hard 1,024, 3×256 + 3×64) against a queue of 4,096",
+        "paper": "SynCo's ImageNet recipe: MoCo-v2's ResNet-50 200-epoch recipe, six types at the defaults from "
+                 "epoch 10",
+        "paper/cifar10": "the one-GPU CIFAR preset (not in the paper): ResNet-18 CIFAR stem, K 4,096, m 0.99, "
+                         "τ 0.1, batch 512, lr 0.06, 200 epochs, synthetic negatives from epoch 10",
+        "paper/cifar100": "the one-GPU CIFAR preset (not in the paper): ResNet-18 CIFAR stem, K 4,096, m 0.99, "
+                          "τ 0.1, batch 512, lr 0.06, 200 epochs, synthetic negatives from epoch 10",
+    },
+)
+
+CHAPTERS = {spec.name: spec for spec in (FOUNDATIONS, SYNCO)}

@@ -23,20 +23,49 @@ import torch.nn.functional as F
 TYPES = ("interpolation", "extrapolation", "mixup", "noise", "gradient", "adversarial")
 
 
-def hard_set(q: torch.Tensor, queue: torch.Tensor, n_hard: int) -> torch.Tensor:
-    """Indices (N, min(n_hard, K)) of the queue entries most similar to each query.
+def hard_set(q: torch.Tensor, queue: torch.Tensor, n_hard: int, similarities: torch.Tensor | None = None
+             ) -> torch.Tensor:
+    """Indices (N, min(n_hard, K)) of the queue entries most similar to each query, in no
+    particular order.
 
-    Similarities are raw cosines q·Qᵀ, detached; the queue is the one from *before* this
-    batch's keys were added, so a query's own key is never a candidate.
+    Similarities are raw cosines q·Qᵀ, detached (pass them as ``similarities`` where they are
+    already computed); the queue is the one from *before* this batch's keys were added, so a
+    query's own key is never a candidate.
     """
-    similarities = q.detach().float() @ queue.detach().float().t()       # (N, K)
-    return similarities.topk(min(n_hard, queue.shape[0]), dim=1).indices
+    if similarities is None:
+        similarities = q.detach().float() @ queue.detach().float().t()   # (N, K)
+    return similarities.detach().topk(min(n_hard, queue.shape[0]), dim=1, sorted=False).indices
+
+
+def rows(queue: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """queue[index] for an (N, n) index: (N, n, D). ``index_select`` on the flattened index is
+    several times faster than advanced indexing on CPU."""
+    return queue.index_select(0, index.flatten()).view(*index.shape, queue.shape[1])
 
 
 def draw(hard: torch.Tensor, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Queue indices (N, count) drawn uniformly **with replacement** from each query's hard set."""
     slots = torch.randint(hard.shape[1], (hard.shape[0], count), device=hard.device, generator=generator)
     return hard.gather(1, slots)
+
+
+def row_dots(queue: torch.Tensor, index_a: torch.Tensor, other: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """Dot products of queue rows with other vectors, (N, n): ``queue[index_a]·queue[other]``
+    when ``other`` is an index like ``index_a``, else ``queue[index_a]·other`` for vectors
+    (N, n, D) or (N, 1, D). Gathered in chunks that stay in cache rather than as one large
+    (N, n, D) tensor: several times faster on CPU."""
+    flat_a = index_a.flatten()
+    out = torch.empty(flat_a.numel(), dtype=queue.dtype, device=queue.device)
+    if other.dtype in (torch.int64, torch.int32):
+        flat_b = other.flatten()
+        for s in range(0, flat_a.numel(), chunk):
+            torch.linalg.vecdot(queue.index_select(0, flat_a[s:s + chunk]), queue.index_select(0, flat_b[s:s + chunk]),
+                                out=out[s:s + chunk])
+    else:
+        vectors = other.expand(*index_a.shape, queue.shape[1]).reshape(-1, queue.shape[1])
+        for s in range(0, flat_a.numel(), chunk):
+            torch.linalg.vecdot(queue.index_select(0, flat_a[s:s + chunk]), vectors[s:s + chunk], out=out[s:s + chunk])
+    return out.view(index_a.shape)
 
 
 def interpolation(q: torch.Tensor, neg: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
@@ -105,6 +134,67 @@ class SyntheticSettings:
         return sum(self.counts)
 
 
+@dataclass
+class Draws:
+    """Everything random about one step's synthetic negatives, drawn once so that the vectors
+    (:func:`build`) and the fast logits (:func:`logits_from_draws`) describe the same ones.
+    ``index[t]``: (N, n_t) queue rows (type 3 has two, ``mixup_b`` is the second);
+    ``coefficient[t]``: (N, n_t) α, β or γ; ``noise``: (N, n_4, D) ε; ``direction[t]``: (N, n_t, D)
+    z of the finite-difference variant."""
+    index: dict[str, torch.Tensor]
+    coefficient: dict[str, torch.Tensor]
+    noise: torch.Tensor | None = None
+    direction: dict[str, torch.Tensor] | None = None
+
+
+def draw_all(q: torch.Tensor, queue: torch.Tensor, settings: SyntheticSettings,
+             generator: torch.Generator | None = None, similarities: torch.Tensor | None = None) -> Draws:
+    """The hard set of each query and every random choice of one step, drawn in a fixed order:
+    all queue rows at once (slots of types 1, 2, 3, 3's second draw, 4, 5, 6), then all of α, β,
+    γ at once, then ε, then z where the finite-difference variant is on. ``similarities``:
+    q·Qᵀ where already computed."""
+    with torch.autocast(q.device.type, enabled=False), torch.no_grad():
+        hard = hard_set(q, queue, settings.n_hard, similarities)          # (N, n_hard)
+        n, dim, dev = q.shape[0], queue.shape[1], q.device
+        c1, c2, c3, c4, c5, c6 = settings.counts
+        slots = {"interpolation": c1, "extrapolation": c2, "mixup": c3, "mixup_b": c3, "noise": c4,
+                 "gradient": c5, "adversarial": c6}
+        slots = {name: count for name, count in slots.items() if count}
+        index = dict(zip(slots, draw(hard, sum(slots.values()), generator).split(list(slots.values()), dim=1)))
+        u = torch.rand(n, c1 + c2 + c3, device=dev, generator=generator).split([c1, c2, c3], dim=1)
+        coefficient = {name: low + (high - low) * values for name, values, (low, high) in
+                       zip(("interpolation", "extrapolation", "mixup"), u, ((0.0, 0.5), (1.0, 1.5), (0.0, 1.0)))
+                       if values.shape[1]}
+        noise = torch.randn(n, c4, dim, device=dev, generator=generator) if c4 else None
+        direction = {name: torch.randn(n, count, dim, device=dev, generator=generator)
+                     for name, count in (("gradient", c5), ("adversarial", c6))
+                     if count and settings.finite_difference}
+        return Draws(index, coefficient, noise, direction)
+
+
+def build(q: torch.Tensor, queue: torch.Tensor, draws: Draws, settings: SyntheticSettings) -> dict[str, torch.Tensor]:
+    """The synthetic vectors themselves, ``{type: (N, n_t, D)}`` in type order, unit length,
+    detached, fp32."""
+    with torch.autocast(q.device.type, enabled=False), torch.no_grad():
+        q, queue = q.detach().float(), queue.detach().float()
+        neg = {name: rows(queue, index) for name, index in draws.index.items()}   # (N, n_t, D) each
+        out: dict[str, torch.Tensor] = {}
+        if "interpolation" in neg:
+            out["interpolation"] = interpolation(q, neg["interpolation"], draws.coefficient["interpolation"])
+        if "extrapolation" in neg:
+            out["extrapolation"] = extrapolation(q, neg["extrapolation"], draws.coefficient["extrapolation"])
+        if "mixup" in neg:
+            out["mixup"] = mixup(neg["mixup"], neg["mixup_b"], draws.coefficient["mixup"])
+        if "noise" in neg:
+            out["noise"] = noise(neg["noise"], draws.noise, settings.sigma)
+        for name, step, closed_form in (("gradient", settings.delta, gradient_step),
+                                        ("adversarial", settings.eta, adversarial)):
+            if name in neg:
+                out[name] = finite_difference_step(q, neg[name], draws.direction[name], step, name == "adversarial") \
+                    if settings.finite_difference else closed_form(q, neg[name], step)
+        return {name: F.normalize(v, dim=-1) for name, v in out.items()}
+
+
 def synthesize(q: torch.Tensor, queue: torch.Tensor, settings: SyntheticSettings,
                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
     """The synthetic negatives of every type with a non-zero count, in type order 1…6.
@@ -113,40 +203,8 @@ def synthesize(q: torch.Tensor, queue: torch.Tensor, settings: SyntheticSettings
     of unit vectors with no gradient. Runs in fp32 whatever the autocast context: steps of
     0.01 on unit vectors are close to bf16's resolution.
     """
-    with torch.autocast(q.device.type, enabled=False), torch.no_grad():
-        q = q.detach().float()
-        queue = queue.detach().float()
-        hard = hard_set(q, queue, settings.n_hard)                        # (N, n_hard)
-        n, dev = q.shape[0], q.device
-
-        def negatives(count: int) -> torch.Tensor:                         # (N, count, D)
-            return queue[draw(hard, count, generator)]
-
-        def uniform(count: int, low: float, high: float) -> torch.Tensor:  # (N, count)
-            return low + (high - low) * torch.rand(n, count, device=dev, generator=generator)
-
-        out: dict[str, torch.Tensor] = {}
-        c1, c2, c3, c4, c5, c6 = settings.counts
-        if c1:
-            out["interpolation"] = interpolation(q, negatives(c1), uniform(c1, 0.0, 0.5))
-        if c2:
-            out["extrapolation"] = extrapolation(q, negatives(c2), uniform(c2, 1.0, 1.5))
-        if c3:
-            out["mixup"] = mixup(negatives(c3), negatives(c3), uniform(c3, 0.0, 1.0))
-        if c4:
-            neg = negatives(c4)
-            out["noise"] = noise(neg, torch.randn(neg.shape, device=dev, generator=generator), settings.sigma)
-        for name, count, step, closed_form in (("gradient", c5, settings.delta, gradient_step),
-                                               ("adversarial", c6, settings.eta, adversarial)):
-            if not count:
-                continue
-            neg = negatives(count)
-            if settings.finite_difference:
-                z = torch.randn(neg.shape, device=dev, generator=generator)
-                out[name] = finite_difference_step(q, neg, z, step, signed=name == "adversarial")
-            else:
-                out[name] = closed_form(q, neg, step)
-        return {name: F.normalize(v, dim=-1) for name, v in out.items()}
+    q, queue = q.detach().float(), queue.detach().float()
+    return build(q, queue, draw_all(q, queue, settings, generator), settings)
 
 
 def synthetic_logits(q: torch.Tensor, synthetic: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -157,3 +215,68 @@ def synthetic_logits(q: torch.Tensor, synthetic: dict[str, torch.Tensor]) -> tor
     s = torch.cat(list(synthetic.values()), dim=1)                          # (N, Σn, D)
     with torch.autocast(q.device.type, enabled=False):
         return torch.bmm(s, q.float().unsqueeze(-1)).squeeze(-1)
+
+
+def logits_from_draws(q: torch.Tensor, queue_logits: torch.Tensor, queue: torch.Tensor, draws: Draws,
+                      settings: SyntheticSettings) -> torch.Tensor:
+    """The same (N, Σ n_t) logits as ``synthetic_logits(q, build(...))``, without building the
+    vectors: every type is a combination a·q̂ + b·n (+ a small extra term) of the detached query
+    q̂ and unit queue rows, so q·s and ‖s‖ follow from dot products already at hand:
+
+        q·s = (a·(q·q̂) + b·(q·n) + extra) / ‖s‖,   q·n = the query's queue logit, gathered.
+
+    Gradient reaches q through q·q̂ (the q̂ part of s) and through the gathered queue logits
+    (the n part), so it is exactly that of q·s with s detached; the backward pass adds only a
+    scatter of (N, Σ n_t) values into the queue logits' gradient. ``queue_logits``: q·Qᵀ, (N, K),
+    fp32, with gradient. Assumes unit-norm queue rows and queries (as MoCo keeps them).
+    The finite-difference variant falls back to building the vectors.
+    """
+    if settings.finite_difference:
+        return synthetic_logits(q, build(q, queue, draws, settings))
+    with torch.autocast(q.device.type, enabled=False):
+        q = q.float()
+        qd = q.detach()
+        queue = queue.detach().float()
+        n = q.shape[0]
+        self_logit = (q * qd).sum(1, keepdim=True)                          # q·q̂ (= 1), gradient q̂
+        # Types 1, 2, 4, 5, 6 are all s = a·q̂ + b·n + t (t: σε for type 4, η·sign(q̂) for type 6),
+        # ‖s‖² = a² + b² + 2ab·(q̂·n) + 2b·(n·t) + ‖t‖²: one pass over their columns together.
+        parts = []                              # (name, index, a, b, q·t, 2·n·t + ‖t‖²)
+        zero = q.new_zeros(n, 1)
+        for name, lo in (("interpolation", True), ("extrapolation", False)):
+            if name in draws.index:
+                c = draws.coefficient[name]
+                a = c if lo else 1 - c                                        # α·q̂ + (1−α)·n, (1−β)·q̂ + β·n
+                parts.append((name, draws.index[name], a, 1 - a, zero, zero))
+        if "noise" in draws.index:
+            eps, index, sigma = draws.noise, draws.index["noise"], settings.sigma
+            q_t = sigma * torch.bmm(eps, q.unsqueeze(-1)).squeeze(-1)          # q·σε, with gradient
+            n_t = sigma * row_dots(queue, index, eps)                          # n·σε
+            parts.append(("noise", index, 0.0, 1.0, q_t, 2 * n_t + sigma ** 2 * eps.pow(2).sum(-1)))
+        if "gradient" in draws.index:
+            parts.append(("gradient", draws.index["gradient"], settings.delta, 1.0, zero, zero))  # n + δ·q̂
+        if "adversarial" in draws.index:
+            eta, index = settings.eta, draws.index["adversarial"]
+            signs = torch.sign(qd)                                            # (N, D)
+            q_t = eta * (q * signs).sum(1, keepdim=True)                      # q·η·sign(q̂), with gradient
+            n_t = eta * row_dots(queue, index, signs.unsqueeze(1))            # n·η·sign(q̂)
+            parts.append(("adversarial", index, 0.0, 1.0, q_t, 2 * n_t + eta ** 2 * signs.pow(2).sum(1, keepdim=True)))
+
+        columns: dict[str, torch.Tensor] = {}
+        if parts:
+            widths = [p[1].shape[1] for p in parts]
+            full = lambda v, w: v.expand(n, w) if torch.is_tensor(v) else q.new_full((n, w), float(v))
+            index = torch.cat([p[1] for p in parts], dim=1)
+            a, b, q_t, norm_t = (torch.cat([full(p[i], w) for p, w in zip(parts, widths)], dim=1) for i in (2, 3, 4, 5))
+            qn = queue_logits.gather(1, index)                                # q·n, with gradient
+            norm2 = a * a + b * b + 2 * a * b * qn.detach() + norm_t
+            linear = (a * self_logit + b * qn + q_t) / norm2.clamp_min(1e-12).sqrt()
+            columns = dict(zip([p[0] for p in parts], linear.split(widths, dim=1)))
+        if "mixup" in draws.index:
+            gamma, ia, ib = draws.coefficient["mixup"], draws.index["mixup"], draws.index["mixup_b"]
+            pair = row_dots(queue, ia, ib)                                     # n_a·n_b, (N, n_3)
+            norm2 = gamma * gamma + (1 - gamma) ** 2 + 2 * gamma * (1 - gamma) * pair
+            columns["mixup"] = (gamma * queue_logits.gather(1, ia) + (1 - gamma) * queue_logits.gather(1, ib)) \
+                / norm2.clamp_min(1e-12).sqrt()
+        ordered = [columns[name] for name in TYPES if name in columns]
+        return torch.cat(ordered, dim=1) if ordered else q.new_zeros(n, 0)

@@ -171,14 +171,37 @@ def test_with_all_counts_zero_the_loss_equals_mocov2_exactly():
 
 def _capture(monkeypatch):
     seen = {}
-    original = synco_module.synthesize
+    original = synco_module.draw_all
 
-    def spy(q, queue, settings, generator=None):
+    def spy(q, queue, settings, generator=None, similarities=None):
         seen["queue"] = queue.clone()
-        seen["out"] = original(q, queue, settings, generator)
-        return seen["out"]
-    monkeypatch.setattr(synco_module, "synthesize", spy)
+        seen["draws"] = original(q, queue, settings, generator, similarities)
+        seen["out"] = sn.build(q, queue, seen["draws"], settings)
+        return seen["draws"]
+    monkeypatch.setattr(synco_module, "draw_all", spy)
     return seen
+
+
+@pytest.mark.parametrize("finite_difference", [False, True])
+def test_fast_logits_equal_the_built_vectors_in_value_and_gradient(finite_difference):
+    settings = sn.SyntheticSettings((5, 4, 6, 3, 2, 7), n_hard=9, sigma=0.1, delta=0.2, eta=0.05,
+                                    finite_difference=finite_difference)
+    queue = _unit(40, 16, seed=1)
+    raw = torch.randn(6, 16, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    q = F.normalize(raw, dim=1)
+    draws = sn.draw_all(q.detach(), queue, settings, torch.Generator().manual_seed(3))
+    weights = torch.randn(6, settings.total, generator=torch.Generator().manual_seed(4))
+
+    fast = sn.logits_from_draws(q, q @ queue.t(), queue, draws, settings)
+    (grad_fast,) = torch.autograd.grad((fast * weights).sum(), raw, retain_graph=True)
+    slow = sn.synthetic_logits(q, sn.build(q, queue, draws, settings))
+    (grad_slow,) = torch.autograd.grad((slow * weights).sum(), raw)
+    assert fast.shape == (6, settings.total)
+    assert torch.allclose(fast, slow, atol=1e-5)
+    assert torch.allclose(grad_fast, grad_slow, atol=1e-5)
+    # and synthesize() is build() of the same draws
+    same = sn.synthesize(q, queue, settings, torch.Generator().manual_seed(3))
+    assert all(torch.equal(same[k], v) for k, v in sn.build(q, queue, draws, settings).items())
 
 
 def test_logit_columns_warmup_and_old_queue(monkeypatch):

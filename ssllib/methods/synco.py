@@ -10,7 +10,7 @@ import torch
 
 from ..losses import contrastive_logits, info_nce
 from ..momentum import MomentumMethod
-from ..synthetic_negatives import TYPES, SyntheticSettings, synthesize, synthetic_logits
+from ..synthetic_negatives import TYPES, SyntheticSettings, draw_all, logits_from_draws
 
 
 class SynCo(MomentumMethod):
@@ -27,20 +27,24 @@ class SynCo(MomentumMethod):
 
     def contrastive_loss(self, q, k, queue, epoch, generator=None):
         with torch.autocast(q.device.type, enabled=False):
-            logits = contrastive_logits(q.float(), k.float(), queue.float())          # (N, 1 + K)
-            synthetic = synthesize(q, queue, self.synthetic, generator) if self.synthetic_active(epoch) else {}
-            logits = torch.cat([logits, synthetic_logits(q, synthetic)], dim=1)        # (N, 1 + K + Σn_t)
+            q, queue = q.float(), queue.float()
+            logits = contrastive_logits(q, k.float(), queue)                          # (N, 1 + K)
+            if self.synthetic_active(epoch):
+                draws = draw_all(q.detach(), queue, self.synthetic, generator, similarities=logits[:, 1:])
+                synthetic = logits_from_draws(q, logits[:, 1:], queue, draws, self.synthetic)
+                logits = torch.cat([logits, synthetic], dim=1)                        # (N, 1 + K + Σn_t)
             loss = info_nce(logits, self.temperature)
         return loss, logits, negative_weight_shares(logits.detach(), self.temperature, queue.shape[0],
                                                     self.synthetic.counts)
 
 
 def negative_weight_shares(logits: torch.Tensor, temperature: float, queue_size: int,
-                           counts: tuple[int, ...]) -> dict[str, torch.Tensor]:
+                           counts: tuple[int, ...], rows: int = 32) -> dict[str, torch.Tensor]:
     """Of the softmax weight the loss puts on negatives, the share on each synthetic type and
-    on all of them together (batch means). Columns after 1 + K are synthetic, in type order."""
-    p = torch.softmax(logits.float() / temperature, dim=1)[:, 1:]                    # negatives only
-    p = p / p.sum(dim=1, keepdim=True)
+    on all of them together, averaged over the first ``rows`` queries of the batch (an unbiased
+    estimate of the batch mean that keeps this monitor cheap). Columns after 1 + K are
+    synthetic, in type order."""
+    p = torch.softmax(logits[:rows, 1:].float() / temperature, dim=1)                # over the negatives
     shares, start = {}, queue_size
     active = logits.shape[1] > 1 + queue_size
     for name, count in zip(TYPES, counts):
