@@ -101,6 +101,9 @@ MOCO_RUN_FIELDS = ("dataset", "data_root", "download", "train_subset", "backbone
                    "blur_p", "epochs", "batch_size", "lr", "weight_decay", "lr_warmup_epochs", "knn_k", "knn_t",
                    "monitor_every", "monitor_size", "device")
 
+CIFAR_PRESET = ("the one-GPU CIFAR preset (not in the paper): ResNet-18 CIFAR stem, K 4,096, m 0.99, τ 0.1, "
+                "batch 512, lr 0.06, 200 epochs")
+
 FOUNDATIONS = ChapterSpec(
     name="foundations",
     params={
@@ -138,10 +141,7 @@ FOUNDATIONS = ChapterSpec(
         "smoke": "a tiny check that every cell runs (1,024 images, width-4 network); its numbers mean nothing",
         "cpu": "Fashion-MNIST at 16×16 px, a width-16 ResNet-18, two seeds of about three and a half minutes per run on a 2-core CPU",
         "paper": "MoCo-v2's ImageNet recipe: ResNet-50, 200 epochs, batch 256, lr 0.03, K 65,536, m 0.999, τ 0.2",
-        "paper/cifar10": "the one-GPU CIFAR preset (not in the paper): ResNet-18 CIFAR stem, K 4,096, m 0.99, "
-                         "τ 0.1, batch 512, lr 0.06, 200 epochs",
-        "paper/cifar100": "the one-GPU CIFAR preset (not in the paper): ResNet-18 CIFAR stem, K 4,096, m 0.99, "
-                          "τ 0.1, batch 512, lr 0.06, 200 epochs",
+        **{f"paper/{d}": CIFAR_PRESET for d in ("cifar10", "cifar100")},
     },
 )
 
@@ -174,9 +174,9 @@ SYNCO = ChapterSpec(
                   "ablation": True, "overhead_steps": 2, "log_every": 4},
         "cpu": {**{k: v for k, v in FOUNDATIONS.profiles["cpu"].items() if k not in _FOUNDATION_ONLY},
                 **_SYNCO_DEFAULTS, "train_subset": 6400, "epochs": 3, "warmup_epochs": 1, "monitor_size": 0,
-                "seeds": 3, "ablation": True, "overhead_steps": 10, "log_every": 10},
+                "seeds": 3, "ablation": True, "overhead_steps": 5, "log_every": 10},
         "paper": {**{k: v for k, v in FOUNDATIONS.profiles["paper"].items() if k not in _FOUNDATION_ONLY},
-                  **_SYNCO_DEFAULTS, "warmup_epochs": 10, "seeds": 1, "ablation": False, "overhead_steps": 20,
+                  **_SYNCO_DEFAULTS, "warmup_epochs": 10, "seeds": 1, "ablation": False, "overhead_steps": 10,
                   "log_every": 50},
     },
     overlays={"paper": {d: {k: v for k, v in FOUNDATIONS.overlays["paper"][d].items() if k not in _FOUNDATION_ONLY}
@@ -188,10 +188,7 @@ SYNCO = ChapterSpec(
                "negatives from the second; the paper's counts (n_hard 1,024, 3×256 + 3×64) against a queue of 4,096",
         "paper": "SynCo's ImageNet recipe: MoCo-v2's ResNet-50 200-epoch recipe, six types at the defaults from "
                  "epoch 10",
-        "paper/cifar10": "the one-GPU CIFAR preset (not in the paper): ResNet-18 CIFAR stem, K 4,096, m 0.99, "
-                         "τ 0.1, batch 512, lr 0.06, 200 epochs, synthetic negatives from epoch 10",
-        "paper/cifar100": "the one-GPU CIFAR preset (not in the paper): ResNet-18 CIFAR stem, K 4,096, m 0.99, "
-                          "τ 0.1, batch 512, lr 0.06, 200 epochs, synthetic negatives from epoch 10",
+        **{f"paper/{d}": f"{CIFAR_PRESET}, synthetic negatives from epoch 10" for d in ("cifar10", "cifar100")},
     },
 )
 

@@ -275,3 +275,52 @@ def test_options_are_checked_and_defaults_filled():
     with pytest.raises(ParameterError, match="takes no options"):
         RunConfig.from_dict(dict(method="mocov2", options={"n1": 3}))
     assert cfg.replace(method="mocov2").options == {}
+
+
+# ------------------------------------------------------------------ the chapter's parameters
+
+def test_chapter_parameters_are_checked_before_any_work():
+    from ssllib.profiles import SYNCO, resolve
+    with pytest.raises(ParameterError, match="n1=-3 is out of range"):
+        resolve(SYNCO, {"profile": "smoke", "n1": -3})
+    with pytest.raises(ParameterError, match="sigma='abc' has the wrong type"):
+        resolve(SYNCO, {"profile": "smoke", "sigma": "abc"})
+    with pytest.raises(ParameterError, match="leaves no epoch with synthetic negatives"):
+        resolve(SYNCO, {"profile": "smoke", "warmup_epochs": 2})
+    with pytest.raises(ParameterError, match="did you mean 'n_hard'"):
+        resolve(SYNCO, {"profile": "smoke", "n_hrad": 5})
+    settings = resolve(SYNCO, {"profile": "smoke", "n_hard": 10, "n1": 64})   # with replacement: allowed
+    cfg = settings.run_config(method="synco", options=settings.method_options("synco"))
+    assert cfg.options["n_hard"] == 10 and cfg.options["n1"] == 64
+
+
+def test_paper_profile_is_the_spec_recipe():
+    from ssllib.profiles import SYNCO, resolve
+    s = resolve(SYNCO, {"profile": "paper"}, check_data=False)
+    cfg = s.run_config(method="synco", options=s.method_options("synco"))
+    assert (cfg.backbone, cfg.queue_size, cfg.ema_momentum, cfg.temperature, cfg.lr, cfg.epochs, cfg.batch_size) == \
+        ("resnet50", 65536, 0.999, 0.2, 0.03, 200, 256)
+    assert cfg.options == {"n_hard": 1024, "n1": 256, "n2": 256, "n3": 256, "n4": 64, "n5": 64, "n6": 64,
+                           "sigma": 0.01, "delta": 0.01, "eta": 0.01, "warmup_epochs": 10,
+                           "finite_difference": False}
+
+
+def test_paper_params_file_resolves_to_the_paper_profile():
+    from pathlib import Path
+
+    import yaml
+
+    from ssllib.profiles import SYNCO, resolve
+    values = yaml.safe_load((Path(__file__).parent.parent / "papers" / "synco" / "paper.yaml").read_text())
+    s = resolve(SYNCO, values, check_data=False)
+    assert s.profile == "paper" and s.dataset == "imagenet" and s.warmup_epochs == 10
+
+
+def test_reported_numbers_name_their_source():
+    from pathlib import Path
+
+    import pandas as pd
+    reported = pd.read_csv(Path(__file__).parent.parent / "papers" / "synco" / "reported.csv")
+    assert reported.source.notna().all() and (reported.source.str.len() > 10).all()
+    linear = reported[reported.task == "linear classification"].set_index(["method", "pretrain_epochs"]).value
+    assert linear[("MoCo-v2", 200)] == 67.5 and linear[("SynCo", 200)] == 68.1
