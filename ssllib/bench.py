@@ -93,7 +93,7 @@ def step_throughput(cfg: RunConfig, steps: int = 20, warmup: int = 5, data=None)
     return result
 
 
-def step_time_ratio(cfg: RunConfig, baseline: RunConfig, steps: int = 5, rounds: int = 8, warmup: int = 3,
+def step_time_ratio(cfg: RunConfig, baseline: RunConfig, steps: int = 2, rounds: int = 16, warmup: int = 3,
                     data=None) -> dict:
     """Seconds per training step of ``cfg`` and of ``baseline`` (for example SynCo and MoCo-v2)
     on the same batches, timed in alternating rounds so that drift in machine speed falls on

@@ -164,8 +164,8 @@ SYNCO = ChapterSpec(
         "mochi_n1": Param("mochi_n1", int, "MoCHI's s′: mixes of the query with a hard negative per query", min=0),
         "seeds": Param("seeds", int, "independent runs (seeds 0…seeds−1) of MoCo-v2, MoCHI and SynCo", min=1),
         "ablation": Param("ablation", bool, "also train SynCo with each type alone (seed 0)"),
-        "overhead_steps": Param("overhead_steps", int, "training steps per round when timing SynCo against MoCo-v2",
-                                min=1),
+        "overhead_steps": Param("overhead_steps", int, "training steps per round (16 rounds) when timing SynCo "
+                                "against MoCo-v2", min=1),
     },
     profiles={
         "smoke": {**{k: v for k, v in FOUNDATIONS.profiles["smoke"].items() if k not in _FOUNDATION_ONLY},
@@ -174,7 +174,7 @@ SYNCO = ChapterSpec(
                   "ablation": True, "overhead_steps": 2, "log_every": 4},
         "cpu": {**{k: v for k, v in FOUNDATIONS.profiles["cpu"].items() if k not in _FOUNDATION_ONLY},
                 **_SYNCO_DEFAULTS, "train_subset": 6400, "epochs": 3, "warmup_epochs": 1, "monitor_size": 0,
-                "seeds": 3, "ablation": True, "overhead_steps": 5, "log_every": 10},
+                "seeds": 3, "ablation": True, "overhead_steps": 2, "log_every": 10},
         "paper": {**{k: v for k, v in FOUNDATIONS.profiles["paper"].items() if k not in _FOUNDATION_ONLY},
                   **_SYNCO_DEFAULTS, "warmup_epochs": 10, "seeds": 1, "ablation": False, "overhead_steps": 10,
                   "log_every": 50},
