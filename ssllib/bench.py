@@ -12,7 +12,6 @@ ratio is the pipeline's efficiency; the results are printed and written to
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 

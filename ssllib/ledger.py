@@ -12,7 +12,7 @@ import os
 import platform
 import subprocess
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 

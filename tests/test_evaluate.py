@@ -1,6 +1,5 @@
 import math
 
-import pytest
 import torch
 
 from ssllib.evaluate import knn_accuracy, knn_predict, linear_probe

@@ -1,5 +1,4 @@
 """InfoNCE, the queue and the EMA update, against values worked out by hand."""
-import math
 
 import pytest
 import torch
