@@ -27,7 +27,8 @@ def train_seeds(cfg: RunConfig, seeds: int, paper: str = "", profile: str = "",
 def _remembered(kind: str, cfg: RunConfig, compute) -> dict:
     """``compute()``, or its result from an earlier call with the same configuration and code
     (kept as JSON under ``results/evals/``, like a finished run)."""
-    path = results_dir() / "evals" / f"{kind}-{cfg.dataset}-s{cfg.seed}-{cfg.fingerprint(run_code_fingerprint(cfg.method))}.json"
+    key = cfg.fingerprint(run_code_fingerprint(cfg.method))
+    path = results_dir() / "evals" / f"{kind}-{cfg.dataset}-s{cfg.seed}-{key}.json"
     if path.exists():
         return json.loads(path.read_text())
     metrics = compute()
