@@ -1,0 +1,43 @@
+"""Which code a run's cache key depends on: its own method's modules and the shared engine,
+not other methods or the chapter helpers around runs."""
+import shutil
+
+import pytest
+
+from ssllib import fingerprint
+
+
+@pytest.fixture
+def package_copy(tmp_path, monkeypatch):
+    copy = tmp_path / "ssllib"
+    shutil.copytree(fingerprint.PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(fingerprint, "PACKAGE", copy)
+    fingerprint.run_code_fingerprint.cache_clear()
+    fingerprint.code_fingerprint.cache_clear()
+    yield copy
+    fingerprint.run_code_fingerprint.cache_clear()
+    fingerprint.code_fingerprint.cache_clear()
+
+
+def _edit(path):
+    path.write_text(path.read_text() + "\n# edited\n")
+    fingerprint.run_code_fingerprint.cache_clear()
+    fingerprint.code_fingerprint.cache_clear()
+
+
+def test_run_keys_follow_only_the_code_a_run_uses(package_copy):
+    before = {m: fingerprint.run_code_fingerprint(m) for m in ("mocov2", "synco", "supervised")}
+    chapter_before = fingerprint.code_fingerprint()
+
+    _edit(package_copy / "methods" / "synco.py")           # another method's module
+    assert fingerprint.run_code_fingerprint("mocov2") == before["mocov2"]
+    assert fingerprint.run_code_fingerprint("synco") != before["synco"]
+    assert fingerprint.code_fingerprint() != chapter_before  # a chapter depends on everything
+
+    synco_now = fingerprint.run_code_fingerprint("synco")
+    _edit(package_copy / "plots.py")                         # presentation only
+    _edit(package_copy / "chapter.py")                       # around runs
+    assert fingerprint.run_code_fingerprint("synco") == synco_now
+
+    _edit(package_copy / "trainer.py")                       # the shared engine
+    assert all(fingerprint.run_code_fingerprint(m) != before[m] for m in before)
