@@ -74,3 +74,10 @@ def test_annotation_rendering():
     from typing import Optional
     assert annotation_of(Optional[int]) == "Optional[int]"
     assert annotation_of(list) == "list"
+
+
+@pytest.mark.parametrize("path", book.chapters(), ids=lambda p: p.stem)
+def test_committed_chapters_are_fresh(path):
+    """The outputs a reader sees were produced by the code and cells beside them. When this
+    fails, run `python -m ssllib.book build` and commit the chapters with the change."""
+    assert book.stale_reason(path) is None
