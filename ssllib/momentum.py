@@ -120,7 +120,7 @@ class MomentumMethod(nn.Module):
         q = F.normalize(self.encoder(view_q), dim=1)            # (N, dim), with gradient
         k = self.encode_keys(view_k, generator)                 # (N, dim), no gradient
         queue = self.queue.keys.clone()                         # (K, dim), before this batch
-        loss, logits, extra = self.contrastive_loss(q, k.to(q.dtype), queue.to(q.dtype), epoch, generator)
+        loss, logits, extra = self.contrastive_loss(q, k, queue, epoch, generator)  # queue and keys stay fp32
         self.queue.enqueue(k)
         accuracy = (logits.detach().argmax(dim=1) == 0).float().mean()
         return StepOutput(loss, {"loss": loss.detach(), "contrastive_acc": accuracy, **extra})

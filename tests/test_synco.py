@@ -324,3 +324,13 @@ def test_reported_numbers_name_their_source():
     assert reported.source.notna().all() and (reported.source.str.len() > 10).all()
     linear = reported[reported.task == "linear classification"].set_index(["method", "pretrain_epochs"]).value
     assert linear[("MoCo-v2", 200)] == 67.5 and linear[("SynCo", 200)] == 68.1
+
+
+def test_under_bf16_autocast_the_generators_see_the_fp32_queue(monkeypatch):
+    model = _method(SynCo, n1=2, n2=2, n3=2, n4=2, n5=2, n6=2, n_hard=4, warmup_epochs=0)
+    seen = _capture(monkeypatch)
+    xq, xk = _views()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(xq, xk, epoch=0, generator=torch.Generator().manual_seed(0))
+    assert seen["queue"].dtype == torch.float32 and out.loss.dtype == torch.float32
+    assert torch.isfinite(out.loss)
