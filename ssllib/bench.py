@@ -34,34 +34,55 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+class _Training:
+    """One method's model, optimiser and batch stream, ready to time full training steps."""
+
+    def __init__(self, cfg: RunConfig, data, device: torch.device, epoch: int = 0):
+        self.cfg, self.device, self.epoch = cfg, device, epoch
+        self.dtype = autocast_dtype(device, cfg.precision)
+        torch.manual_seed(cfg.seed)
+        self.model, self.channels_last = place_model(build_method(cfg, data.train, data.size), device,
+                                                     cfg.channels_last)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.sgd_momentum,
+                                         weight_decay=cfg.weight_decay)
+        self.gen = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(0)
+        batches = TrainBatches(data.train, cfg.batch_size, device, data.size, (cfg.crop_min_scale, 1.0),
+                               num_workers=cfg.num_workers)
+
+        def stream():
+            while True:
+                yield from batches.epoch(torch.Generator().manual_seed(0))
+        self.batches = stream()
+
+    def inputs(self):
+        images, labels = next(self.batches)
+        return prepare_inputs(self.model, images, labels, self.gen, self.channels_last)
+
+    def step(self):
+        """One full step: batch draw, augmentation, forward, backward, optimiser, queue."""
+        optimise(self.model, self.optimizer, self.inputs(), self.device, self.dtype, self.epoch, 0.5, self.gen)
+
+    def seconds(self, step, n: int) -> float:
+        """Seconds taken by ``n`` calls of ``step``, the device synchronised at both ends."""
+        _sync(self.device)
+        start = time.perf_counter()
+        for _ in range(n):
+            step()
+        _sync(self.device)
+        return time.perf_counter() - start
+
+
 def step_throughput(cfg: RunConfig, steps: int = 20, warmup: int = 5, data=None) -> dict:
     """Images per second of the full training step and of the bare forward/backward."""
     device = pick_device(cfg.device)
-    dtype = autocast_dtype(device, cfg.precision)
     data = data or load_run_data(cfg)
-    torch.manual_seed(cfg.seed)
-    model, channels_last = place_model(build_method(cfg, data.train, data.size), device, cfg.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.sgd_momentum, weight_decay=cfg.weight_decay)
-    batches = TrainBatches(data.train, cfg.batch_size, device, data.size, (cfg.crop_min_scale, 1.0), num_workers=cfg.num_workers)
-    gen = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(0)
-
-    def batch_stream():
-        while True:
-            yield from batches.epoch(torch.Generator().manual_seed(0))
-
-    stream = batch_stream()
-
-    def full_step():
-        images, labels = next(stream)
-        return optimise(model, optimizer, prepare_inputs(model, images, labels, gen, channels_last),
-                        device, dtype, 0, 0.5, gen)
-
-    images, labels = next(stream)
-    view_q, view_k = prepare_inputs(model, images, labels, gen, channels_last)
+    run = _Training(cfg, data, device)
+    model, optimizer = run.model, run.optimizer
+    view_q, view_k = run.inputs()
 
     def bare_step():
         """The encoders' compute alone: no batch draw, augmentation, shuffle, EMA or enqueue."""
-        with autocast(device, dtype):
+        with autocast(device, run.dtype):
             q = F.normalize(model.encoder(view_q), dim=1)
             with torch.no_grad():
                 k = F.normalize(model.momentum_encoder(view_k), dim=1)
@@ -70,21 +91,15 @@ def step_throughput(cfg: RunConfig, steps: int = 20, warmup: int = 5, data=None)
         loss.backward()
         optimizer.step()
 
-    def timed(step):
-        for _ in range(warmup):
-            step()
-        _sync(device)
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        _sync(device)
-        return cfg.batch_size * steps / (time.perf_counter() - start)
+    def images_per_second(step):
+        run.seconds(step, warmup)
+        return cfg.batch_size * steps / run.seconds(step, steps)
 
     # Interleave to share any drift in machine speed between the two.
     full, bare = [], []
     for _ in range(2):
-        full.append(timed(full_step))
-        bare.append(timed(bare_step))
+        full.append(images_per_second(run.step))
+        bare.append(images_per_second(bare_step))
     result = {"method": cfg.method, "backbone": f"{cfg.backbone} w{cfg.width} {data.size}px", "batch": cfg.batch_size,
               "full_img_per_s": max(full), "bare_img_per_s": max(bare), "device": device_name(device)}
     result["full_over_bare"] = result["full_img_per_s"] / result["bare_img_per_s"]
@@ -96,54 +111,24 @@ def step_time_ratio(cfg: RunConfig, baseline: RunConfig, steps: int = 2, rounds:
                     data=None) -> dict:
     """Seconds per training step of ``cfg`` and of ``baseline`` (for example SynCo and MoCo-v2)
     on the same batches, timed in alternating rounds so that drift in machine speed falls on
-    both; the ratio is the median over rounds of each round's ratio. Steps run at the last epoch, after any
-    warm-up, so methods that switch something on later are timed with it on."""
+    both; the ratio is the median over rounds of each round's ratio. Steps run at the last
+    epoch, after any warm-up, so methods that switch something on later are timed with it on."""
     device = pick_device(cfg.device)
     data = data or load_run_data(cfg)
-    epoch = cfg.epochs - 1
-    timers = {}
-    for name, c in (("method", cfg), ("baseline", baseline)):
-        dtype = autocast_dtype(device, c.precision)
-        torch.manual_seed(c.seed)
-        model, channels_last = place_model(build_method(c, data.train, data.size), device, c.channels_last)
-        optimizer = torch.optim.SGD(model.parameters(), lr=c.lr, momentum=c.sgd_momentum, weight_decay=c.weight_decay)
-        batches = TrainBatches(data.train, c.batch_size, device, data.size, (c.crop_min_scale, 1.0),
-                               num_workers=c.num_workers)
-        timers[name] = _step_timer(model, optimizer, batches, device, dtype, channels_last, epoch)
-    times = {name: [] for name in timers}
-    for name, timer in timers.items():
-        timer(warmup)
+    runs = {"method": _Training(cfg, data, device, cfg.epochs - 1),
+            "baseline": _Training(baseline, data, device, cfg.epochs - 1)}
+    for run in runs.values():
+        run.seconds(run.step, warmup)
+    times = {name: [] for name in runs}
     for r in range(rounds):
-        order = list(timers) if r % 2 == 0 else list(reversed(timers))  # ABBA: drift falls on both
+        order = list(runs) if r % 2 == 0 else list(reversed(runs))  # ABBA: drift falls on both
         for name in order:
-            times[name].append(timers[name](steps) / steps)
+            times[name].append(runs[name].seconds(runs[name].step, steps) / steps)
     ratios = sorted(m / b for m, b in zip(times["method"], times["baseline"]))
     median = {name: statistics.median(t) for name, t in times.items()}
     return {"method": cfg.method, "baseline": baseline.method, "method_step_s": median["method"],
             "baseline_step_s": median["baseline"], "ratio": statistics.median(ratios),
             "ratio_range": (ratios[0], ratios[-1]), "steps": steps, "rounds": rounds, "device": device_name(device)}
-
-
-def _step_timer(model, optimizer, batches, device, dtype, channels_last, epoch):
-    """A function n -> seconds taken by n full training steps on a fixed cycle of batches."""
-    gen = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(0)
-
-    def stream():
-        while True:
-            yield from batches.epoch(torch.Generator().manual_seed(0))
-
-    batches_iter = stream()
-
-    def run(n: int) -> float:
-        _sync(device)
-        start = time.perf_counter()
-        for _ in range(n):
-            images, labels = next(batches_iter)
-            optimise(model, optimizer, prepare_inputs(model, images, labels, gen, channels_last),
-                     device, dtype, epoch, 0.5, gen)
-        _sync(device)
-        return time.perf_counter() - start
-    return run
 
 
 def main(argv=None) -> None:
