@@ -13,11 +13,8 @@ from typing import Any
 
 from .data import DATASETS
 from .networks import BACKBONES
-from .params import Param, ParameterError, check_all
-
-
-def _p(default, help, **constraints):
-    return field(default=default, metadata={"help": help, **constraints})
+from .params import Param, ParameterError, check_all, dataclass_params
+from .params import param_field as _p
 
 
 @dataclass(frozen=True)
@@ -125,11 +122,4 @@ class RunConfig:
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-_TYPES = {"str": str, "str | None": str, "int": int, "float": float, "bool": bool, "tuple": tuple}
-
-RUN_PARAMS: dict[str, Param] = {
-    f.name: Param(f.name, _TYPES[f.type], f.metadata["help"],
-        choices=f.metadata.get("choices"), min=f.metadata.get("min"), max=f.metadata.get("max"),
-        nullable=f.metadata.get("nullable", False))
-    for f in dataclasses.fields(RunConfig) if f.name != "options"
-}
+RUN_PARAMS: dict[str, Param] = dataclass_params(RunConfig, skip=("options",))

@@ -15,15 +15,24 @@ PACKAGE = Path(__file__).resolve().parent
 PRESENTATION = {"plots.py", "book.py", "progress.py", "report.py", "bench.py"}
 # Modules a chapter uses around its runs (choosing settings, tabulating, diagnosing); a run's
 # result does not depend on them.
+# (This module is one of them: it decides which runs are reused, not what they compute.)
 AROUND_RUNS = {"chapter.py", "experiments.py", "diagnostics.py", "profiles.py", "ledger.py", "train.py",
-               "methods/registry.py", "methods/options.py"}
+               "fingerprint.py", "methods/registry.py", "methods/options.py", "distill/experiments.py"}
+SELF_SUPERVISED = {"mocov2", "synco", "mochi", "supervised"}
+DISTILLATION = {"ce", "kd", "crd", "crd_kd", "rrd", "rrd_kd", "dcd", "dcd_kd"}
 # Modules that belong to particular methods: they count only for runs of those methods.
 METHOD_MODULES = {
     "methods/mocov2.py": {"mocov2"},
     "methods/supervised.py": {"supervised"},
+    "methods/build.py": SELF_SUPERVISED | DISTILLATION,  # distillation binds its augmentation with it
     "methods/synco.py": {"synco", "mochi"},
     "synthetic_negatives.py": {"synco", "mochi"},
+    "distill/crd.py": {"crd", "crd_kd"},
+    "distill/rrd.py": {"rrd", "rrd_kd"},
+    "distill/dcd.py": {"dcd", "dcd_kd"},
 }
+# Folders whose other modules belong to one family of methods.
+FAMILY_FOLDERS = {"methods/": SELF_SUPERVISED, "distill/": DISTILLATION}
 
 
 def _digest(paths: list[Path]) -> str:
@@ -51,5 +60,8 @@ def run_code_fingerprint(method: str) -> str:
         name = path.relative_to(PACKAGE).as_posix()
         if name in AROUND_RUNS:
             return False
-        return method in METHOD_MODULES.get(name, {method})
+        if name in METHOD_MODULES:
+            return method in METHOD_MODULES[name]
+        family = next((methods for folder, methods in FAMILY_FOLDERS.items() if name.startswith(folder)), None)
+        return family is None or method in family
     return _digest([p for p in _modules() if counts(p)])

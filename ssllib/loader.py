@@ -63,23 +63,27 @@ class TrainBatches:
     def __len__(self) -> int:
         return self.steps
 
-    def epoch(self, generator: torch.Generator):
-        """Yield (images uint8, labels) for one epoch; the order comes from ``generator``."""
+    def epoch(self, generator: torch.Generator, with_index: bool = False):
+        """Yield (images uint8, labels) for one epoch, with ``with_index`` also each image's index
+        in the dataset (for methods that keep a memory per sample); the order comes from ``generator``."""
         order = torch.randperm(len(self.dataset), generator=generator)
         offset = rank() * self.local_batch
         if self.dataset.in_memory:
             order = order.to(self.device)
             for step in range(self.steps):
                 idx = order[step * self.global_batch + offset: step * self.global_batch + offset + self.local_batch]
-                yield self.images[idx], self.labels[idx]
+                yield (self.images[idx], self.labels[idx], idx) if with_index else (self.images[idx], self.labels[idx])
             return
         mine = torch.cat([order[s * self.global_batch + offset: s * self.global_batch + offset + self.local_batch]
                           for s in range(self.steps)])
         loader = torch.utils.data.DataLoader(
             self.transformed, batch_size=self.local_batch, sampler=mine.tolist(), num_workers=self.num_workers,
             pin_memory=self.device.type == "cuda", drop_last=True, persistent_workers=False)
-        for images, labels in loader:
-            yield (images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True))
+        for step, (images, labels) in enumerate(loader):
+            batch = (images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True))
+            if with_index:
+                batch += (mine[step * self.local_batch:(step + 1) * self.local_batch].to(self.device),)
+            yield batch
 
 
 def iterate_eval_batches(dataset, batch_size: int, device: torch.device, size: int, num_workers: int = 4):

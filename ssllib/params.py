@@ -2,6 +2,7 @@
 bad one gets a single sentence that names it, says what is wrong and what would be right."""
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import typing
 from dataclasses import dataclass
@@ -103,6 +104,24 @@ def check_all(schema: dict[str, Param], values: dict[str, Any], where: str) -> d
     return {name: schema[name].check(value) for name, value in values.items()}
 
 
+def param_field(default, help: str, **constraints):
+    """A dataclass field that carries its help line and constraints (``choices``, ``min``,
+    ``max``, ``nullable``); :func:`dataclass_params` turns such fields into parameters."""
+    return dataclasses.field(default=default, metadata={"help": help, **constraints})
+
+
+_FIELD_TYPES = {"str": str, "str | None": str, "int": int, "int | None": int, "float": float,
+                "float | None": float, "bool": bool, "tuple": tuple}
+
+
+def dataclass_params(cls, skip=()) -> dict[str, Param]:
+    """The :class:`Param` of every field of dataclass ``cls`` made with :func:`param_field`."""
+    return {f.name: Param(f.name, _FIELD_TYPES[f.type], f.metadata["help"], choices=f.metadata.get("choices"),
+                          min=f.metadata.get("min"), max=f.metadata.get("max"),
+                          nullable=f.metadata.get("nullable", False))
+            for f in dataclasses.fields(cls) if f.name not in skip}
+
+
 def annotation_of(hint: Any) -> str:
     """Render a typing annotation the way :attr:`Param.annotation` does (for notebook checks)."""
     origin = typing.get_origin(hint)
@@ -114,4 +133,4 @@ def annotation_of(hint: Any) -> str:
     return getattr(hint, "__name__", str(hint))
 
 
-__all__ = ["Param", "ParameterError", "check_all", "annotation_of", "Optional"]
+__all__ = ["Param", "ParameterError", "check_all", "annotation_of", "param_field", "dataclass_params", "Optional"]

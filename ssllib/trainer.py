@@ -40,6 +40,35 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
 
+class EpochMeter:
+    """Step metrics summed on the device, read back only at log points: the epoch's means and
+    a trace of window means (one entry per log point)."""
+
+    def __init__(self):
+        self.sums: dict[str, torch.Tensor] = {}    # over the epoch
+        self.window: dict[str, torch.Tensor] = {}  # since the last log point
+        self.trace: list[dict] = []
+        self.window_start = 0
+
+    def add(self, metrics: dict[str, torch.Tensor]) -> None:
+        for name, value in metrics.items():
+            self.sums[name] = self.sums.get(name, 0) + value.float()
+            self.window[name] = self.window.get(name, 0) + value.float()
+
+    def log_point(self, global_step: int, epoch: int, step: int, ckpt_path: Path, bar, steps: int) -> None:
+        """One host sync: check the loss is finite, append to the trace, move the progress bar."""
+        check_finite(self.sums["loss"], epoch, step, ckpt_path)
+        self.trace.append({"step": global_step,
+                           **{name: (value / (step + 1 - self.window_start)).item()
+                              for name, value in self.window.items()}})
+        self.window, self.window_start = {}, step + 1
+        bar.update(step + 1 - (bar.n - epoch * steps))
+        bar.set_postfix(epoch=epoch + 1, loss=f"{self.sums['loss'].item() / (step + 1):.3f}")
+
+    def epoch_means(self, steps: int) -> dict:
+        return {**{name: (value / steps).item() for name, value in self.sums.items()}, "trace": self.trace}
+
+
 PRETRAIN_SPLIT = {"stl10": "train+unlabeled"}  # unlabelled images join self-supervised training
 
 
@@ -125,7 +154,7 @@ def optimise(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: tuple, 
     return out
 
 
-def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
 
@@ -205,26 +234,16 @@ def train(cfg: RunConfig, *, paper: str = "", profile: str = "", evaluate: bool 
         t0 = time.perf_counter()
         order_gen = epoch_generator(cfg.seed, epoch, 0, torch.device("cpu"))
         aug_gen = epoch_generator(cfg.seed, epoch, 1, device)
-        sums: dict[str, torch.Tensor] = {}     # over the epoch
-        window: dict[str, torch.Tensor] = {}   # since the last log point
-        trace, window_start = [], 0
+        meter = EpochMeter()
         for step, (images, labels) in enumerate(batches.epoch(order_gen)):
             global_step = epoch * steps + step
-            _set_lr(optimizer, schedule(global_step, total_steps, warmup_steps, cfg.lr))
+            set_lr(optimizer, schedule(global_step, total_steps, warmup_steps, cfg.lr))
             inputs = prepare_inputs(model, images, labels, aug_gen, channels_last)
             out = optimise(model, optimizer, inputs, device, dtype, epoch, global_step / total_steps, aug_gen)
-            for name, value in out.metrics.items():
-                sums[name] = sums.get(name, 0) + value.float()
-                window[name] = window.get(name, 0) + value.float()
+            meter.add(out.metrics)
             if (step + 1) % cfg.log_every == 0 or step + 1 == steps:
-                _check_finite(sums["loss"], epoch, step, ckpt_path)
-                trace.append({"step": global_step + 1,
-                              **{name: (value / (step + 1 - window_start)).item() for name, value in window.items()}})
-                window, window_start = {}, step + 1
-                bar.update(step + 1 - (bar.n - epoch * steps))
-                bar.set_postfix(epoch=epoch + 1, loss=f"{sums['loss'].item() / (step + 1):.3f}")
-        entry = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
-                 **{name: (value / steps).item() for name, value in sums.items()}, "trace": trace}
+                meter.log_point(global_step + 1, epoch, step, ckpt_path, bar, steps)
+        entry = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"], **meter.epoch_means(steps)}
         if cfg.monitor_every and ((epoch + 1) % cfg.monitor_every == 0 or epoch + 1 == cfg.epochs):
             entry["knn_monitor"] = _monitor(model, data, cfg, device)
             bar.set_postfix(epoch=epoch + 1, loss=f"{entry['loss']:.3f}", knn=f"{entry['knn_monitor']:.1f}")
@@ -256,7 +275,7 @@ def train(cfg: RunConfig, *, paper: str = "", profile: str = "", evaluate: bool 
     return RunResult(cfg, run_id, run_dir, model, history, record, trained_now=True, data=data)
 
 
-def _check_finite(loss_sum: torch.Tensor, epoch: int, step: int, ckpt_path: Path) -> None:
+def check_finite(loss_sum: torch.Tensor, epoch: int, step: int, ckpt_path: Path) -> None:
     if not math.isfinite(loss_sum.item()):
         kept = f"the checkpoint of the last good epoch is kept at {ckpt_path}" if ckpt_path.exists() else \
             "no checkpoint was written yet"

@@ -112,3 +112,16 @@ def make_tiny_imagenet(root: Path, classes: int = 3, per_class: int = 2) -> Path
         lines.append(f"{name}\t{wnids[(j + 1) % classes]}\t0\t0\t63\t63")
     (folder / "val" / "val_annotations.txt").write_text("\n".join(lines) + "\n")
     return folder
+
+
+def tiny_dataset(n: int = 32, size: int = 8, channels: int = 1, classes: int = 10, seed: int = 0):
+    """An in-memory :class:`ImageDataset` of random uint8 images with cycling labels."""
+    import torch
+
+    from ssllib.data.base import ImageDataset
+
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, channels, size, size), dtype=torch.uint8, generator=g)
+    labels = torch.from_numpy(labels_for(n, classes))
+    return ImageDataset("tiny", "train", images, labels, [str(c) for c in range(classes)],
+                        (0.5,) * channels, (0.25,) * channels)

@@ -41,3 +41,16 @@ def test_run_keys_follow_only_the_code_a_run_uses(package_copy):
 
     _edit(package_copy / "trainer.py")                       # the shared engine
     assert all(fingerprint.run_code_fingerprint(m) != before[m] for m in before)
+
+
+def test_distillation_modules_count_only_for_distillation_runs(package_copy):
+    methods = ("mocov2", "supervised", "ce", "crd", "rrd")
+    before = {m: fingerprint.run_code_fingerprint(m) for m in methods}
+    _edit(package_copy / "distill" / "rrd.py")
+    after = {m: fingerprint.run_code_fingerprint(m) for m in methods}
+    assert [m for m in methods if after[m] != before[m]] == ["rrd"]
+    _edit(package_copy / "distill" / "zoo.py")  # shared by every distillation run
+    now = {m: fingerprint.run_code_fingerprint(m) for m in methods}
+    assert [m for m in methods if now[m] != after[m]] == ["ce", "crd", "rrd"]
+    _edit(package_copy / "methods" / "build.py")  # the augmentation binding both families use
+    assert all(fingerprint.run_code_fingerprint(m) != now[m] for m in methods)

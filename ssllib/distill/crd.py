@@ -1,0 +1,90 @@
+"""Contrastive representation distillation (Tian et al. 2020) as the CIFAR-100 benchmark
+defines it: two momentum memory banks, negatives from other classes, NCE with a fixed
+normaliser."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .losses import nce_loss
+
+
+def other_class_sampler(labels: torch.Tensor):
+    """A function (batch labels (N,), m, generator) → indices (N, m) drawn uniformly, with
+    replacement, from the samples whose class differs from each row's label.
+
+    The dataset is sorted by class once; a draw u ∈ [0, n − n_c) skips over class c's block.
+    """
+    labels = labels.long()
+    order = torch.argsort(labels, stable=True)
+    counts = torch.bincount(labels)
+    starts = torch.cumsum(counts, 0) - counts
+    n = len(labels)
+
+    def sample(batch_labels: torch.Tensor, m: int, generator=None) -> torch.Tensor:
+        device = batch_labels.device
+        c = batch_labels.long()
+        available = (n - counts.to(device)[c]).float()
+        u = (torch.rand(len(c), m, generator=generator, device=device) * available[:, None]).long()
+        u = torch.minimum(u, available.long()[:, None] - 1)
+        start, count = starts.to(device)[c][:, None], counts.to(device)[c][:, None]
+        return order.to(device)[u + (u >= start) * count]
+    return sample
+
+
+class CRD(nn.Module):
+    """Both embedding heads, both memory banks and the per-side normalisers.
+
+    ``forward(h_s, h_t, index, labels)`` embeds the student's and the teacher's features,
+    scores the student anchor against the teacher bank and the teacher anchor against the
+    student bank (the positive is the sample's own slot, the negatives from other classes),
+    returns the sum of the two NCE losses, and then updates both banks at the batch's slots.
+    """
+
+    def __init__(self, student_dim: int, teacher_dim: int, dataset_labels: torch.Tensor, embed_dim: int = 128,
+                 negatives: int = 16384, temperature: float = 0.07, momentum: float = 0.5,
+                 generator: torch.Generator | None = None):
+        super().__init__()
+        self.embed_s = nn.Linear(student_dim, embed_dim)
+        self.embed_t = nn.Linear(teacher_dim, embed_dim)
+        n_data = len(dataset_labels)
+        bound = 1.0 / math.sqrt(embed_dim / 3)
+        for name in ("memory_s", "memory_t"):
+            self.register_buffer(name, torch.rand(n_data, embed_dim, generator=generator) * 2 * bound - bound)
+        self.register_buffer("z_s", torch.tensor(-1.0))  # normalisers, fixed on the first batch
+        self.register_buffer("z_t", torch.tensor(-1.0))
+        self.register_buffer("labels", dataset_labels.long().clone())
+        self.negatives, self.temperature, self.momentum = negatives, temperature, momentum
+        self._sampler = None
+        self._z_known = False  # saves a host sync per step once both normalisers are set
+
+    def sample_negatives(self, batch_labels: torch.Tensor, generator=None) -> torch.Tensor:
+        if self._sampler is None:
+            self._sampler = other_class_sampler(self.labels)
+        return self._sampler(batch_labels, self.negatives, generator)
+
+    def _scores(self, anchor: torch.Tensor, memory: torch.Tensor, idx: torch.Tensor, z: torch.Tensor):
+        """exp(⟨anchor, memory[idx]⟩/τ)/Z, (N, 1 + m); Z set from this batch when still unset."""
+        out = torch.exp(torch.bmm(memory[idx], anchor.unsqueeze(2)).squeeze(2) / self.temperature)
+        if not self._z_known and z.item() < 0:
+            z.fill_(out.detach().mean().item() * len(memory))
+        return out / z
+
+    def forward(self, h_s: torch.Tensor, h_t: torch.Tensor, index: torch.Tensor, labels: torch.Tensor,
+                generator=None) -> torch.Tensor:
+        with torch.autocast(h_s.device.type, enabled=False):
+            v_s = F.normalize(self.embed_s(h_s.float()), dim=1)
+            v_t = F.normalize(self.embed_t(h_t.detach().float()), dim=1)
+            idx = torch.cat([index[:, None], self.sample_negatives(labels, generator)], dim=1)
+            n_data = len(self.memory_s)
+            loss = (nce_loss(self._scores(v_s, self.memory_t, idx, self.z_s), n_data)
+                    + nce_loss(self._scores(v_t, self.memory_s, idx, self.z_t), n_data))
+            self._z_known = True
+            with torch.no_grad():
+                for memory, v in ((self.memory_s, v_s), (self.memory_t, v_t)):
+                    memory[index] = F.normalize(self.momentum * memory[index] + (1 - self.momentum) * v.detach(),
+                                                dim=1)
+        return loss

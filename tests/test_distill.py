@@ -1,0 +1,253 @@
+"""The distillation engine: the benchmark's networks, KD, CRD, RRD, the run configuration and
+the training loop."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ssllib.checkpoint import CheckpointError, save_checkpoint
+from ssllib.distill.config import DistillConfig
+from ssllib.distill.crd import CRD, other_class_sampler
+from ssllib.distill.losses import kd_loss, nce_loss, rrd_loss
+from ssllib.distill.model import Distillation, build_distillation
+from ssllib.distill.rrd import RRD
+from ssllib.distill.zoo import ZOO, build_network
+from ssllib.loader import TrainBatches
+from ssllib.networks import count_parameters
+from ssllib.params import ParameterError
+from tests.fixtures import tiny_dataset
+
+# Sizes (millions of parameters, CIFAR-100 heads) as the distillation papers tabulate them.
+PUBLISHED_SIZES = {"resnet20": 0.28, "resnet32": 0.47, "resnet56": 0.86, "resnet110": 1.74, "resnet8x4": 1.23,
+                   "resnet32x4": 7.43, "wrn_16_2": 0.70, "wrn_40_1": 0.57, "wrn_40_2": 2.26, "vgg8": 3.96,
+                   "vgg13": 9.46, "ResNet50": 23.71, "MobileNetV2": 0.81, "ShuffleV1": 0.95, "ShuffleV2": 1.36}
+FEATURE_DIMS = {"resnet20": 64, "resnet110": 64, "resnet8x4": 256, "resnet32x4": 256, "wrn_16_2": 128,
+                "wrn_40_1": 64, "wrn_40_2": 128, "vgg8": 512, "vgg13": 512, "ResNet50": 2048, "MobileNetV2": 1280,
+                "ShuffleV1": 960, "ShuffleV2": 1024}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_SIZES))
+def test_parameter_counts_match_the_published_sizes(name):
+    count = count_parameters(build_network(name, num_classes=100)) / 1e6
+    assert abs(count - PUBLISHED_SIZES[name]) <= 0.02 * PUBLISHED_SIZES[name], count
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_every_network_returns_its_features_and_logits(name):
+    net = build_network(name, num_classes=7, in_channels=1).eval()
+    feats, logits = net(torch.randn(2, 1, 16, 16))
+    assert logits.shape == (2, 7)
+    assert feats[-1].shape == (2, net.feature_dim)
+    assert all(f.shape[0] == 2 for f in feats)
+    if name in FEATURE_DIMS:
+        assert net.feature_dim == FEATURE_DIMS[name]
+    assert (feats[-1] >= 0).all()  # pooled after the final ReLU
+
+
+def test_unknown_network_names_the_choices():
+    with pytest.raises(ValueError, match="unknown network 'resnet9'.*resnet8"):
+        build_network("resnet9")
+
+
+# ----------------------------------------------------------------------------- KD
+
+
+def test_kd_against_a_hand_worked_value():
+    student = torch.tensor([[0.0, 0.0]])
+    teacher = torch.tensor([[math.log(3.0), 0.0]])
+    # p_t = (3/4, 1/4), p_s = (1/2, 1/2): KL = 3/4·ln(3/2) + 1/4·ln(1/2)
+    expected = 0.75 * math.log(1.5) + 0.25 * math.log(0.5)
+    assert kd_loss(student, teacher, 1.0).item() == pytest.approx(expected, abs=1e-6)
+    # at T = 2 the logits are halved and the KL is scaled by T² = 4
+    p = torch.tensor([math.sqrt(3.0), 1.0]) / (math.sqrt(3.0) + 1)
+    expected_t2 = 4 * float((p * (p / 0.5).log()).sum())
+    assert kd_loss(student, teacher, 2.0).item() == pytest.approx(expected_t2, abs=1e-6)
+    assert kd_loss(teacher, teacher, 4.0).item() == pytest.approx(0.0, abs=1e-7)
+
+
+# ----------------------------------------------------------------------------- CRD
+
+
+def test_nce_against_a_hand_worked_value():
+    scores = torch.tensor([[0.5, 0.1, 0.2]])  # positive, then m = 2 negatives; n_data = 4 -> m·P_n = 0.5
+    expected = -(math.log(0.5 / 1.0) + math.log(0.5 / 0.6) + math.log(0.5 / 0.7))
+    assert nce_loss(scores, n_data=4).item() == pytest.approx(expected, abs=1e-5)
+
+
+def test_crd_negatives_never_share_the_anchor_class_and_cover_the_others():
+    labels = torch.tensor([0, 1, 2, 0, 1, 2, 2, 0, 1, 0])
+    sample = other_class_sampler(labels)
+    batch = torch.tensor([0, 1, 2, 2])
+    idx = sample(batch, 2000, torch.Generator().manual_seed(0))
+    assert idx.shape == (4, 2000)
+    assert (labels[idx] != batch[:, None]).all()
+    for row, c in zip(idx, batch):
+        assert set(row.tolist()) == set((labels != c).nonzero().flatten().tolist())
+    counts = torch.bincount(idx[2], minlength=10)[labels != 2].float()  # uniform over the 7 others
+    assert (counts / counts.sum() - 1 / 7).abs().max() < 0.04
+
+
+def test_crd_positive_is_the_own_slot_and_banks_update_by_momentum():
+    torch.manual_seed(0)
+    labels = torch.tensor([0, 1, 0, 1, 2, 2])
+    crd = CRD(5, 3, labels, embed_dim=4, negatives=3, temperature=0.07, momentum=0.5,
+              generator=torch.Generator().manual_seed(0))
+    old_s, old_t = crd.memory_s.clone(), crd.memory_t.clone()
+    h_s, h_t, index = torch.randn(2, 5), torch.randn(2, 3), torch.tensor([4, 1])
+    loss = crd(h_s, h_t, index, labels[index])
+    assert torch.isfinite(loss) and crd.z_s > 0 and crd.z_t > 0
+    v_s = F.normalize(crd.embed_s(h_s), dim=1)
+    assert torch.allclose(crd.memory_s[index], F.normalize(0.5 * old_s[index] + 0.5 * v_s, dim=1), atol=1e-6)
+    untouched = torch.tensor([0, 2, 3, 5])
+    assert torch.equal(crd.memory_t[untouched], old_t[untouched])
+    z_s = crd.z_s.clone()
+    crd(h_s, h_t, index, labels[index])
+    assert torch.equal(crd.z_s, z_s)  # fixed after the first batch
+
+
+# ----------------------------------------------------------------------------- RRD
+
+
+def test_rrd_loss_equals_a_direct_cross_entropy_of_the_two_relations():
+    g = torch.Generator().manual_seed(0)
+    z_s, z_t = F.normalize(torch.randn(3, 4, generator=g), dim=1), F.normalize(torch.randn(3, 4, generator=g), dim=1)
+    memory = F.normalize(torch.randn(6, 4, generator=g), dim=1)
+    total = 0.0
+    for i in range(3):
+        a = [float(z_s[i] @ memory[k]) / 0.04 for k in range(6)]
+        c = [float(z_t[i] @ memory[k]) / 0.10 for k in range(6)]
+        p_t = [math.exp(v) / sum(math.exp(w) for w in c) for v in c]
+        log_p_s = [v - math.log(sum(math.exp(w) for w in a)) for v in a]
+        total += -sum(p * q for p, q in zip(p_t, log_p_s))
+    assert rrd_loss(z_s, z_t, memory, 0.04, 0.10).item() == pytest.approx(total / 3, rel=1e-5)
+
+
+def test_rrd_gradients_reach_neither_the_teacher_nor_its_projection():
+    torch.manual_seed(0)
+    student, teacher = build_network("resnet8", 5, 1), build_network("resnet8", 5, 1)
+    rrd = RRD(64, 64, embed_dim=8, queue_size=16, generator=torch.Generator().manual_seed(0))
+    model = Distillation(student, teacher, rrd, (1.0, 0.0, 1.0), 4.0)
+    teacher_before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    w_t = rrd.embed_t.weight.clone()
+    optimizer = torch.optim.SGD(model.trainable_parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    assert not {id(p) for p in teacher.parameters()} & {id(p) for g in optimizer.param_groups for p in g["params"]}
+    model.train()
+    assert not teacher.training
+    for _ in range(2):
+        out = model(torch.randn(4, 1, 16, 16), torch.randint(0, 5, (4,)), torch.arange(4))
+        optimizer.zero_grad()
+        out.loss.backward()
+        assert all(p.grad is None for p in teacher.parameters()) and rrd.embed_t.weight.grad is None
+        assert rrd.embed_s.weight.grad is not None
+        optimizer.step()
+    assert all(torch.equal(v, teacher_before[k]) for k, v in teacher.state_dict().items())  # BN stats too
+    assert torch.equal(rrd.embed_t.weight, w_t)  # W_t keeps its random initialisation
+
+
+def test_rrd_with_enqueue_before_and_a_cold_teacher_is_infonce_over_the_queue():
+    torch.manual_seed(0)
+    rrd = RRD(6, 6, embed_dim=5, queue_size=12, tau_s=0.1, tau_t=1e-4, enqueue="before",
+              generator=torch.Generator().manual_seed(1))
+    h_s, h_t = torch.randn(4, 6), torch.randn(4, 6)
+    loss = rrd(h_s, h_t)
+    z_s = F.normalize(rrd.embed_s(h_s), dim=1)
+    queue = rrd.queue.keys  # the batch's teacher embeddings are in rows 0..3
+    infonce = F.cross_entropy(z_s @ queue.t() / 0.1, torch.arange(4))
+    assert loss.item() == pytest.approx(infonce.item(), rel=1e-4)
+    after = RRD(6, 6, embed_dim=5, queue_size=12, tau_s=0.1, tau_t=1e-4, enqueue="after",
+                generator=torch.Generator().manual_seed(1))
+    after.load_state_dict({**rrd.state_dict(), "queue.keys": after.queue.keys, "queue.ptr": after.queue.ptr})
+    assert abs(after(h_s, h_t).item() - infonce.item()) > 1e-3  # the 2024 order scores the old queue
+
+
+def test_queue_wraps_around_with_drop_last_batches():
+    data = tiny_dataset(n=10, size=8, channels=1)
+    batches = TrainBatches(data, 4, torch.device("cpu"), 8, num_workers=0)
+    steps = list(batches.epoch(torch.Generator().manual_seed(0), with_index=True))
+    assert len(steps) == 2 and all(len(b[0]) == 4 == len(b[2]) for b in steps)  # the partial batch is dropped
+    for images, labels, index in steps:
+        assert torch.equal(images, data.images[index]) and torch.equal(labels, data.labels[index])
+    rrd = RRD(3, 3, embed_dim=2, queue_size=8, generator=torch.Generator().manual_seed(0))
+    batches_seen = [torch.randn(4, 3) for _ in range(3)]
+    for h in batches_seen:
+        rrd(torch.randn(4, 3), h)
+    z = [F.normalize(rrd.embed_t(h), dim=1) for h in batches_seen]
+    assert rrd.queue.ptr.item() == 4
+    assert torch.allclose(rrd.queue.keys[:4], z[2]) and torch.allclose(rrd.queue.keys[4:], z[1])
+
+
+# ----------------------------------------------------------------------------- configuration
+
+
+def test_config_fills_the_benchmark_defaults():
+    kd = DistillConfig.from_dict({"method": "kd"})
+    assert kd.weights == (0.1, 0.9, 0.0) and kd.lr == 0.05
+    assert DistillConfig.from_dict({"method": "crd_kd"}).weights == (1.0, 1.0, 0.8)
+    assert DistillConfig.from_dict({"method": "rrd", "network": "ShuffleV1"}).lr == 0.01
+    rrd = DistillConfig.from_dict({})
+    assert (rrd.rrd_tau_s, rrd.rrd_tau_t, rrd.rrd_enqueue, rrd.rrd_queue) == (0.04, 0.10, "after", 16384)
+    teacher = rrd.teacher_config()
+    assert (teacher.method, teacher.network, teacher.teacher, teacher.weights) == ("ce", "resnet32x4", None,
+                                                                                   (1.0, 0.0, 0.0))
+    assert rrd.replace(method="kd").weights == (0.1, 0.9, 0.0)
+
+
+@pytest.mark.parametrize("values,message", [
+    ({"network": "resnet9"}, "network='resnet9' is not one of the valid choices"),
+    ({"teacher": "wrn_40_3"}, "teacher='wrn_40_3' is not one of the valid choices.*did you mean 'wrn_40_2'"),
+    ({"rrd_queue": 1000, "batch_size": 64}, "rrd_queue=1000 is not a multiple of batch_size=64"),
+    ({"method": "kd", "teacher": None}, "method 'kd' distils from a teacher"),
+    ({"rrd_tau": 0.1}, "no parameter 'rrd_tau'; did you mean"),
+])
+def test_bad_configurations_get_one_clear_sentence(values, message):
+    with pytest.raises(ParameterError, match=message):
+        DistillConfig.from_dict(values)
+
+
+def test_a_checkpoint_of_another_architecture_is_refused(tmp_path):
+    from ssllib.distill.trainer import load_network
+
+    path = tmp_path / "teacher.pt"
+    save_checkpoint({"network": build_network("resnet8", 10, 1).state_dict(), "network_name": "resnet8"}, path)
+    with pytest.raises(CheckpointError, match="holds a resnet8, not the resnet20"):
+        load_network(path, "resnet20", 10, 1)
+    save_checkpoint(build_network("resnet8", 10, 1).state_dict(), path)  # a bare state dict
+    with pytest.raises(CheckpointError, match="does not fit this CifarResNet"):
+        load_network(path, "resnet20", 10, 1)
+    assert load_network(path, "resnet8", 10, 1) is not None
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def test_students_reuse_one_teacher_and_record_last_and_best(tmp_path, monkeypatch):
+    from ssllib.distill import trainer
+
+    data = trainer.DistillData(tiny_dataset(n=96, size=8, channels=1, classes=3),
+                               tiny_dataset(n=32, size=8, channels=1, classes=3, seed=1), 8)
+    base = DistillConfig.from_dict(dict(method="crd", network="resnet8", teacher="resnet14", dataset="fashion_mnist",
+                                        epochs=2, batch_size=16, lr_milestones=[1.0], crd_negatives=20,
+                                        rrd_queue=32, log_every=2, device="cpu"))
+    kw = dict(data=data, runs_dir=tmp_path / "runs", ledger_dir=tmp_path / "ledger")
+    crd = trainer.train_distill(base, **kw)
+    trained = []
+    real = trainer.train_distill
+
+    def spy(cfg, **k):
+        result = real(cfg, **k)
+        trained.append((cfg.method, result.trained_now))
+        return result
+    monkeypatch.setattr(trainer, "train_distill", spy)
+    rrd = trainer.train_distill(base.replace(method="rrd_kd"), **kw)
+    assert trained == [("ce", False), ("rrd_kd", True)]  # the teacher came from its checkpoint
+    assert rrd.teacher_accuracy == crd.teacher_accuracy
+    for result in (crd, rrd):
+        metrics = result.record["metrics"]
+        assert metrics["test_top1"]["value"] == result.history[-1]["test_top1"]
+        assert metrics["test_top1_best"]["value"] == max(h["test_top1"] for h in result.history)
+        assert metrics["test_top1"]["protocol"]["epoch"] == "last"
+        assert [h["lr"] for h in result.history] == pytest.approx([0.05, 0.005])
+    assert {"ce", "kd", "distill"} <= set(rrd.history[-1])
+    again = real(base.replace(method="rrd_kd"), **kw)
+    assert not again.trained_now and again.metric() == rrd.metric()
