@@ -148,3 +148,22 @@ def metric_traces(series: dict[str, tuple[list[list[dict]], str]], title: str, y
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def relation_distributions(p_t: np.ndarray, p_s: np.ndarray, top: int = 30, titles=None):
+    """For each row (one image), the teacher's distribution over the memory at its ``top``
+    entries, largest first (bars), with the student's probability of the same entries (dots)."""
+    n = len(p_t)
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.0), sharey=True)
+    for i, ax in enumerate(np.atleast_1d(axes)):
+        order = np.argsort(-p_t[i])[:top]
+        ax.bar(np.arange(top), p_t[i][order], color="tab:blue", alpha=0.6, label="teacher $p_T$")
+        ax.plot(np.arange(top), p_s[i][order], "o", color="tab:orange", markersize=3.5, label="student $p_S$")
+        ax.set_xlabel(f"memory entries (teacher's top {top})")
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel("probability")
+    np.atleast_1d(axes)[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig

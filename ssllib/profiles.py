@@ -29,6 +29,8 @@ class ChapterSpec:
     profiles: dict[str, dict[str, Any]]
     overlays: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # profile → dataset → values
     notes: dict[str, str] = field(default_factory=dict)  # profile or profile/dataset → what it is
+    family: str = "self_supervised"  # or "distillation": which run configuration the settings make
+    methods: tuple[str, ...] = ()  # distillation: the methods the chapter trains (checked up front)
 
 
 class Settings(dict):
@@ -50,6 +52,15 @@ class Settings(dict):
         values = {k: v for k, v in self.items() if k in RUN_PARAMS}
         values.update(changes)
         return RunConfig.from_dict(values)
+
+    def distill_config(self, method: str, **changes):
+        """A :class:`~ssllib.distill.config.DistillConfig` of ``method`` from the settings that
+        name its fields, with ``changes`` applied."""
+        from .distill.config import DISTILL_PARAMS, DistillConfig
+        values = {k: v for k, v in self.items() if k in DISTILL_PARAMS}
+        if "student" in self:
+            values["network"] = self["student"]
+        return DistillConfig.from_dict({**values, "method": method, **changes})
 
 
 def _run(*names: str) -> dict[str, Param]:
@@ -77,7 +88,10 @@ def resolve(spec: ChapterSpec, given: dict[str, Any], check_data: bool = True) -
     if missing:
         raise ParameterError(f"the {profile} profile of {spec.name} sets no value for {', '.join(missing)}")
     settings = Settings(check_all(spec.params, values, f"the {spec.name} chapter"), profile=profile)
-    if any(k in RUN_PARAMS for k in settings):
+    if spec.family == "distillation":
+        for method in spec.methods:
+            settings.distill_config(method)  # cross-field checks (queue vs batch, teacher, …)
+    elif any(k in RUN_PARAMS for k in settings):
         settings.run_config()  # cross-field checks (batch vs queue, warm-up vs epochs, …)
         from .methods.options import METHOD_OPTIONS
         for method, options in METHOD_OPTIONS.items():  # and those of the method options it sets
@@ -192,4 +206,54 @@ SYNCO = ChapterSpec(
     },
 )
 
-CHAPTERS = {spec.name: spec for spec in (FOUNDATIONS, SYNCO)}
+
+def _distill(*names: str) -> dict[str, Param]:
+    from .distill.config import DISTILL_PARAMS
+    return {n: DISTILL_PARAMS[n] for n in names}
+
+
+DISTILL_FIELDS = ("dataset", "data_root", "download", "train_subset", "image_size", "teacher", "teacher_checkpoint",
+                  "epochs", "batch_size", "lr", "lr_milestones", "weight_decay", "kd_temperature", "embed_dim",
+                  "crd_negatives", "crd_temperature", "crd_momentum", "device", "log_every")
+_RRD_ONLY = ("rrd_queue", "rrd_tau_s", "rrd_tau_t", "rrd_enqueue")
+BENCHMARK_RECIPE = dict(dataset="cifar100", data_root=None, download=False, train_subset=0, image_size=0,
+                        teacher="resnet32x4", student="resnet8x4", teacher_checkpoint=None, epochs=240,
+                        batch_size=64, lr=None, lr_milestones=(150.0, 180.0, 210.0), weight_decay=5e-4,
+                        kd_temperature=4.0, embed_dim=128, crd_negatives=16384, crd_temperature=0.07,
+                        crd_momentum=0.5, device="auto", log_every=50, seeds=1)
+# Fashion-MNIST at 16 px, 6,400 training images, 5 epochs with the benchmark's milestones scaled
+# from 240 epochs (150, 180, 210 → 3.125, 3.75, 4.375): resnet110→resnet20 shrunk to resnet32→resnet8.
+CPU_DISTILLATION = dict(BENCHMARK_RECIPE, dataset="fashion_mnist", train_subset=6400, image_size=16,
+                        teacher="resnet32", student="resnet8", epochs=5, lr_milestones=(3.125, 3.75, 4.375),
+                        crd_negatives=4096, log_every=10, seeds=3)
+SMOKE_DISTILLATION = dict(CPU_DISTILLATION, train_subset=512, teacher="resnet14", epochs=2, lr_milestones=(1.5,),
+                          embed_dim=32, crd_negatives=256, log_every=4, seeds=2)
+RRD_SETTINGS = dict(rrd_queue=16384, rrd_tau_s=0.04, rrd_tau_t=0.10, rrd_enqueue="after")
+
+
+def _student_param() -> Param:
+    from .distill.zoo import ZOO
+    return Param("student", str, "the student network", choices=tuple(ZOO))
+
+
+RRD = ChapterSpec(
+    name="rrd",
+    params={**_distill(*DISTILL_FIELDS, *_RRD_ONLY), "student": _student_param(),
+            "seeds": Param("seeds", int, "independent runs (seeds 0…seeds−1) of every student", min=1)},
+    profiles={"smoke": {**SMOKE_DISTILLATION, **RRD_SETTINGS, "rrd_queue": 256},
+              "cpu": {**CPU_DISTILLATION, **RRD_SETTINGS, "rrd_queue": 4096},
+              "paper": {**BENCHMARK_RECIPE, **RRD_SETTINGS}},
+    notes={
+        "smoke": "a tiny check that every cell runs (512 images, resnet14→resnet8, 2 epochs); its numbers mean "
+                 "nothing",
+        "cpu": "Fashion-MNIST (6,400 training images) at 16×16 px, resnet32→resnet8, 5 epochs with the "
+               "benchmark's learning-rate milestones scaled down; CRD's 4,096 negatives and RRD's queue of 4,096 "
+               "(the training set is 6,400 images)",
+        "paper": "the CIFAR-100 benchmark recipe: 240 epochs, batch 64, lr 0.05 (0.01 for MobileNetV2 and "
+                 "ShuffleNets) ×0.1 at 150/180/210, weight decay 5e-4, resnet32x4→resnet8x4 unless a pair is given",
+    },
+    family="distillation",
+    methods=("ce", "kd", "crd", "rrd", "rrd_kd"),
+)
+
+CHAPTERS = {spec.name: spec for spec in (FOUNDATIONS, SYNCO, RRD)}

@@ -101,6 +101,11 @@ def test_crd_positive_is_the_own_slot_and_banks_update_by_momentum():
     assert torch.allclose(crd.memory_s[index], F.normalize(0.5 * old_s[index] + 0.5 * v_s, dim=1), atol=1e-6)
     untouched = torch.tensor([0, 2, 3, 5])
     assert torch.equal(crd.memory_t[untouched], old_t[untouched])
+    idx = torch.tensor([[4, 0, 1, 2], [1, 0, 4, 5]])
+    direct = torch.exp(torch.bmm(old_t[idx], v_s.unsqueeze(2)).squeeze(2) / 0.07)
+    crd._z_known = False
+    crd.z_s.fill_(-1.0)
+    assert torch.allclose(crd._scores(v_s, old_t, idx, crd.z_s), direct / (direct.mean() * 6), rtol=1e-5)
     z_s = crd.z_s.clone()
     crd(h_s, h_t, index, labels[index])
     assert torch.equal(crd.z_s, z_s)  # fixed after the first batch
@@ -251,3 +256,43 @@ def test_students_reuse_one_teacher_and_record_last_and_best(tmp_path, monkeypat
     assert {"ce", "kd", "distill"} <= set(rrd.history[-1])
     again = real(base.replace(method="rrd_kd"), **kw)
     assert not again.trained_now and again.metric() == rrd.metric()
+
+
+# ----------------------------------------------------------------------------- DCD
+
+
+def _softmax(values):
+    e = [math.exp(v) for v in values]
+    return [x / sum(e) for x in e]
+
+
+def test_dcd_against_a_hand_worked_case():
+    from ssllib.distill.dcd import dcd_loss
+
+    z_s = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    z_t = torch.tensor([[1.0, 0.0], [0.6, 0.8]])
+    logits = [[1.0, 0.6], [0.0, 0.8]]  # κ = exp(0) = 1, b = 0
+    rows = [_softmax(r) for r in logits]
+    cols = [_softmax([logits[0][j], logits[1][j]]) for j in range(2)]
+    contrastive = -(math.log(rows[0][0]) + math.log(rows[1][1])) / 2
+    consistency = sum(sum(q * math.log(q / p) for q, p in zip(cols[i], rows[i])) for i in range(2)) / 2
+    loss, parts = dcd_loss(z_s, z_t, torch.tensor(0.0), torch.tensor(0.0), alpha=0.5)
+    assert parts["contrastive"].item() == pytest.approx(contrastive, abs=1e-6)
+    assert parts["consistency"].item() == pytest.approx(consistency, abs=1e-6) and consistency > 0.01
+    assert loss.item() == pytest.approx(contrastive + 0.5 * consistency, abs=1e-6)
+
+
+def test_dcd_scale_clamps_bias_gets_no_gradient_and_symmetric_logits_are_consistent():
+    from ssllib.distill.dcd import dcd_loss
+
+    g = torch.Generator().manual_seed(0)
+    z_s = F.normalize(torch.randn(6, 4, generator=g), dim=1)
+    z_t = F.normalize(torch.randn(6, 4, generator=g), dim=1)
+    theta, bias = torch.tensor(3.0, requires_grad=True), torch.tensor(0.7, requires_grad=True)
+    loss, parts = dcd_loss(z_s, z_t, theta, bias)
+    assert parts["scale"].item() == 10.0  # exp(3) ≈ 20 is clamped
+    loss.backward()
+    assert abs(bias.grad.item()) < 1e-6 and theta.grad.item() == 0.0  # past the clamp θ gets no gradient either
+    for theta_value in (-1.0, 0.5, 2.0):  # identical embeddings: a symmetric logit matrix, whatever κ
+        _, parts = dcd_loss(z_t, z_t, torch.tensor(theta_value), torch.tensor(0.3))
+        assert parts["consistency"].item() == pytest.approx(0.0, abs=1e-6)

@@ -79,6 +79,7 @@ class Distillation(nn.Module):
                 own = self.criterion(feats_s[-1], feats_t[-1], index=index, labels=labels, generator=generator)
                 loss = loss + self.distill_weight * own
                 metrics["distill"] = own.detach()
+                metrics.update(getattr(self.criterion, "last_parts", {}))  # e.g. DCD's learned scale
         metrics["loss"] = loss.detach()
         metrics["train_acc"] = (logits_s.detach().argmax(1) == labels).float().mean()
         return StepOutput(loss, metrics)
