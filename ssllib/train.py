@@ -2,7 +2,9 @@
 
     python -m ssllib.train run.json [--paper synco] [--profile cpu]
 
-``run.json`` holds RunConfig fields (missing ones take their defaults). Run it again after an
+``run.json`` holds RunConfig fields (missing ones take their defaults), or, for a distillation
+run, DistillConfig fields with a distillation ``method`` (ce, kd, crd, crd_kd, rrd, rrd_kd, dcd,
+dcd_kd; see ``ssllib/distill/config.py``). Run it again after an
 interruption and it resumes from the last completed epoch; run it after it finished and it
 loads the result. The record's path is printed at the end.
 """
@@ -27,12 +29,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-eval", action="store_true", help="skip the final kNN and linear evaluation")
     args = parser.parse_args(argv)
 
+    from .distill.config import METHOD_WEIGHTS, DistillConfig
+
     try:
-        cfg = RunConfig.from_dict(json.loads(args.config.read_text()))
+        values = json.loads(args.config.read_text())
+        distill = isinstance(values, dict) and values.get("method") in METHOD_WEIGHTS
+        cfg = (DistillConfig if distill else RunConfig).from_dict(values)
     except FileNotFoundError:
         parser.error(f"no configuration file at {args.config}")
     except (json.JSONDecodeError, ParameterError) as err:
         parser.error(f"{args.config}: {err}")
+
+    if distill:
+        from .distill.trainer import train_distill
+
+        result = train_distill(cfg, paper=args.paper, profile=args.profile, runs_dir=args.runs_dir,
+                               ledger_dir=args.ledger_dir)
+        print(result.run_dir / "record.json")
+        return 0
 
     from .trainer import train
 

@@ -204,6 +204,7 @@ def test_config_fills_the_benchmark_defaults():
     ({"rrd_queue": 1000, "batch_size": 64}, "rrd_queue=1000 is not a multiple of batch_size=64"),
     ({"method": "kd", "teacher": None}, "method 'kd' distils from a teacher"),
     ({"rrd_tau": 0.1}, "no parameter 'rrd_tau'; did you mean"),
+    ({"teacher_checkpoint": "/nowhere/t.pt"}, "teacher_checkpoint='/nowhere/t.pt' is not a file"),
 ])
 def test_bad_configurations_get_one_clear_sentence(values, message):
     with pytest.raises(ParameterError, match=message):
@@ -296,3 +297,15 @@ def test_dcd_scale_clamps_bias_gets_no_gradient_and_symmetric_logits_are_consist
     for theta_value in (-1.0, 0.5, 2.0):  # identical embeddings: a symmetric logit matrix, whatever κ
         _, parts = dcd_loss(z_t, z_t, torch.tensor(theta_value), torch.tensor(0.3))
         assert parts["consistency"].item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_command_line_reads_a_distillation_configuration(tmp_path, capsys):
+    import json
+
+    from ssllib.train import main
+
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"method": "rrd", "teacher": "resnet33"}))
+    with pytest.raises(SystemExit):
+        main([str(path)])
+    assert "teacher='resnet33' is not one of the valid choices" in capsys.readouterr().err

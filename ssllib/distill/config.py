@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..data import DATASETS
@@ -137,6 +138,9 @@ class DistillConfig:
             raise ParameterError(f"rrd_queue={self.rrd_queue} is not a multiple of batch_size={self.batch_size}; "
                                  f"the FIFO queue must take whole batches (e.g. rrd_queue="
                                  f"{max(1, round(self.rrd_queue / self.batch_size)) * self.batch_size})")
+        if self.teacher_checkpoint and not Path(self.teacher_checkpoint).expanduser().is_file():
+            raise ParameterError(f"teacher_checkpoint={self.teacher_checkpoint!r} is not a file; give the path of a "
+                                 f"checkpoint of a trained {self.teacher}, or None to train the teacher")
         if list(self.lr_milestones) != sorted(self.lr_milestones):
             raise ParameterError(f"lr_milestones={list(self.lr_milestones)} must be in increasing order")
 

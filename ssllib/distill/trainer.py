@@ -77,7 +77,7 @@ class DistillResult:
         return self.record["metrics"][name]["value"]
 
 
-def _file_digest(path: str) -> str:
+def _file_digest(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -91,7 +91,7 @@ def teacher_key(cfg: DistillConfig) -> str:
     if cfg.method == "ce":
         return ""
     if cfg.teacher_checkpoint:
-        return _file_digest(cfg.teacher_checkpoint)
+        return _file_digest(Path(cfg.teacher_checkpoint).expanduser())
     return run_id_for(cfg.teacher_config())
 
 
@@ -137,7 +137,7 @@ def load_teacher(cfg: DistillConfig, data: DistillData, **run_kwargs) -> tuple[n
     trained once by the same recipe and loaded from then on."""
     device = pick_device(cfg.device)
     if cfg.teacher_checkpoint:
-        teacher = load_network(cfg.teacher_checkpoint, cfg.teacher, data.train.num_classes, data.train.channels,
+        teacher = load_network(Path(cfg.teacher_checkpoint).expanduser(), cfg.teacher, data.train.num_classes, data.train.channels,
                                device)
         return teacher, classifier_accuracy(teacher, data.test, data.size, device,
                                             autocast_dtype(device, cfg.precision))
