@@ -97,8 +97,10 @@ def resolve(spec: ChapterSpec, given: dict[str, Any], check_data: bool = True) -
         for method, options in METHOD_OPTIONS.items():  # and those of the method options it sets
             if options and all(name in settings for name in options):
                 settings.run_config(method=method, options=settings.method_options(method))
-    if check_data and "dataset" in settings:
-        require_dataset(settings["dataset"], settings.get("data_root"), settings.get("download", False))
+    if check_data:
+        for key in ("dataset", "transfer_dataset"):
+            if key in settings:
+                require_dataset(settings[key], settings.get("data_root"), settings.get("download", False))
     return settings
 
 
@@ -221,9 +223,9 @@ BENCHMARK_RECIPE = dict(dataset="cifar100", data_root=None, download=False, trai
                         batch_size=64, lr=None, lr_milestones=(150.0, 180.0, 210.0), weight_decay=5e-4,
                         kd_temperature=4.0, embed_dim=128, crd_negatives=16384, crd_temperature=0.07,
                         crd_momentum=0.5, device="auto", log_every=50, seeds=1)
-# Fashion-MNIST at 16 px, 6,400 training images, 5 epochs with the benchmark's milestones scaled
+# Fashion-MNIST at 16 px, 5,120 training images, 5 epochs with the benchmark's milestones scaled
 # from 240 epochs (150, 180, 210 → 3.125, 3.75, 4.375): resnet110→resnet20 shrunk to resnet32→resnet8.
-CPU_DISTILLATION = dict(BENCHMARK_RECIPE, dataset="fashion_mnist", train_subset=6400, image_size=16,
+CPU_DISTILLATION = dict(BENCHMARK_RECIPE, dataset="fashion_mnist", train_subset=5120, image_size=16,
                         teacher="resnet32", student="resnet8", epochs=5, lr_milestones=(3.125, 3.75, 4.375),
                         crd_negatives=4096, log_every=10, seeds=3)
 SMOKE_DISTILLATION = dict(CPU_DISTILLATION, train_subset=512, teacher="resnet14", epochs=2, lr_milestones=(1.5,),
@@ -246,9 +248,9 @@ RRD = ChapterSpec(
     notes={
         "smoke": "a tiny check that every cell runs (512 images, resnet14→resnet8, 2 epochs); its numbers mean "
                  "nothing",
-        "cpu": "Fashion-MNIST (6,400 training images) at 16×16 px, resnet32→resnet8, 5 epochs with the "
+        "cpu": "Fashion-MNIST (5,120 training images) at 16×16 px, resnet32→resnet8, 5 epochs with the "
                "benchmark's learning-rate milestones scaled down; CRD's 4,096 negatives and RRD's queue of 4,096 "
-               "(the training set is 6,400 images)",
+               "(the training set is 5,120 images)",
         "paper": "the CIFAR-100 benchmark recipe: 240 epochs, batch 64, lr 0.05 (0.01 for MobileNetV2 and "
                  "ShuffleNets) ×0.1 at 150/180/210, weight decay 5e-4, resnet32x4→resnet8x4 unless a pair is given",
     },
@@ -256,4 +258,33 @@ RRD = ChapterSpec(
     methods=("ce", "kd", "crd", "rrd", "rrd_kd"),
 )
 
-CHAPTERS = {spec.name: spec for spec in (FOUNDATIONS, SYNCO, RRD)}
+TRANSFER_PARAMS = {
+    "transfer_dataset": Param("transfer_dataset", str, "dataset of the transfer probe (a new linear classifier on "
+                              "the frozen student)", choices=("digits", "stl10", "tiny_imagenet", "cifar10")),
+    "transfer_epochs": Param("transfer_epochs", int, "epochs of the transfer probe", min=1),
+    "transfer_milestones": Param("transfer_milestones", tuple, "epochs after which the probe's learning rate is "
+                                 "multiplied by 0.1", min=0.0),
+}
+
+DCD = ChapterSpec(
+    name="dcd",
+    params={**RRD.params, **_distill("dcd_alpha"), **TRANSFER_PARAMS},
+    profiles={"smoke": {**RRD.profiles["smoke"], "dcd_alpha": 0.5, "transfer_dataset": "digits",
+                        "transfer_epochs": 2, "transfer_milestones": (1.0,)},
+              "cpu": {**RRD.profiles["cpu"], "dcd_alpha": 0.5, "transfer_dataset": "digits", "transfer_epochs": 30,
+                      "transfer_milestones": (7.5, 15.0, 22.5)},
+              "paper": {**RRD.profiles["paper"], "teacher": "wrn_40_2", "student": "wrn_16_2", "dcd_alpha": 0.5,
+                        "transfer_dataset": "stl10", "transfer_epochs": 120,
+                        "transfer_milestones": (30.0, 60.0, 90.0)}},
+    notes={
+        "smoke": RRD.notes["smoke"],
+        "cpu": RRD.notes["cpu"] + "; the students then transfer to scikit-learn's digits (16 px) with a 30-epoch "
+               "linear probe",
+        "paper": "the CIFAR-100 benchmark recipe with wrn_40_2→wrn_16_2 (the pair of the transfer test), then a "
+                 "120-epoch linear probe on STL-10 at 32 px (or Tiny ImageNet: -p transfer_dataset tiny_imagenet)",
+    },
+    family="distillation",
+    methods=("ce", "kd", "crd", "rrd", "dcd", "dcd_kd"),
+)
+
+CHAPTERS = {spec.name: spec for spec in (FOUNDATIONS, SYNCO, RRD, DCD)}

@@ -189,6 +189,17 @@ def evaluate_features(fb, yb, ft, yt, num_classes: int, cfg: RunConfig, linear: 
     return metrics
 
 
+def previous_state(ckpt_path: Path, config: dict, device, retrain: bool = False) -> dict | None:
+    """The checkpoint of an earlier (finished or interrupted) run of this exact configuration,
+    or None to start afresh; a checkpoint of another configuration is left alone, with an error."""
+    if retrain or not ckpt_path.exists():
+        return None
+    state = load_checkpoint(ckpt_path, map_location=device)
+    if state.get("config") != config:
+        raise RuntimeError(f"{ckpt_path} was written by another configuration; move it aside to train this one")
+    return state
+
+
 def train(cfg: RunConfig, *, paper: str = "", profile: str = "", evaluate: bool = True,
           data: RunData | None = None, runs_dir: str | Path | None = None,
           ledger_dir: str | Path | None = None, retrain: bool = False) -> RunResult:
@@ -208,10 +219,8 @@ def train(cfg: RunConfig, *, paper: str = "", profile: str = "", evaluate: bool 
 
     history: list[dict] = []
     start_epoch, started = 0, datetime.now(timezone.utc).isoformat(timespec="seconds")
-    if ckpt_path.exists() and not retrain:
-        state = load_checkpoint(ckpt_path, map_location=device)
-        if state.get("config") != cfg.to_dict():
-            raise RuntimeError(f"{ckpt_path} was written by another configuration; move it aside to train this one")
+    state = previous_state(ckpt_path, cfg.to_dict(), device, retrain)
+    if state is not None:
         load_weights(model, state["model"], str(ckpt_path))
         optimizer.load_state_dict(state["optimizer"])
         history, start_epoch, started = state["history"], state["epoch"], state["started"]

@@ -10,7 +10,7 @@ from ssllib.checkpoint import CheckpointError, save_checkpoint
 from ssllib.distill.config import DistillConfig
 from ssllib.distill.crd import CRD, other_class_sampler
 from ssllib.distill.losses import kd_loss, nce_loss, rrd_loss
-from ssllib.distill.model import Distillation, build_distillation
+from ssllib.distill.model import Distillation
 from ssllib.distill.rrd import RRD
 from ssllib.distill.zoo import ZOO, build_network
 from ssllib.loader import TrainBatches

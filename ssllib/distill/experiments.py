@@ -68,3 +68,39 @@ def relation_distributions(result: DistillResult, teacher: torch.nn.Module, imag
     p_t = F.softmax(z_t @ memory.t() / rrd.tau_t, dim=1)
     p_s = F.softmax(z_s @ memory.t() / rrd.tau_s, dim=1)
     return p_t.cpu().numpy(), p_s.cpu().numpy()
+
+
+def check_transfer(settings) -> None:
+    """The transfer dataset must have as many colour channels as the training set: say so
+    before any training starts."""
+    from ..data import DATASETS
+    from ..params import ParameterError
+
+    train, target = DATASETS[settings.dataset], DATASETS[settings.transfer_dataset]
+    if train.channels != target.channels:
+        raise ParameterError(f"transfer_dataset={settings.transfer_dataset!r} has {target.channels} colour "
+                             f"channel(s) but the networks are trained on {settings.dataset!r} with "
+                             f"{train.channels}; pick a transfer dataset with {train.channels}")
+
+
+def transfer_accuracies(teacher: DistillResult, students: dict[str, list[DistillResult]], settings,
+                        size: int) -> list[dict]:
+    """The transfer probe (DCD's recipe, at ``settings``' epochs and milestones) of the teacher
+    and of every student run, one row each: {'method', 'seed', 'transfer top-1'}."""
+    from ..data import load_dataset
+    from ..data.registry import to_memory
+    from .transfer import TransferRecipe, remembered_transfer
+
+    train = load_dataset(settings.transfer_dataset, "train", settings.data_root, settings.download)
+    test = load_dataset(settings.transfer_dataset, "test", settings.data_root)
+    if not train.in_memory:
+        train, test = to_memory(train, size), to_memory(test, size)
+    rows = []
+    for name, runs in [("teacher", [teacher]), *((label(m), r) for m, r in students.items())]:
+        for run in runs:
+            recipe = TransferRecipe(epochs=settings.transfer_epochs, milestones=tuple(settings.transfer_milestones),
+                                    size=size, seed=run.config.seed)
+            result = remembered_transfer(run.run_id, run.network, train, test, recipe,
+                                         f"transfer {name} seed {run.config.seed}")
+            rows.append({"method": name, "seed": run.config.seed, "transfer top-1": result["top1"]})
+    return rows

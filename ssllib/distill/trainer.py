@@ -32,7 +32,7 @@ from ..fingerprint import run_code_fingerprint
 from ..ledger import environment, results_dir, write_record
 from ..loader import TrainBatches, iterate_eval_batches
 from ..schedule import step_decay
-from ..trainer import EpochMeter, epoch_generator, fixed_subset, optimise, set_lr
+from ..trainer import EpochMeter, epoch_generator, fixed_subset, optimise, previous_state, set_lr
 from .config import DistillConfig
 from .model import Distillation, build_distillation
 from .zoo import build_network
@@ -165,10 +165,8 @@ def train_distill(cfg: DistillConfig, *, paper: str = "", profile: str = "", dat
                                 weight_decay=cfg.weight_decay)
     history: list[dict] = []
     start_epoch, started = 0, datetime.now(timezone.utc).isoformat(timespec="seconds")
-    if ckpt_path.exists() and not retrain:
-        state = load_checkpoint(ckpt_path, map_location=device)
-        if state.get("config") != cfg.to_dict():
-            raise RuntimeError(f"{ckpt_path} was written by another configuration; move it aside to train this one")
+    state = previous_state(ckpt_path, cfg.to_dict(), device, retrain)
+    if state is not None:
         load_weights(model.student, state["network"], str(ckpt_path))
         if model.criterion is not None:
             load_weights(model.criterion, state["criterion"], str(ckpt_path))

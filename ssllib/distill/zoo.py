@@ -22,17 +22,38 @@ def _conv_bn(cin: int, cout: int, kernel: int = 3, stride: int = 1, groups: int 
     return nn.Sequential(*layers, nn.ReLU(inplace=True)) if relu else nn.Sequential(*layers)
 
 
+def _stages(block, cin: int, widths, n: int) -> nn.ModuleList:
+    """Stages of ``n`` blocks each, ``widths`` channels, the first block of every stage but the
+    first with stride 2."""
+    stages = []
+    for i, cout in enumerate(widths):
+        stages.append(nn.Sequential(*[block(cin if b == 0 else cout, cout, 2 if b == 0 and i > 0 else 1)
+                                      for b in range(n)]))
+        cin = cout
+    return nn.ModuleList(stages)
+
+
 def _pool(x: torch.Tensor) -> torch.Tensor:
     return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
 
 
 class ZooNetwork(nn.Module):
-    """Shared tail: global average pool of the last map, then the linear classifier."""
+    """The shared shape: ``stem`` → each of ``stages`` → ``finish`` → global average pool →
+    ``fc``. Every stage's output is a feature; the pooled vector is the last one."""
 
     feature_dim: int
 
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward(x)[1]
+    def finish(self, feats: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The network's last transform of the stage outputs (none by default)."""
+        return feats
+
+    def forward(self, x):
+        feats = [self.stem(x)]
+        for stage in self.stages:
+            feats.append(stage(feats[-1]))
+        feats = self.finish(feats)
+        pooled = _pool(feats[-1])
+        return feats + [pooled], self.fc(pooled)
 
 
 # ----------------------------------------------------------------------- CIFAR ResNets
@@ -59,25 +80,12 @@ class CifarResNet(ZooNetwork):
             raise ValueError(f"a CIFAR ResNet has depth 6n+2 (8, 14, 20, …), not {depth}")
         n = (depth - 2) // 6
         self.stem = _conv_bn(in_channels, widths[0])
-        stages, cin = [], widths[0]
-        for i, cout in enumerate(widths[1:]):
-            blocks = [CifarBasicBlock(cin if b == 0 else cout, cout, (1 if i == 0 else 2) if b == 0 else 1)
-                      for b in range(n)]
-            stages.append(nn.Sequential(*blocks))
-            cin = cout
-        self.stages = nn.ModuleList(stages)
-        self.feature_dim = cin
-        self.fc = nn.Linear(cin, num_classes)
+        self.stages = _stages(CifarBasicBlock, widths[0], widths[1:], n)
+        self.feature_dim = widths[-1]
+        self.fc = nn.Linear(widths[-1], num_classes)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-
-    def forward(self, x):
-        feats = [self.stem(x)]
-        for stage in self.stages:
-            feats.append(stage(feats[-1]))
-        pooled = _pool(feats[-1])
-        return feats + [pooled], self.fc(pooled)
 
 
 # ----------------------------------------------------------------------- Wide ResNets
@@ -110,28 +118,18 @@ class WideResNet(ZooNetwork):
         n = (depth - 4) // 6
         widths = (16, 16 * k, 32 * k, 64 * k)
         self.stem = nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False)
-        stages, cin = [], widths[0]
-        for i, cout in enumerate(widths[1:]):
-            stages.append(nn.Sequential(*[PreActBlock(cin if b == 0 else cout, cout, (1 if i == 0 else 2) if b == 0
-                                                      else 1) for b in range(n)]))
-            cin = cout
-        self.stages = nn.ModuleList(stages)
-        self.bn = nn.BatchNorm2d(cin)
-        self.feature_dim = cin
-        self.fc = nn.Linear(cin, num_classes)
+        self.stages = _stages(PreActBlock, widths[0], widths[1:], n)
+        self.bn = nn.BatchNorm2d(widths[-1])
+        self.feature_dim = widths[-1]
+        self.fc = nn.Linear(widths[-1], num_classes)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
             elif isinstance(m, nn.Linear):
                 nn.init.zeros_(m.bias)
 
-    def forward(self, x):
-        feats = [self.stem(x)]
-        for stage in self.stages:
-            feats.append(stage(feats[-1]))
-        feats[-1] = F.relu(self.bn(feats[-1]))
-        pooled = _pool(feats[-1])
-        return feats + [pooled], self.fc(pooled)
+    def finish(self, feats):
+        return feats[:-1] + [F.relu(self.bn(feats[-1]))]
 
 
 # ----------------------------------------------------------------------- VGG
@@ -245,13 +243,8 @@ class MobileNetV2(ZooNetwork):
                 nn.init.normal_(m.weight, 0, 0.01)
                 nn.init.zeros_(m.bias)
 
-    def forward(self, x):
-        feats = [self.stem(x)]
-        for stage in self.stages:
-            feats.append(stage(feats[-1]))
-        feats.append(self.head(feats[-1]))
-        pooled = _pool(feats[-1])
-        return feats + [pooled], self.fc(pooled)
+    def finish(self, feats):
+        return feats + [self.head(feats[-1])]
 
 
 # ----------------------------------------------------------------------- ShuffleNets
@@ -300,13 +293,6 @@ class ShuffleNetV1(ZooNetwork):
         self.feature_dim = cin
         self.fc = nn.Linear(cin, num_classes)
 
-    def forward(self, x):
-        feats = [self.stem(x)]
-        for stage in self.stages:
-            feats.append(stage(feats[-1]))
-        pooled = _pool(feats[-1])
-        return feats + [pooled], self.fc(pooled)
-
 
 class ShuffleV2Unit(nn.Module):
     """Stride 1: split the channels in half, transform one half (1×1, 3×3 depthwise, 1×1),
@@ -350,13 +336,8 @@ class ShuffleNetV2(ZooNetwork):
         self.head = _conv_bn(cin, self.feature_dim, 1)
         self.fc = nn.Linear(self.feature_dim, num_classes)
 
-    def forward(self, x):
-        feats = [self.stem(x)]
-        for stage in self.stages:
-            feats.append(stage(feats[-1]))
-        feats.append(self.head(feats[-1]))
-        pooled = _pool(feats[-1])
-        return feats + [pooled], self.fc(pooled)
+    def finish(self, feats):
+        return feats + [self.head(feats[-1])]
 
 
 # ----------------------------------------------------------------------- the zoo

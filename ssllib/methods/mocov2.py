@@ -1,7 +1,6 @@
 """MoCo-v2 (Chen et al. 2020): InfoNCE of each query against its key and the queue."""
 from __future__ import annotations
 
-import torch
 
 from ..losses import contrastive_logits, info_nce
 from ..momentum import MomentumMethod
