@@ -309,3 +309,34 @@ def test_command_line_reads_a_distillation_configuration(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([str(path)])
     assert "teacher='resnet33' is not one of the valid choices" in capsys.readouterr().err
+
+
+def test_an_interrupted_student_resumes_to_the_same_result(tmp_path, monkeypatch):
+    from ssllib.distill import trainer
+
+    data = trainer.DistillData(tiny_dataset(n=64, size=8, channels=1, classes=3),
+                               tiny_dataset(n=16, size=8, channels=1, classes=3, seed=1), 8)
+    cfg = DistillConfig.from_dict(dict(method="rrd_kd", network="resnet8", teacher="resnet8", dataset="fashion_mnist",
+                                       epochs=2, batch_size=16, lr_milestones=[1.5], rrd_queue=32, embed_dim=8,
+                                       device="cpu", log_every=2))
+    whole = trainer.train_distill(cfg, data=data, runs_dir=tmp_path / "a", ledger_dir=tmp_path / "l")
+
+    real, calls = trainer.classifier_accuracy, []
+
+    def interrupt_in_epoch_two(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:  # the teacher's two epochs, the student's first, then its second
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+    monkeypatch.setattr(trainer, "classifier_accuracy", interrupt_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train_distill(cfg, data=data, runs_dir=tmp_path / "b", ledger_dir=tmp_path / "l")
+    monkeypatch.setattr(trainer, "classifier_accuracy", real)
+    from ssllib.checkpoint import load_checkpoint
+    assert load_checkpoint(tmp_path / "b" / trainer.run_id_for(cfg) / "checkpoint.pt")["epoch"] == 1
+    resumed = trainer.train_distill(cfg, data=data, runs_dir=tmp_path / "b", ledger_dir=tmp_path / "l")
+    assert resumed.trained_now and len(resumed.history) == 2
+    for key, value in whole.network.state_dict().items():
+        assert torch.equal(value, resumed.network.state_dict()[key]), key
+    assert torch.equal(whole.model.criterion.queue.keys, resumed.model.criterion.queue.keys)
+    assert resumed.metric() == whole.metric()
