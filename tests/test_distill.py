@@ -340,3 +340,36 @@ def test_an_interrupted_student_resumes_to_the_same_result(tmp_path, monkeypatch
         assert torch.equal(value, resumed.network.state_dict()[key]), key
     assert torch.equal(whole.model.criterion.queue.keys, resumed.model.criterion.queue.keys)
     assert resumed.metric() == whole.metric()
+
+
+# ----------------------------------------------------------------------------- transfer
+
+
+@pytest.mark.parametrize("name", ["stl10", "tiny_imagenet"])
+def test_transfer_probe_trains_only_a_new_head_on_the_real_loaders_at_32px(tmp_path, name):
+    from ssllib.data import load_dataset
+    from ssllib.data.registry import to_memory
+    from ssllib.distill.transfer import TransferRecipe, transfer_probe
+    from tests.fixtures import make_stl10, make_tiny_imagenet
+
+    (make_stl10 if name == "stl10" else make_tiny_imagenet)(tmp_path)
+    train, test = load_dataset(name, "train", tmp_path), load_dataset(name, "test", tmp_path)
+    if not train.in_memory:
+        train, test = to_memory(train, 32, tmp_path / "cache"), to_memory(test, 32, tmp_path / "cache")
+    assert train.images.shape[-1] in (32, 96)
+    net = build_network("resnet8", 100, 3).train()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    result = transfer_probe(net, train, test, TransferRecipe(epochs=2, milestones=(1.0,), batch_size=2, size=32))
+    assert len(result["history"]) == 2 and result["top1"] == result["history"][-1]
+    assert result["best_top1"] == max(result["history"]) and 0 <= result["top1"] <= 100
+    assert all(torch.equal(v, before[k]) for k, v in net.state_dict().items())  # frozen, BN statistics too
+    assert net.training  # left as it was found
+
+
+def test_a_transfer_dataset_with_other_channels_is_refused_up_front():
+    from ssllib.distill.experiments import check_transfer
+    from ssllib.profiles import Settings
+
+    with pytest.raises(ParameterError, match="transfer_dataset='stl10' has 3 colour channel"):
+        check_transfer(Settings(dataset="fashion_mnist", transfer_dataset="stl10"))
+    check_transfer(Settings(dataset="fashion_mnist", transfer_dataset="digits"))
