@@ -5,8 +5,9 @@
 Two figures for the same MoCo-v2 model and batch: the full step (batch indexing, on-device
 augmentation of both views, key shuffle, EMA update, forward, backward, optimiser step,
 enqueue) and the bare encoders: query forward/backward and key forward with the same loss on
-views augmented once beforehand (the compute limit). Their
-ratio is the pipeline's efficiency; the results are printed and written to
+views augmented once beforehand (the compute limit). Their ratio is the pipeline's efficiency.
+Then SynCo's step time ÷ MoCo-v2's at the SynCo chapter's settings of the same profile
+(``--synco-rounds 0`` skips it). The results are printed and written to
 ``results/bench/step-<profile>.json``.
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .ledger import device_name, environment, results_dir
 from .loader import TrainBatches
 from .losses import contrastive_logits, info_nce
 from .methods import build_method
-from .profiles import FOUNDATIONS, resolve
+from .profiles import FOUNDATIONS, SYNCO, resolve
 from .trainer import load_run_data, optimise, prepare_inputs
 
 
@@ -136,6 +137,7 @@ def main(argv=None) -> None:
     parser.add_argument("--profile", default="cpu", choices=("smoke", "cpu", "paper"))
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--dataset", default=None)
+    parser.add_argument("--synco-rounds", type=int, default=8, help="ABBA rounds timing SynCo against MoCo-v2")
     args = parser.parse_args(argv)
     settings = resolve(FOUNDATIONS, {"profile": args.profile, "dataset": args.dataset})
     cfg = settings.run_config()
@@ -144,6 +146,14 @@ def main(argv=None) -> None:
     print(f"  full step (augmentation, queue, EMA included): {result['full_img_per_s']:8.0f} images/s")
     print(f"  bare forward/backward on fixed views:          {result['bare_img_per_s']:8.0f} images/s")
     print(f"  full ÷ bare: {result['full_over_bare']:.3f}")
+    if args.synco_rounds:
+        synco = resolve(SYNCO, {"profile": args.profile, "dataset": args.dataset})
+        ratio = step_time_ratio(synco.run_config(method="synco", options=synco.method_options("synco")),
+                                synco.run_config(method="mocov2"), steps=synco.overhead_steps,
+                                rounds=args.synco_rounds)
+        print(f"  SynCo step ÷ MoCo-v2 step (SynCo chapter settings): {ratio['ratio']:.3f} "
+              f"(rounds {ratio['ratio_range'][0]:.2f}–{ratio['ratio_range'][1]:.2f})")
+        result["synco_over_mocov2"] = ratio
     path = results_dir() / "bench" / f"step-{args.profile}.json"
     write_json({**result, "environment": environment(pick_device(cfg.device)), "config": cfg.to_dict()}, path)
     print(f"written to {path}")
