@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .distributed import draw_rows
+
 # ----------------------------------------------------------------------------- parameters
 
 
@@ -28,7 +30,7 @@ def sample_crop_boxes(n: int, height: int, width: int, scale=(0.2, 1.0), ratio=(
     the centred box with the aspect clamped to ``ratio``. Returns (top, left, h, w), each (n,) float.
     """
     area = height * width
-    u = torch.rand(n, tries, 2, generator=generator, device=device)
+    u = _rand(n, (tries, 2), generator, device)
     target = area * (scale[0] + (scale[1] - scale[0]) * u[..., 0])
     log_lo, log_hi = math.log(ratio[0]), math.log(ratio[1])
     aspect = torch.exp(log_lo + (log_hi - log_lo) * u[..., 1])
@@ -51,7 +53,7 @@ def sample_crop_boxes(n: int, height: int, width: int, scale=(0.2, 1.0), ratio=(
     w = torch.where(found, w, torch.full_like(w, fw))
     h = torch.where(found, h, torch.full_like(h, fh))
 
-    offsets = torch.rand(n, 2, generator=generator, device=device)
+    offsets = _rand(n, (2,), generator, device)
     top = torch.floor(offsets[:, 0] * (height - h + 1))
     left = torch.floor(offsets[:, 1] * (width - w + 1))
     top = torch.where(found, top, torch.full_like(top, (height - fh) // 2))
@@ -59,12 +61,17 @@ def sample_crop_boxes(n: int, height: int, width: int, scale=(0.2, 1.0), ratio=(
     return top, left, h, w
 
 
+def _rand(n: int, shape: tuple, generator, device) -> torch.Tensor:
+    """U[0, 1) of shape (n, *shape): this process's n rows of one draw for the global batch."""
+    return draw_rows(lambda rows: torch.rand(rows, *shape, generator=generator, device=device), n)
+
+
 def _uniform(n: int, low: float, high: float, generator, device) -> torch.Tensor:
-    return low + (high - low) * torch.rand(n, generator=generator, device=device)
+    return low + (high - low) * _rand(n, (), generator, device)
 
 
 def _coin(n: int, p: float, generator, device) -> torch.Tensor:
-    return torch.rand(n, generator=generator, device=device) < p
+    return _rand(n, (), generator, device) < p
 
 
 # ----------------------------------------------------------------------------- geometry
@@ -103,7 +110,8 @@ def random_shift_flip(images: torch.Tensor, padding: int, generator=None, flip_p
     """
     n, c, height, width = images.shape
     device = images.device
-    shift = torch.randint(-padding, padding + 1, (n, 2), generator=generator, device=device)
+    shift = draw_rows(lambda rows: torch.randint(-padding, padding + 1, (rows, 2), generator=generator,
+                                                 device=device), n)
     flip = _coin(n, flip_p, generator, device)
     ys = torch.arange(height, device=device)
     xs = torch.arange(width, device=device)
@@ -195,20 +203,36 @@ def adjust_hue(images, shift):
     return hsv_to_rgb(torch.stack([hue, hsv[:, 1], hsv[:, 2]], dim=1))
 
 
-def color_jitter(images, brightness, contrast, saturation, hue, order, apply):
+def sync_free_default(device: torch.device) -> bool:
+    """Whether to avoid asking the device which rows a random choice picked: on a GPU the
+    question stalls the step until the device catches up, so there every row goes through
+    each step and the picked ones are kept; on the CPU the question is free and transforming
+    only the picked rows is cheaper."""
+    return device.type != "cpu"
+
+
+def color_jitter(images, brightness, contrast, saturation, hue, order, apply, sync_free: bool | None = None):
     """Per-sample ColorJitter: the four adjustments in each sample's own random ``order``
-    ((N, 4) permutations of 0 brightness, 1 contrast, 2 saturation, 3 hue), only where ``apply``."""
+    ((N, 4) permutations of 0 brightness, 1 contrast, 2 saturation, 3 hue), only where ``apply``.
+    ``sync_free``: see :func:`sync_free_default` (None: by the device)."""
     ops = (adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue)
     factors = (brightness, contrast, saturation, hue)
     skip = {2, 3} if images.shape[1] == 1 else set()
     out = images.clone()
+    sync_free = sync_free_default(images.device) if sync_free is None else sync_free
     for position in range(4):
         for op_id, (op, factor) in enumerate(zip(ops, factors)):
             if op_id in skip:
                 continue
-            rows = torch.nonzero(apply & (order[:, position] == op_id)).squeeze(1)
-            if rows.numel():
-                out[rows] = op(out[rows], factor[rows])
+            picked = apply & (order[:, position] == op_id)
+            if not sync_free:  # transform only the picked rows
+                rows = torch.nonzero(picked).squeeze(1)
+                if rows.numel():
+                    out[rows] = op(out[rows], factor[rows])
+            elif op_id == 3:  # no host sync: every row, the picked ones kept
+                out = torch.where(picked.view(-1, 1, 1, 1), op(out, factor), out)
+            else:  # a factor of 1 leaves a row exactly as it is
+                out = op(out, torch.where(picked, factor, torch.ones_like(factor)))
     return out
 
 
@@ -255,6 +279,7 @@ class ViewAugmentation:
     blur_kernel: int = 0
     flip_p: float = 0.5
     crop: bool = True
+    sync_free: bool | None = None  # see sync_free_default (None: by the device)
 
     @property
     def kernel_size(self) -> int:
@@ -267,6 +292,7 @@ class ViewAugmentation:
         """uint8 (N, C, H, W) on any device → normalised float (N, C, size, size)."""
         n, c, height, width = images.shape
         dev = images.device
+        sync_free = sync_free_default(dev) if self.sync_free is None else self.sync_free
         x = images.float().div_(255)
         if self.crop:
             top, left, h, w = sample_crop_boxes(n, height, width, self.crop_scale, self.crop_ratio, generator, dev)
@@ -275,22 +301,25 @@ class ViewAugmentation:
 
         b, ct, s, hu = self.jitter
         apply = _coin(n, self.jitter_p, generator, dev)
-        order = torch.rand(n, 4, generator=generator, device=dev).argsort(dim=1)
+        order = _rand(n, (4,), generator, dev).argsort(dim=1)
         factors = (_uniform(n, max(0, 1 - b), 1 + b, generator, dev),
                    _uniform(n, max(0, 1 - ct), 1 + ct, generator, dev),
                    _uniform(n, max(0, 1 - s), 1 + s, generator, dev),
                    _uniform(n, -hu, hu, generator, dev))
-        x = color_jitter(x, *factors, order=order, apply=apply)
+        x = color_jitter(x, *factors, order=order, apply=apply, sync_free=sync_free)
 
         gray = _coin(n, self.grayscale_p, generator, dev)
-        if c == 3 and gray.any():
+        if c == 3 and (sync_free or gray.any()):
             x = torch.where(gray.view(-1, 1, 1, 1), to_grayscale(x).expand_as(x), x)
 
         blur = _coin(n, self.blur_p, generator, dev)
         sigma = _uniform(n, self.blur_sigma[0], self.blur_sigma[1], generator, dev)
-        rows = torch.nonzero(blur).squeeze(1)
-        if rows.numel() and self.kernel_size > 1:
-            x[rows] = gaussian_blur(x[rows], sigma[rows], self.kernel_size)
+        if self.kernel_size > 1 and not sync_free:
+            rows = torch.nonzero(blur).squeeze(1)
+            if rows.numel():
+                x[rows] = gaussian_blur(x[rows], sigma[rows], self.kernel_size)
+        elif self.kernel_size > 1:
+            x = torch.where(blur.view(-1, 1, 1, 1), gaussian_blur(x, sigma, self.kernel_size), x)
         return normalize(x, mean, std)
 
 

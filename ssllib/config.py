@@ -40,6 +40,8 @@ class RunConfig:
     temperature: float = _p(0.2, "softmax temperature τ of the contrastive loss", min=1e-4)
     bn_splits: int = _p(1, "batch-norm sub-batches on one device (MoCo's split-BN; 1: plain BN)", min=1)
     shuffle_keys: bool = _p(True, "shuffle the key batch so its batch-norm statistics differ from the query's")
+    sync_bn: bool = _p(False, "batch-norm statistics over all processes (SyncBatchNorm; CUDA, several processes) "
+                              "instead of per process")
     # augmentation (MoCo-v2 aug-plus)
     crop_min_scale: float = _p(0.2, "smallest area fraction of a random resized crop", min=0.01, max=1.0)
     jitter_strength: float = _p(0.4, "colour jitter: brightness, contrast, saturation = s, hue = s/4", min=0.0, max=1.0)
@@ -100,6 +102,9 @@ class RunConfig:
         if self.batch_size % self.bn_splits:
             raise ParameterError(f"batch_size={self.batch_size} does not split into bn_splits={self.bn_splits} "
                                  f"equal sub-batches; choose a batch size divisible by {self.bn_splits}")
+        if self.sync_bn and self.bn_splits > 1:
+            raise ParameterError(f"sync_bn=True and bn_splits={self.bn_splits} ask for opposite batch-norm statistics "
+                                 f"(over all processes, or over sub-batches); choose one")
         if self.method != "supervised" and self.queue_size < self.batch_size:
             raise ParameterError(f"queue_size={self.queue_size} is smaller than batch_size={self.batch_size}; "
                                  f"the queue must hold at least one batch of keys")

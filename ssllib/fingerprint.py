@@ -18,7 +18,7 @@ PRESENTATION = {"plots.py", "book.py", "progress.py", "report.py", "bench.py"}
 # (This module is one of them: it decides which runs are reused, not what they compute.)
 AROUND_RUNS = {"chapter.py", "experiments.py", "diagnostics.py", "profiles.py", "ledger.py", "train.py",
                "fingerprint.py", "methods/registry.py", "methods/options.py", "distill/experiments.py",
-               "distill/transfer.py"}
+               "distill/transfer.py", "launch.py"}
 SELF_SUPERVISED = {"mocov2", "synco", "mochi", "supervised"}
 DISTILLATION = {"ce", "kd", "crd", "crd_kd", "rrd", "rrd_kd", "dcd", "dcd_kd"}
 # Modules that belong to particular methods: they count only for runs of those methods.

@@ -11,7 +11,7 @@ import torch
 from torchvision.transforms import v2 as T
 from torchvision.transforms.v2 import functional as TF
 
-from .distributed import rank, world_size
+from .distributed import own_rows, world_size
 
 
 class PairedCrops:
@@ -37,8 +37,9 @@ class CentreCrop:
 
 
 class TrainBatches:
-    """Fixed-size shuffled batches, ``drop_last``. With several processes each takes its share
-    of every global batch, so all processes see one permutation."""
+    """Fixed-size shuffled batches, ``drop_last``. With several processes each takes its rows
+    of every global batch (r, r + W, …; see :mod:`ssllib.distributed`), so all processes see
+    one permutation."""
 
     def __init__(self, dataset, batch_size: int, device: torch.device, size: int,
                  crop_scale=(0.2, 1.0), views: int = 2, num_workers: int = 8):
@@ -67,15 +68,14 @@ class TrainBatches:
         """Yield (images uint8, labels) for one epoch, with ``with_index`` also each image's index
         in the dataset (for methods that keep a memory per sample); the order comes from ``generator``."""
         order = torch.randperm(len(self.dataset), generator=generator)
-        offset = rank() * self.local_batch
+        batch = self.global_batch
         if self.dataset.in_memory:
             order = order.to(self.device)
             for step in range(self.steps):
-                idx = order[step * self.global_batch + offset: step * self.global_batch + offset + self.local_batch]
+                idx = own_rows(order[step * batch:(step + 1) * batch])
                 yield (self.images[idx], self.labels[idx], idx) if with_index else (self.images[idx], self.labels[idx])
             return
-        mine = torch.cat([order[s * self.global_batch + offset: s * self.global_batch + offset + self.local_batch]
-                          for s in range(self.steps)])
+        mine = torch.cat([own_rows(order[s * batch:(s + 1) * batch]) for s in range(self.steps)])
         loader = torch.utils.data.DataLoader(
             self.transformed, batch_size=self.local_batch, sampler=mine.tolist(), num_workers=self.num_workers,
             pin_memory=self.device.type == "cuda", drop_last=True, persistent_workers=False)

@@ -17,12 +17,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .distributed import gather_cat, shuffle_batch, unshuffle_batch
+from .distributed import gather_global, shuffle_batch, unshuffle_batch
 
 
 class Queue(nn.Module):
-    """A FIFO ring buffer of K unit-norm keys, (K, D). ``enqueue`` writes the keys of every
-    process (gathered, in rank order) at the pointer and wraps around the end."""
+    """A FIFO ring buffer of K unit-norm keys, (K, D). ``enqueue`` writes the keys of the whole
+    global batch (gathered from every process, in batch order) at the pointer and wraps
+    around the end."""
 
     def __init__(self, size: int, dim: int, generator: torch.Generator | None = None):
         super().__init__()
@@ -34,7 +35,7 @@ class Queue(nn.Module):
 
     @torch.no_grad()
     def enqueue(self, keys: torch.Tensor) -> None:
-        keys = gather_cat(keys.detach())
+        keys = gather_global(keys.detach())
         n = len(keys)
         if n > len(self):
             raise ValueError(f"cannot enqueue {n} keys into a queue of {len(self)}; make the queue "
@@ -89,6 +90,10 @@ class MomentumMethod(nn.Module):
         self.momentum_schedule = momentum_schedule
         self.temperature = temperature
         self.shuffle_keys = shuffle_keys
+
+    def compiled_parts(self) -> tuple[nn.Module, ...]:
+        """The networks ``torch.compile`` should take (with ``compile=True``)."""
+        return self.encoder, self.momentum_encoder
 
     def make_inputs(self, images: torch.Tensor, labels: torch.Tensor, generator=None):
         """Two independently augmented views of each image (labels are not used). A 5-D batch

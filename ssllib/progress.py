@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import sys
 
+from .distributed import is_main_process
+
 
 def _in_notebook() -> bool:
     try:
@@ -46,9 +48,10 @@ class _Silent:
 
 
 def bar(total: int, desc: str, initial: int = 0, unit: str = "step"):
-    """A tqdm bar (or a silent stand-in) with ``update``, ``set_postfix`` and ``close``."""
+    """A tqdm bar (or a silent stand-in) with ``update``, ``set_postfix`` and ``close``; only the
+    main process of a distributed run shows one."""
     chosen = mode()
-    if chosen == "off":
+    if chosen == "off" or not is_main_process():
         return _Silent(total=total, initial=initial)
     if chosen == "notebook":
         try:

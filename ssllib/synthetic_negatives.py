@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .distributed import draw_rows
+
 TYPES = ("interpolation", "extrapolation", "mixup", "noise", "gradient", "adversarial")
 
 
@@ -45,7 +47,8 @@ def rows(queue: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 def draw(hard: torch.Tensor, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Queue indices (N, count) drawn uniformly **with replacement** from each query's hard set."""
-    slots = torch.randint(hard.shape[1], (hard.shape[0], count), device=hard.device, generator=generator)
+    slots = draw_rows(lambda rows: torch.randint(hard.shape[1], (rows, count), device=hard.device, generator=generator),
+                      hard.shape[0])
     return hard.gather(1, slots)
 
 
@@ -161,12 +164,13 @@ def draw_all(q: torch.Tensor, queue: torch.Tensor, settings: SyntheticSettings,
                  "gradient": c5, "adversarial": c6}
         slots = {name: count for name, count in slots.items() if count}
         index = dict(zip(slots, draw(hard, sum(slots.values()), generator).split(list(slots.values()), dim=1)))
-        u = torch.rand(n, c1 + c2 + c3, device=dev, generator=generator).split([c1, c2, c3], dim=1)
+        u = draw_rows(lambda rows: torch.rand(rows, c1 + c2 + c3, device=dev, generator=generator), n)
+        u = u.split([c1, c2, c3], dim=1)
         coefficient = {name: low + (high - low) * values for name, values, (low, high) in
                        zip(("interpolation", "extrapolation", "mixup"), u, ((0.0, 0.5), (1.0, 1.5), (0.0, 1.0)))
                        if values.shape[1]}
-        noise = torch.randn(n, c4, dim, device=dev, generator=generator) if c4 else None
-        direction = {name: torch.randn(n, count, dim, device=dev, generator=generator)
+        noise = draw_rows(lambda rows: torch.randn(rows, c4, dim, device=dev, generator=generator), n) if c4 else None
+        direction = {name: draw_rows(lambda rows: torch.randn(rows, count, dim, device=dev, generator=generator), n)
                      for name, count in (("gradient", c5), ("adversarial", c6))
                      if count and settings.finite_difference}
         return Draws(index, coefficient, noise, direction)

@@ -2,6 +2,15 @@
 
     python -m ssllib.train run.json [--paper synco] [--profile cpu]
 
+Under ``torchrun`` the same command trains on several processes (one per GPU, or gloo
+processes on the CPU), and across nodes through torchrun's rendezvous:
+
+    torchrun --nproc_per_node 4 -m ssllib.train run.json
+
+``batch_size`` stays the global batch; each process takes its share of it, gradients are
+averaged, keys are gathered before they join the queue and the key shuffle spans all
+processes. Only rank 0 writes checkpoints, the record and the ledger, and evaluates.
+
 ``run.json`` holds RunConfig fields (missing ones take their defaults), or, for a distillation
 run, DistillConfig fields with a distillation ``method`` (ce, kd, crd, crd_kd, rrd, rrd_kd, dcd,
 dcd_kd; see ``ssllib/distill/config.py``). Run it again after an
@@ -40,20 +49,32 @@ def main(argv: list[str] | None = None) -> int:
     except (json.JSONDecodeError, ParameterError) as err:
         parser.error(f"{args.config}: {err}")
 
+    from .distributed import init_from_environment, is_main_process, shutdown
+
+    init_from_environment()
+    try:
+        record_path = _train(cfg, distill, args)
+        if is_main_process():
+            print(record_path)
+    finally:
+        shutdown()
+    return 0
+
+
+def _train(cfg, distill: bool, args) -> Path:
+    """Train (or load) the run; returns its record's path."""
     if distill:
         from .distill.trainer import train_distill
 
         result = train_distill(cfg, paper=args.paper, profile=args.profile, runs_dir=args.runs_dir,
                                ledger_dir=args.ledger_dir)
-        print(result.run_dir / "record.json")
-        return 0
+        return result.run_dir / "record.json"
 
     from .trainer import train
 
     result = train(cfg, paper=args.paper, profile=args.profile, evaluate=not args.no_eval,
                    runs_dir=args.runs_dir, ledger_dir=args.ledger_dir)
-    print(result.run_dir / "record.json")
-    return 0
+    return result.run_dir / "record.json"
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ from .checkpoint import load_checkpoint, load_weights, save_checkpoint, write_js
 from .config import RunConfig
 from .data import dataset_info, load_dataset
 from .devices import autocast, autocast_dtype, pick_device, place_model
-from .distributed import is_main_process, world_size
+from .distributed import (average_gradients, broadcast_state, is_main_process, mean_over_processes, world_key,
+                          world_size)
 from .evaluate import extract_features, knn_accuracy, knn_protocol, linear_probe
 from .fingerprint import run_code_fingerprint
 from .ledger import environment, results_dir, write_record
@@ -56,7 +57,9 @@ class EpochMeter:
             self.window[name] = self.window.get(name, 0) + value.float()
 
     def log_point(self, global_step: int, epoch: int, step: int, ckpt_path: Path, bar, steps: int) -> None:
-        """One host sync: check the loss is finite, append to the trace, move the progress bar."""
+        """One host sync: check the loss is finite, append to the trace, move the progress bar.
+        With several processes the metrics are first averaged over them (the global batch's)."""
+        self.sums, self.window = mean_over_processes(self.sums), mean_over_processes(self.window)
         check_finite(self.sums["loss"], epoch, step, ckpt_path)
         self.trace.append({"step": global_step,
                            **{name: (value / (step + 1 - self.window_start)).item()
@@ -131,7 +134,25 @@ class RunResult:
 
 
 def run_id_for(cfg: RunConfig) -> str:
-    return f"{cfg.method}-{cfg.dataset}-{cfg.backbone}w{cfg.width}-s{cfg.seed}-{cfg.fingerprint(run_code_fingerprint(cfg.method))}"
+    code = run_code_fingerprint(cfg.method) + world_key()
+    return f"{cfg.method}-{cfg.dataset}-{cfg.backbone}w{cfg.width}-s{cfg.seed}-{cfg.fingerprint(code)}"
+
+
+def ready_model(model: nn.Module, cfg: RunConfig, device: torch.device) -> tuple[nn.Module, bool]:
+    """``model`` on ``device`` as the run trains it: channels-last where asked for and safe,
+    SyncBatchNorm where asked for, rank 0's starting weights on every process, and the method's
+    networks compiled where asked for. Returns (model, whether channels-last is in use)."""
+    if cfg.sync_bn and world_size() > 1:
+        if device.type != "cuda":
+            raise ValueError("sync_bn=True needs CUDA (NCCL); on the CPU keep per-process statistics "
+                             "(sync_bn=False, shuffle_keys=True)")
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    model, channels_last = place_model(model, device, cfg.channels_last)
+    broadcast_state(model)
+    if cfg.compile:
+        for part in model.compiled_parts():
+            part.compile()
+    return model, channels_last
 
 
 def prepare_inputs(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, generator,
@@ -145,11 +166,13 @@ def prepare_inputs(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
 
 def optimise(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: tuple, device: torch.device,
              dtype, epoch: int, progress_fraction: float, generator=None):
-    """One forward (under autocast where enabled), backward and optimiser step."""
+    """One forward (under autocast where enabled), backward and optimiser step; with several
+    processes the gradients are averaged over them before the step."""
     with autocast(device, dtype):
         out = model(*inputs, epoch=epoch, progress=progress_fraction, generator=generator)
     optimizer.zero_grad(set_to_none=True)
     out.loss.backward()
+    average_gradients(p for group in optimizer.param_groups for p in group["params"])
     optimizer.step()
     return out
 
@@ -213,7 +236,7 @@ def train(cfg: RunConfig, *, paper: str = "", profile: str = "", evaluate: bool 
 
     torch.manual_seed(cfg.seed)
     train_set = data.training_set(cfg.method)
-    model, channels_last = place_model(build_method(cfg, train_set, data.size), device, cfg.channels_last)
+    model, channels_last = ready_model(build_method(cfg, train_set, data.size), cfg, device)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.sgd_momentum, weight_decay=cfg.weight_decay)
 
@@ -265,7 +288,9 @@ def train(cfg: RunConfig, *, paper: str = "", profile: str = "", evaluate: bool 
     bar.close()
 
     model.eval()
-    metrics = evaluate_backbone(model.backbone, data, cfg, device, seed=cfg.seed) if evaluate else {}
+    # one process evaluates; the others have the same weights
+    metrics = evaluate_backbone(model.backbone, data, cfg, device, seed=cfg.seed) \
+        if evaluate and is_main_process() else {}
     if history and "knn_monitor" in history[-1]:
         metrics["knn_monitor_top1"] = {"value": history[-1]["knn_monitor"], "protocol": {
             **knn_protocol(cfg.knn_k, cfg.knn_t, min(cfg.monitor_size or len(data.bank), len(data.bank)),

@@ -143,3 +143,15 @@ def test_view_augmentation_is_reproducible_and_independent_per_sample():
     distinct = {tuple(v.flatten()[:50].tolist()) for v in a}
     assert len(distinct) == 8  # one image, eight different views
     assert a.shape == (8, 1, 28, 28) and a.dtype == torch.float32
+
+
+def test_sync_free_path_equals_the_picked_rows_path():
+    """The GPU path (every row through every step, the picked ones kept) gives the CPU path's
+    images: same draws, same result up to rounding."""
+    images = (torch.rand(24, 3, 20, 20, generator=torch.Generator().manual_seed(0)) * 255).to(torch.uint8)
+    out = {}
+    for sync_free in (False, True):
+        aug = A.ViewAugmentation(size=16, blur_p=0.5, grayscale_p=0.3, jitter_p=0.8, sync_free=sync_free)
+        out[sync_free] = aug(images, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), torch.Generator().manual_seed(7))
+    torch.testing.assert_close(out[True], out[False], atol=1e-5, rtol=1e-5)
+    assert out[True].std() > 0.1

@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..distributed import draw_rows, gather_global, mean_over_processes
 from .losses import nce_loss
 
 
@@ -28,7 +29,8 @@ def other_class_sampler(labels: torch.Tensor):
         device = batch_labels.device
         c = batch_labels.long()
         available = (n - counts.to(device)[c]).float()
-        u = (torch.rand(len(c), m, generator=generator, device=device) * available[:, None]).long()
+        u = draw_rows(lambda rows: torch.rand(rows, m, generator=generator, device=device), len(c))
+        u = (u * available[:, None]).long()
         u = torch.minimum(u, available.long()[:, None] - 1)
         start, count = starts.to(device)[c][:, None], counts.to(device)[c][:, None]
         return order.to(device)[u + (u >= start) * count]
@@ -74,7 +76,7 @@ class CRD(nn.Module):
         thousands (on CIFAR-100, 64 × 50,000 products against 64 × 16,385 × 128 gathered floats)."""
         out = torch.exp((anchor @ memory.t()).gather(1, idx) / self.temperature)
         if not self._z_known and z.item() < 0:
-            z.fill_(out.detach().mean().item() * len(memory))
+            z.fill_(mean_over_processes({"z": out.detach().mean()})["z"].item() * len(memory))
         return out / z
 
     def forward(self, h_s: torch.Tensor, h_t: torch.Tensor, index: torch.Tensor, labels: torch.Tensor,
@@ -88,8 +90,9 @@ class CRD(nn.Module):
                     + nce_loss(self._scores(v_t, self.memory_s, idx, self.z_t), n_data))
             self._z_known = True
             with torch.no_grad():  # out of place: the old banks are still needed for the backward pass
+                index = gather_global(index)  # every process updates the slots of the global batch
                 for name, v in (("memory_s", v_s), ("memory_t", v_t)):
                     memory = getattr(self, name)
-                    updated = F.normalize(self.momentum * memory[index] + (1 - self.momentum) * v.detach(), dim=1)
+                    updated = F.normalize(self.momentum * memory[index] + (1 - self.momentum) * gather_global(v), dim=1)
                     setattr(self, name, memory.index_copy(0, index, updated))
         return loss

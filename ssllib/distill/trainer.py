@@ -28,6 +28,7 @@ from ..checkpoint import CheckpointError, load_checkpoint, load_weights, save_ch
 from ..data import dataset_info, load_dataset
 from ..data.registry import to_memory
 from ..devices import autocast, autocast_dtype, pick_device, place_model, uses_channels_last
+from ..distributed import broadcast_state, is_main_process, world_key, world_size
 from ..fingerprint import run_code_fingerprint
 from ..ledger import environment, results_dir, write_record
 from ..loader import TrainBatches, iterate_eval_batches
@@ -96,7 +97,7 @@ def teacher_key(cfg: DistillConfig) -> str:
 
 
 def run_id_for(cfg: DistillConfig) -> str:
-    code = run_code_fingerprint(cfg.method) + teacher_key(cfg)
+    code = run_code_fingerprint(cfg.method) + teacher_key(cfg) + world_key()
     return f"{cfg.method}-{cfg.dataset}-{cfg.network}-s{cfg.seed}-{cfg.fingerprint(code)}"
 
 
@@ -161,6 +162,7 @@ def train_distill(cfg: DistillConfig, *, paper: str = "", profile: str = "", dat
     torch.manual_seed(cfg.seed)
     model, channels_last = place_model(build_distillation(cfg, data.train, data.size, teacher), device,
                                        cfg.channels_last)
+    broadcast_state(model)
     optimizer = torch.optim.SGD(model.trainable_parameters(), lr=cfg.lr, momentum=cfg.sgd_momentum,
                                 weight_decay=cfg.weight_decay)
     history: list[dict] = []
@@ -204,11 +206,12 @@ def train_distill(cfg: DistillConfig, *, paper: str = "", profile: str = "", dat
         entry["seconds"] = time.perf_counter() - t0
         bar.set_postfix(epoch=epoch + 1, loss=f"{entry['loss']:.3f}", test=f"{entry['test_top1']:.1f}")
         history.append(entry)
-        save_checkpoint({"network": model.student.state_dict(), "network_name": cfg.network,
-                         "criterion": model.criterion.state_dict() if model.criterion is not None else {},
-                         "optimizer": optimizer.state_dict(), "epoch": epoch + 1, "history": history,
-                         "config": cfg.to_dict(), "code": run_code_fingerprint(cfg.method), "started": started},
-                        ckpt_path)
+        if is_main_process():
+            save_checkpoint({"network": model.student.state_dict(), "network_name": cfg.network,
+                             "criterion": model.criterion.state_dict() if model.criterion is not None else {},
+                             "optimizer": optimizer.state_dict(), "epoch": epoch + 1, "history": history,
+                             "config": cfg.to_dict(), "code": run_code_fingerprint(cfg.method), "started": started},
+                            ckpt_path)
     bar.close()
     model.eval()
 
@@ -221,11 +224,12 @@ def train_distill(cfg: DistillConfig, *, paper: str = "", profile: str = "", dat
     record = {
         "run_id": run_id, "paper": paper, "method": cfg.method, "dataset": cfg.dataset,
         "backbone": cfg.network, "teacher": cfg.teacher, "profile": profile, "epochs": cfg.epochs,
-        "seed": cfg.seed, "metrics": metrics, "config": cfg.to_dict(), "environment": environment(device, 1),
+        "seed": cfg.seed, "metrics": metrics, "config": cfg.to_dict(), "environment": environment(device, world_size()),
         "code": run_code_fingerprint(cfg.method), "teacher_key": teacher_key(cfg),
         "wall_time_s": sum(h["seconds"] for h in history), "started": started,
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "history": history,
     }
-    write_json(record, record_path)
-    write_record(record, ledger_dir)
+    if is_main_process():
+        write_json(record, record_path)
+        write_record(record, ledger_dir)
     return DistillResult(cfg, run_id, run_dir, model, history, record, True, teacher_accuracy, data)

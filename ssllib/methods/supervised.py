@@ -16,6 +16,10 @@ class SupervisedClassifier(nn.Module):
         self.classifier = nn.Linear(backbone.feature_dim, num_classes)
         self.augmentation = augmentation  # uint8 batch, generator -> float batch
 
+    def compiled_parts(self) -> tuple[nn.Module, ...]:
+        """The networks ``torch.compile`` should take (with ``compile=True``)."""
+        return (self.backbone,)
+
     def make_inputs(self, images: torch.Tensor, labels: torch.Tensor, generator=None):
         return self.augmentation(images, generator), labels
 

@@ -1,0 +1,76 @@
+"""Two processes under torchrun (gloo, CPU) train exactly what one process trains with the same
+global batch: same weights and same queue after a few steps, for MoCo-v2 and SynCo.
+
+Batch norm is made comparable the way the library defines the split: process r owns rows
+r, r + 2, … of each global batch, which is the grouping of SplitBatchNorm, so the one-process
+run uses ``bn_splits=2`` and each of the two processes plain batch norm over its half.
+"""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from ssllib.checkpoint import load_checkpoint
+from ssllib.config import RunConfig
+from ssllib.distributed import draw_rows, gather_global, own_rows
+from ssllib.momentum import Queue
+from ssllib.launch import torchrun_command, train_on_processes
+from ssllib.trainer import train
+
+BASE = dict(dataset="digits", train_subset=128, width=8, image_size=16, embed_dim=16, epochs=1, batch_size=32,
+            queue_size=96, lr=0.02, ema_momentum=0.9, seed=5, log_every=2, monitor_every=0, num_workers=0,
+            channels_last=False)
+SYNCO_OPTIONS = dict(n_hard=16, n1=3, n2=3, n3=3, n4=2, n5=2, n6=2, warmup_epochs=0)
+
+
+def _state(runs: Path, run_id: str) -> dict:
+    return load_checkpoint(runs / run_id / "checkpoint.pt")["model"]
+
+
+@pytest.mark.timeout(300)
+# SynCo for two steps only: its hard set is a top-k, so once rounding differences of 1e-6 (sums
+# taken in another order) reach two nearly tied queue entries, a later step picks another one.
+@pytest.mark.parametrize("method, options, steps", [("mocov2", {}, 4), ("synco", SYNCO_OPTIONS, 2)])
+def test_two_processes_equal_one(tmp_path, method, options, steps):
+    two = RunConfig.from_dict({**BASE, "method": method, "options": options, "train_subset": 32 * steps})
+    record = train_on_processes(two, 2, runs_dir=tmp_path / "two", ledger_dir=tmp_path / "ledger", evaluate=False,
+                                echo=False)
+    assert record["environment"]["processes"] == 2
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the arithmetic of each launched process (OMP_NUM_THREADS=1)
+    try:
+        one = train(two.replace(bn_splits=2), evaluate=False, runs_dir=tmp_path / "one",
+                    ledger_dir=tmp_path / "ledger")
+    finally:
+        torch.set_num_threads(threads)
+    assert one.run_id != record["run_id"]  # the process count is part of a run's identity
+
+    a, b = one.model.state_dict(), _state(tmp_path / "two", record["run_id"])
+    assert int(a["queue.ptr"]) == int(b["queue.ptr"]) == steps * 32 % 96
+    torch.testing.assert_close(b["queue.keys"], a["queue.keys"], atol=2e-5, rtol=1e-4)
+    # the batches' keys replaced the random initial keys
+    initial = Queue(96, 16, torch.Generator().manual_seed(BASE["seed"])).keys
+    moved = (b["queue.keys"] - initial).abs().amax(dim=1) > 1e-3
+    assert moved.sum() == min(96, steps * 32)
+    params = [name for name, _ in one.model.named_parameters()] + \
+             [f"momentum_encoder.{n}" for n, _ in one.model.momentum_encoder.named_parameters()]
+    for name in params:
+        torch.testing.assert_close(b[name], a[name], atol=2e-5, rtol=1e-4, msg=lambda m: f"{name}: {m}")
+    losses = [h["loss"] for h in one.history[0]["trace"]], [h["loss"] for h in record["history"][0]["trace"]]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-4)
+
+
+def test_one_process_helpers_are_identities():
+    x = torch.arange(12.0).view(6, 2)
+    assert own_rows(x) is x and gather_global(x) is x
+    g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    assert torch.equal(draw_rows(lambda n: torch.rand(n, 3, generator=g1), 6), torch.rand(6, 3, generator=g2))
+
+
+def test_launch_refuses_a_bad_process_count(tmp_path):
+    with pytest.raises(ValueError, match="positive whole number"):
+        torchrun_command(tmp_path / "run.json", 0)
+    command = torchrun_command(tmp_path / "run.json", 2, runs_dir=tmp_path, evaluate=False)
+    assert command[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    assert "--no-eval" in command and str(tmp_path) in command
