@@ -1,14 +1,16 @@
 """Throughput of a training step, measured on this machine.
 
-    python -m ssllib.bench [--profile cpu] [--steps 20]
+    python -m ssllib.bench [--profile cpu] [--steps 20] [--compile] [--epoch] [--peer-workers 2]
 
-Two figures for the same MoCo-v2 model and batch: the full step (batch indexing, on-device
+For the same MoCo-v2 model and batch: (a) the full step (batch indexing, on-device
 augmentation of both views, key shuffle, EMA update, forward, backward, optimiser step,
-enqueue) and the bare encoders: query forward/backward and key forward with the same loss on
-views augmented once beforehand (the compute limit). Their ratio is the pipeline's efficiency.
-Then SynCo's step time ÷ MoCo-v2's at the SynCo chapter's settings of the same profile
-(``--synco-rounds 0`` skips it). The results are printed and written to
-``results/bench/step-<profile>.json``.
+enqueue); (b) the bare encoders: query forward/backward and key forward with the same loss on
+views augmented once beforehand (the compute limit); (c) a peer, the same model, batch,
+augmentations and queue built from the ``lightly`` package with per-image transforms in
+DataLoader workers (``pip install -e .[bench]``; ``--peer-workers -1`` skips it); (d) SynCo's
+step time ÷ MoCo-v2's at the SynCo chapter's settings of the same profile (``--synco-rounds 0``
+skips it). ``--epoch`` also times one whole epoch of full steps. Ratios are the result; they
+are printed and written to ``results/bench/step-<profile>[-<dataset>].json``.
 """
 from __future__ import annotations
 
@@ -21,13 +23,13 @@ import torch.nn.functional as F
 
 from .checkpoint import write_json
 from .config import RunConfig
-from .devices import autocast, autocast_dtype, pick_device, place_model
+from .devices import autocast, autocast_dtype, pick_device
 from .ledger import device_name, environment, results_dir
 from .loader import TrainBatches
 from .losses import contrastive_logits, info_nce
 from .methods import build_method
 from .profiles import FOUNDATIONS, SYNCO, resolve
-from .trainer import load_run_data, optimise, prepare_inputs
+from .trainer import load_run_data, optimise, prepare_inputs, ready_model
 
 
 def _sync(device: torch.device) -> None:
@@ -42,13 +44,13 @@ class _Training:
         self.cfg, self.device, self.epoch = cfg, device, epoch
         self.dtype = autocast_dtype(device, cfg.precision)
         torch.manual_seed(cfg.seed)
-        self.model, self.channels_last = place_model(build_method(cfg, data.train, data.size), device,
-                                                     cfg.channels_last)
+        self.model, self.channels_last = ready_model(build_method(cfg, data.train, data.size), cfg, device)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.sgd_momentum,
                                          weight_decay=cfg.weight_decay)
         self.gen = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(0)
         batches = TrainBatches(data.train, cfg.batch_size, device, data.size, (cfg.crop_min_scale, 1.0),
                                num_workers=cfg.num_workers)
+        self.steps_per_epoch = len(batches)
 
         def stream():
             while True:
@@ -73,8 +75,28 @@ class _Training:
         return time.perf_counter() - start
 
 
-def step_throughput(cfg: RunConfig, steps: int = 20, warmup: int = 5, data=None) -> dict:
-    """Images per second of the full training step and of the bare forward/backward."""
+def host_syncs(run: _Training, steps: int = 3) -> dict:
+    """CUDA only: calls that make the host wait for the device during full steps, counted by
+    torch's sync debug mode, with the source lines that made them."""
+    import warnings
+
+    run.seconds(run.step, 1)
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for _ in range(steps):
+                run.step()
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    sites = sorted({f"{w.filename.split('ssllib/')[-1]}:{w.lineno}" for w in caught})
+    return {"host_syncs_per_step": len(caught) / steps, "host_sync_sites": sites}
+
+
+def step_throughput(cfg: RunConfig, steps: int = 20, warmup: int = 5, data=None, epoch: bool = False) -> dict:
+    """Images per second of the full training step and of the bare forward/backward; with
+    ``epoch`` also the seconds of one whole epoch of full steps. Warm-up steps (which pay
+    ``torch.compile``'s compilation where it is on) are not timed."""
     device = pick_device(cfg.device)
     data = data or load_run_data(cfg)
     run = _Training(cfg, data, device)
@@ -105,6 +127,13 @@ def step_throughput(cfg: RunConfig, steps: int = 20, warmup: int = 5, data=None)
               "full_img_per_s": max(full), "bare_img_per_s": max(bare), "device": device_name(device)}
     result["full_over_bare"] = result["full_img_per_s"] / result["bare_img_per_s"]
     result["pipeline_share_of_step"] = 1 - result["full_over_bare"]
+    result["compile"] = cfg.compile
+    if device.type == "cuda":
+        result.update(host_syncs(run))
+    if epoch:
+        result["epoch_steps"] = run.steps_per_epoch
+        result["epoch_images"] = run.steps_per_epoch * cfg.batch_size
+        result["epoch_s"] = run.seconds(run.step, run.steps_per_epoch)
     return result
 
 
@@ -137,25 +166,48 @@ def main(argv=None) -> None:
     parser.add_argument("--profile", default="cpu", choices=("smoke", "cpu", "paper"))
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--dataset", default=None)
+    parser.add_argument("--compile", action="store_true", help="torch.compile the encoders (warm-up not timed)")
+    parser.add_argument("--epoch", action="store_true", help="also time one whole epoch of full steps")
+    parser.add_argument("--peer-workers", type=int, default=2,
+                        help="DataLoader workers of the lightly peer (-1 skips the peer)")
     parser.add_argument("--synco-rounds", type=int, default=8, help="ABBA rounds timing SynCo against MoCo-v2")
     args = parser.parse_args(argv)
     settings = resolve(FOUNDATIONS, {"profile": args.profile, "dataset": args.dataset})
-    cfg = settings.run_config()
-    result = step_throughput(cfg, steps=args.steps)
-    print(f"{result['method']} {result['backbone']}, batch {result['batch']}, on {result['device']}")
-    print(f"  full step (augmentation, queue, EMA included): {result['full_img_per_s']:8.0f} images/s")
-    print(f"  bare forward/backward on fixed views:          {result['bare_img_per_s']:8.0f} images/s")
-    print(f"  full ÷ bare: {result['full_over_bare']:.3f}")
+    cfg = settings.run_config(compile=args.compile)
+    device = pick_device(cfg.device)
+    data = load_run_data(cfg)
+    result = step_throughput(cfg, steps=args.steps, data=data, epoch=args.epoch)
+    print(f"{result['method']} {result['backbone']}, batch {result['batch']}, on {result['device']}"
+          f"{' (compiled)' if cfg.compile else ''}")
+    print(f"  (a) full step (augmentation, queue, EMA included): {result['full_img_per_s']:8.0f} images/s")
+    print(f"  (b) bare forward/backward on fixed views:          {result['bare_img_per_s']:8.0f} images/s")
+    print(f"      full ÷ bare: {result['full_over_bare']:.3f}")
+    if "host_syncs_per_step" in result:
+        print(f"      host syncs per full step: {result['host_syncs_per_step']:g} "
+              f"{', '.join(result['host_sync_sites'])}")
+    if args.epoch:
+        print(f"      one epoch, {result['epoch_images']:,} images in {result['epoch_steps']} steps: "
+              f"{result['epoch_s']:.2f} s")
+    if args.peer_workers >= 0:
+        from .bench_peer import peer_throughput
+
+        peer = peer_throughput(cfg, data, device, steps=args.steps, workers=args.peer_workers)
+        result.update(peer, full_over_peer=result["full_img_per_s"] / peer["peer_img_per_s"])
+        print(f"  (c) peer, {peer['peer']} with {peer['workers']} DataLoader workers: "
+              f"{peer['peer_img_per_s']:8.0f} images/s")
+        print(f"      ssllib ÷ peer: {result['full_over_peer']:.2f}")
     if args.synco_rounds:
         synco = resolve(SYNCO, {"profile": args.profile, "dataset": args.dataset})
-        ratio = step_time_ratio(synco.run_config(method="synco", options=synco.method_options("synco")),
-                                synco.run_config(method="mocov2"), steps=synco.overhead_steps,
+        ratio = step_time_ratio(synco.run_config(method="synco", options=synco.method_options("synco"),
+                                                 compile=args.compile),
+                                synco.run_config(method="mocov2", compile=args.compile), steps=synco.overhead_steps,
                                 rounds=args.synco_rounds)
-        print(f"  SynCo step ÷ MoCo-v2 step (SynCo chapter settings): {ratio['ratio']:.3f} "
+        print(f"  (d) SynCo step ÷ MoCo-v2 step (SynCo chapter settings): {ratio['ratio']:.3f} "
               f"(rounds {ratio['ratio_range'][0]:.2f}–{ratio['ratio_range'][1]:.2f})")
         result["synco_over_mocov2"] = ratio
-    path = results_dir() / "bench" / f"step-{args.profile}.json"
-    write_json({**result, "environment": environment(pick_device(cfg.device)), "config": cfg.to_dict()}, path)
+    name = f"step-{args.profile}" + (f"-{args.dataset}" if args.dataset else "") + ("-compiled" if args.compile else "")
+    path = results_dir() / "bench" / f"{name}.json"
+    write_json({**result, "environment": environment(device), "config": cfg.to_dict()}, path)
     print(f"written to {path}")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
 # Modules that change how results are shown, never what they are.
-PRESENTATION = {"plots.py", "book.py", "progress.py", "report.py", "bench.py"}
+PRESENTATION = {"plots.py", "book.py", "progress.py", "report.py", "bench.py", "bench_peer.py"}
 # Modules a chapter uses around its runs (choosing settings, tabulating, diagnosing); a run's
 # result does not depend on them.
 # (This module is one of them: it decides which runs are reused, not what they compute.)
