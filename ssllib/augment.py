@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
@@ -250,9 +251,17 @@ def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor, kernel_size: int) -
     return out.view(n, c, height, width)
 
 
+@lru_cache(maxsize=64)
+def _channel_stats(mean: tuple, std: tuple, device: torch.device, dtype: torch.dtype):
+    """(mean, std) as (1, C, 1, 1) tensors on ``device``, made once: copying them to a GPU at
+    every call would make the host wait."""
+    return (torch.tensor(mean, device=device, dtype=dtype).view(1, -1, 1, 1),
+            torch.tensor(std, device=device, dtype=dtype).view(1, -1, 1, 1))
+
+
 def normalize(images: torch.Tensor, mean, std) -> torch.Tensor:
-    mean = torch.as_tensor(mean, device=images.device, dtype=images.dtype).view(1, -1, 1, 1)
-    std = torch.as_tensor(std, device=images.device, dtype=images.dtype).view(1, -1, 1, 1)
+    """(x − mean) / std per channel; ``mean`` and ``std`` are sequences of numbers."""
+    mean, std = _channel_stats(tuple(map(float, mean)), tuple(map(float, std)), images.device, images.dtype)
     return (images - mean) / std
 
 
