@@ -156,9 +156,12 @@ def step_time_ratio(cfg: RunConfig, baseline: RunConfig, steps: int = 2, rounds:
             times[name].append(runs[name].seconds(runs[name].step, steps) / steps)
     ratios = sorted(m / b for m, b in zip(times["method"], times["baseline"]))
     median = {name: statistics.median(t) for name, t in times.items()}
-    return {"method": cfg.method, "baseline": baseline.method, "method_step_s": median["method"],
-            "baseline_step_s": median["baseline"], "ratio": statistics.median(ratios),
-            "ratio_range": (ratios[0], ratios[-1]), "steps": steps, "rounds": rounds, "device": device_name(device)}
+    result = {"method": cfg.method, "baseline": baseline.method, "method_step_s": median["method"],
+              "baseline_step_s": median["baseline"], "ratio": statistics.median(ratios),
+              "ratio_range": (ratios[0], ratios[-1]), "steps": steps, "rounds": rounds, "device": device_name(device)}
+    if device.type == "cuda":
+        result["method_host_syncs"] = host_syncs(runs["method"])
+    return result
 
 
 def main(argv=None) -> None:
@@ -191,11 +194,15 @@ def main(argv=None) -> None:
     if args.peer_workers >= 0:
         from .bench_peer import peer_throughput
 
-        peer = peer_throughput(cfg, data, device, steps=args.steps, workers=args.peer_workers)
-        result.update(peer, full_over_peer=result["full_img_per_s"] / peer["peer_img_per_s"])
-        print(f"  (c) peer, {peer['peer']} with {peer['workers']} DataLoader workers: "
-              f"{peer['peer_img_per_s']:8.0f} images/s")
-        print(f"      ssllib ÷ peer: {result['full_over_peer']:.2f}")
+        try:
+            peer = peer_throughput(cfg, data, device, steps=args.steps, workers=args.peer_workers)
+        except ImportError as err:
+            print(f"  (c) peer skipped: {err}")
+        else:
+            result.update(peer, full_over_peer=result["full_img_per_s"] / peer["peer_img_per_s"])
+            print(f"  (c) peer, {peer['peer']} with {peer['workers']} DataLoader workers: "
+                  f"{peer['peer_img_per_s']:8.0f} images/s")
+            print(f"      ssllib ÷ peer: {result['full_over_peer']:.2f}")
     if args.synco_rounds:
         synco = resolve(SYNCO, {"profile": args.profile, "dataset": args.dataset})
         ratio = step_time_ratio(synco.run_config(method="synco", options=synco.method_options("synco"),
@@ -204,6 +211,10 @@ def main(argv=None) -> None:
                                 rounds=args.synco_rounds)
         print(f"  (d) SynCo step ÷ MoCo-v2 step (SynCo chapter settings): {ratio['ratio']:.3f} "
               f"(rounds {ratio['ratio_range'][0]:.2f}–{ratio['ratio_range'][1]:.2f})")
+        if "method_host_syncs" in ratio:
+            syncs = ratio["method_host_syncs"]
+            print(f"      host syncs per SynCo step: {syncs['host_syncs_per_step']:g} "
+                  f"{', '.join(syncs['host_sync_sites'])}")
         result["synco_over_mocov2"] = ratio
     name = f"step-{args.profile}" + (f"-{args.dataset}" if args.dataset else "") + ("-compiled" if args.compile else "")
     path = results_dir() / "bench" / f"{name}.json"
