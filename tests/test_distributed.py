@@ -74,3 +74,23 @@ def test_launch_refuses_a_bad_process_count(tmp_path):
     command = torchrun_command(tmp_path / "run.json", 2, runs_dir=tmp_path, evaluate=False)
     assert command[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     assert "--no-eval" in command and str(tmp_path) in command
+
+
+@pytest.mark.timeout(300)
+def test_two_process_distillation_trains_the_teacher_once_and_updates_every_bank_slot(tmp_path):
+    """CRD+KD on two processes: the teacher run is trained once (by both processes together),
+    and each step's bank update covers the global batch, so after one epoch of 128 images every
+    slot of both banks holds an update (unit length; the random initial rows are not)."""
+    from ssllib.distill.config import DistillConfig
+
+    cfg = DistillConfig.from_dict(dict(method="crd_kd", network="resnet8", teacher="resnet8", dataset="digits",
+                                       train_subset=128, image_size=16, epochs=1, batch_size=32, crd_negatives=64,
+                                       lr_milestones=[0.5], log_every=2))
+    record = train_on_processes(cfg, 2, runs_dir=tmp_path / "runs", ledger_dir=tmp_path / "ledger", echo=False)
+    assert record["environment"]["processes"] == 2 and record["method"] == "crd_kd"
+    assert sorted(p.name.split("-")[0] for p in (tmp_path / "runs").iterdir()) == ["ce", "crd_kd"]
+    criterion = load_checkpoint(tmp_path / "runs" / record["run_id"] / "checkpoint.pt")["criterion"]
+    for bank in ("memory_s", "memory_t"):
+        norms = criterion[bank].norm(dim=1)
+        assert len(norms) == 128
+        torch.testing.assert_close(norms, torch.ones(128), atol=1e-5, rtol=0)
