@@ -32,9 +32,16 @@ from .profiles import FOUNDATIONS, SYNCO, resolve
 from .trainer import load_run_data, optimise, prepare_inputs, ready_model
 
 
-def _sync(device: torch.device) -> None:
+def seconds_of(step, n: int, device: torch.device) -> float:
+    """Seconds taken by ``n`` calls of ``step``, the device synchronised at both ends."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    for _ in range(n):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
 
 
 class _Training:
@@ -66,13 +73,7 @@ class _Training:
         optimise(self.model, self.optimizer, self.inputs(), self.device, self.dtype, self.epoch, 0.5, self.gen)
 
     def seconds(self, step, n: int) -> float:
-        """Seconds taken by ``n`` calls of ``step``, the device synchronised at both ends."""
-        _sync(self.device)
-        start = time.perf_counter()
-        for _ in range(n):
-            step()
-        _sync(self.device)
-        return time.perf_counter() - start
+        return seconds_of(step, n, self.device)
 
 
 def host_syncs(run: _Training, steps: int = 3) -> dict:

@@ -8,11 +8,11 @@ per-image ``MoCoV2Transform`` running in DataLoader workers.
 from __future__ import annotations
 
 import copy
-import time
 
 import torch
 from torchvision.transforms.v2 import functional as TF
 
+from .bench import seconds_of
 from .config import RunConfig
 from .networks import build_backbone
 
@@ -81,17 +81,7 @@ def peer_throughput(cfg: RunConfig, data, device: torch.device, steps: int = 20,
         loss.backward()
         optimizer.step()
 
-    def seconds(n: int) -> float:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        for _ in range(n):
-            step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return time.perf_counter() - start
-
     query.train()
-    seconds(warmup)
-    rate = cfg.batch_size * steps / seconds(steps)
+    seconds_of(step, warmup, device)
+    rate = cfg.batch_size * steps / seconds_of(step, steps, device)
     return {"peer": "lightly " + __import__("lightly").__version__, "workers": workers, "peer_img_per_s": rate}
