@@ -21,6 +21,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from .allocator import keep_freed_memory
 from .checkpoint import write_json
 from .config import RunConfig
 from .devices import autocast, autocast_dtype, pick_device
@@ -49,6 +50,7 @@ class _Training:
 
     def __init__(self, cfg: RunConfig, data, device: torch.device, epoch: int = 0):
         self.cfg, self.device, self.epoch = cfg, device, epoch
+        keep_freed_memory()
         self.dtype = autocast_dtype(device, cfg.precision)
         torch.manual_seed(cfg.seed)
         self.model, self.channels_last = ready_model(build_method(cfg, data.train, data.size), cfg, device)

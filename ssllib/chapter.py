@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from .allocator import keep_freed_memory
 from .fingerprint import code_fingerprint
 from .ledger import device_name, git_commit
 from .profiles import ChapterSpec, Settings, describe
@@ -22,8 +23,10 @@ from .profiles import ChapterSpec, Settings, describe
 def snapshot(namespace: dict[str, Any]) -> frozenset[str]:
     """The names defined so far (call before the parameters cell). Also makes the errors a
     reader can cause (a bad parameter, a missing dataset, a damaged checkpoint, a diverged
-    run) print as their one-sentence message instead of a long traceback."""
+    run) print as their one-sentence message instead of a long traceback, and keeps freed CPU
+    memory for reuse (:func:`~ssllib.allocator.keep_freed_memory`)."""
     _short_errors()
+    keep_freed_memory()
     return frozenset(namespace)
 
 

@@ -15,10 +15,11 @@ PACKAGE = Path(__file__).resolve().parent
 PRESENTATION = {"plots.py", "book.py", "progress.py", "report.py", "bench.py", "bench_peer.py"}
 # Modules a chapter uses around its runs (choosing settings, tabulating, diagnosing); a run's
 # result does not depend on them.
-# (This module is one of them: it decides which runs are reused, not what they compute.)
+# (This module is one of them: it decides which runs are reused, not what they compute; and
+# allocator.py, which sets how fast CPU memory is reused, not what a step computes.)
 AROUND_RUNS = {"chapter.py", "experiments.py", "diagnostics.py", "profiles.py", "ledger.py", "train.py",
                "fingerprint.py", "methods/registry.py", "methods/options.py", "distill/experiments.py",
-               "distill/transfer.py", "launch.py"}
+               "distill/transfer.py", "launch.py", "allocator.py"}
 SELF_SUPERVISED = {"mocov2", "synco", "mochi", "supervised"}
 DISTILLATION = {"ce", "kd", "crd", "crd_kd", "rrd", "rrd_kd", "dcd", "dcd_kd"}
 # Modules that belong to particular methods: they count only for runs of those methods.

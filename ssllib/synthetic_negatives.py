@@ -52,22 +52,19 @@ def draw(hard: torch.Tensor, count: int, generator: torch.Generator | None = Non
     return hard.gather(1, slots)
 
 
-def row_dots(queue: torch.Tensor, index_a: torch.Tensor, other: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
-    """Dot products of queue rows with other vectors, (N, n): ``queue[index_a]·queue[other]``
-    when ``other`` is an index like ``index_a``, else ``queue[index_a]·other`` for vectors
-    (N, n, D). Gathered in chunks that stay in cache rather than as one large
-    (N, n, D) tensor: several times faster on CPU."""
-    flat_a = index_a.flatten()
-    out = torch.empty(flat_a.numel(), dtype=queue.dtype, device=queue.device)
-    if other.dtype in (torch.int64, torch.int32):
-        flat_b = other.flatten()
-        for s in range(0, flat_a.numel(), chunk):
-            torch.linalg.vecdot(queue.index_select(0, flat_a[s:s + chunk]), queue.index_select(0, flat_b[s:s + chunk]),
-                                out=out[s:s + chunk])
-    else:
-        vectors = other.reshape(-1, queue.shape[1])
-        for s in range(0, flat_a.numel(), chunk):
-            torch.linalg.vecdot(queue.index_select(0, flat_a[s:s + chunk]), vectors[s:s + chunk], out=out[s:s + chunk])
+def pair_dots(queue: torch.Tensor, index_a: torch.Tensor, index_b: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """``queue[index_a]·queue[index_b]`` row by row, (N, n) for two (N, n) indices. The rows are
+    gathered a chunk at a time into two buffers made once: a single (N·n, D) gather would be a
+    large new tensor per call, slower on CPU (page faults, cache misses) than buffers reused."""
+    flat_a, flat_b = index_a.flatten(), index_b.flatten()
+    total, dim = flat_a.numel(), queue.shape[1]
+    out = queue.new_empty(total)
+    a, b = queue.new_empty(min(chunk, total), dim), queue.new_empty(min(chunk, total), dim)
+    for start in range(0, total, chunk):
+        m = min(chunk, total - start)
+        torch.index_select(queue, 0, flat_a[start:start + m], out=a[:m])
+        torch.index_select(queue, 0, flat_b[start:start + m], out=b[:m])
+        torch.sum(a[:m].mul_(b[:m]), dim=1, out=out[start:start + m])
     return out.view(index_a.shape)
 
 
@@ -224,16 +221,19 @@ def synthetic_logits(q: torch.Tensor, synthetic: dict[str, torch.Tensor]) -> tor
 def logits_from_draws(q: torch.Tensor, queue_logits: torch.Tensor, queue: torch.Tensor, draws: Draws,
                       settings: SyntheticSettings) -> torch.Tensor:
     """The same (N, Σ n_t) logits as ``synthetic_logits(q, build(...))``, without building the
-    vectors: every type is a combination a·q̂ + b·n (+ a small extra term) of the detached query
-    q̂ and unit queue rows, so q·s and ‖s‖ follow from dot products already at hand:
+    vectors. Every type is s = a·q̂ + b·n (+ b'·n' for type 3, + t for types 4 and 6) with q̂ the
+    detached query and n, n' unit queue rows, so
 
-        q·s = (a·(q·q̂) + b·(q·n) + extra) / ‖s‖,   q·n = the query's queue logit, gathered.
+        q·s / ‖s‖  with  q·s = a·(q·q̂) + b·(q·n) + b'·(q·n') + q·t,
+        ‖s‖² = a² + b² + b'² + 2ab·(q̂·n) + 2ab'·(q̂·n') + 2bb'·(n·n') + 2b·(n·t) + ‖t‖²,
 
-    Gradient reaches q through q·q̂ (the q̂ part of s) and through the gathered queue logits
-    (the n part), so it is exactly that of q·s with s detached; the backward pass adds only a
-    scatter of (N, Σ n_t) values into the queue logits' gradient. ``queue_logits``: q·Qᵀ, (N, K),
-    fp32, with gradient. Assumes unit-norm queue rows and queries (as MoCo keeps them).
-    The finite-difference variant falls back to building the vectors.
+    where q·n is the query's queue logit, gathered (one gather for every column of every type,
+    so the backward pass is one scatter into the queue logits' gradient, whose product with the
+    queue MoCo's own loss computes anyway). What is left are the few dot products the queue
+    logits do not hold: n·n' for type 3, ε·(2n + σε) and q·ε for type 4, n·sign(q̂) for type 6.
+    The gradient is exactly that of q·s with s detached. ``queue_logits``: q·Qᵀ, (N, K), fp32,
+    with gradient. Assumes unit-norm queue rows and queries (as MoCo keeps them). The
+    finite-difference variant falls back to building the vectors.
     """
     if settings.finite_difference:
         return synthetic_logits(q, build(q, queue, draws, settings))
@@ -241,47 +241,38 @@ def logits_from_draws(q: torch.Tensor, queue_logits: torch.Tensor, queue: torch.
         q = q.float()
         qd = q.detach()
         queue = queue.detach().float()
-        n = q.shape[0]
-        self_logit = (q * qd).sum(1, keepdim=True)                          # q·q̂ (= 1), gradient q̂
-        # Types 1, 2, 4, 5, 6 are all s = a·q̂ + b·n + t (t: σε for type 4, η·sign(q̂) for type 6),
-        # ‖s‖² = a² + b² + 2ab·(q̂·n) + 2b·(n·t) + ‖t‖²: one pass over their columns together.
-        parts = []                              # (name, index, a, b, q·t, 2·n·t + ‖t‖²)
-        zero = q.new_zeros(n, 1)
-        for name, lo in (("interpolation", True), ("extrapolation", False)):
-            if name in draws.index:
-                c = draws.coefficient[name]
-                a = c if lo else 1 - c                  # α·q̂ + (1−α)·n  or  (1−β)·q̂ + β·n
-                parts.append((name, draws.index[name], a, 1 - a, zero, zero))
-        if "noise" in draws.index:
-            eps, index, sigma = draws.noise, draws.index["noise"], settings.sigma
-            q_t = sigma * torch.bmm(eps, q.unsqueeze(-1)).squeeze(-1)          # q·σε, with gradient
-            n_t = sigma * row_dots(queue, index, eps)                          # n·σε
-            eps_norm2 = torch.linalg.vector_norm(eps, dim=-1).square()         # ‖ε‖²
-            parts.append(("noise", index, 0.0, 1.0, q_t, 2 * n_t + sigma ** 2 * eps_norm2))
-        if "gradient" in draws.index:
-            parts.append(("gradient", draws.index["gradient"], settings.delta, 1.0, zero, zero))  # n + δ·q̂
-        if "adversarial" in draws.index:
-            eta, index = settings.eta, draws.index["adversarial"]
-            signs = torch.sign(qd)                                            # (N, D)
-            q_t = eta * (q * signs).sum(1, keepdim=True)                      # q·η·sign(q̂), with gradient
-            n_t = eta * (signs @ queue.t()).gather(1, index)                  # n·η·sign(q̂)
-            parts.append(("adversarial", index, 0.0, 1.0, q_t, 2 * n_t + eta ** 2 * signs.pow(2).sum(1, keepdim=True)))
-
+        index = draws.index
+        if not index:
+            return q.new_zeros(q.shape[0], 0)
+        names = list(index)                                                   # draw order
+        qn = dict(zip(names, queue_logits.gather(1, torch.cat([index[k] for k in names], dim=1))
+                      .split([index[k].shape[1] for k in names], dim=1)))    # q·n, with gradient
+        self_logit = (q * qd).sum(1, keepdim=True)                             # q·q̂ (= 1), gradient q̂
         columns: dict[str, torch.Tensor] = {}
-        if parts:
-            widths = [p[1].shape[1] for p in parts]
-            full = lambda v, w: v.expand(n, w) if torch.is_tensor(v) else q.new_full((n, w), float(v))
-            index = torch.cat([p[1] for p in parts], dim=1)
-            a, b, q_t, norm_t = (torch.cat([full(p[i], w) for p, w in zip(parts, widths)], dim=1) for i in (2, 3, 4, 5))
-            qn = queue_logits.gather(1, index)                                # q·n, with gradient
-            norm2 = a * a + b * b + 2 * a * b * qn.detach() + norm_t
-            linear = (a * self_logit + b * qn + q_t) / norm2.clamp_min(1e-12).sqrt()
-            columns = dict(zip([p[0] for p in parts], linear.split(widths, dim=1)))
-        if "mixup" in draws.index:
-            gamma, ia, ib = draws.coefficient["mixup"], draws.index["mixup"], draws.index["mixup_b"]
-            pair = row_dots(queue, ia, ib)                                     # n_a·n_b, (N, n_3)
-            norm2 = gamma * gamma + (1 - gamma) ** 2 + 2 * gamma * (1 - gamma) * pair
-            columns["mixup"] = (gamma * queue_logits.gather(1, ia) + (1 - gamma) * queue_logits.gather(1, ib)) \
-                / norm2.clamp_min(1e-12).sqrt()
-        ordered = [columns[name] for name in TYPES if name in columns]
-        return torch.cat(ordered, dim=1) if ordered else q.new_zeros(n, 0)
+        for name in ("interpolation", "extrapolation", "gradient"):           # a·q̂ + b·n
+            if name in index:
+                if name == "gradient":
+                    a, b = settings.delta, 1.0                                  # n + δ·q̂
+                else:
+                    c = draws.coefficient[name]
+                    a = c if name == "interpolation" else 1 - c               # α·q̂ + (1−α)·n or (1−β)·q̂ + β·n
+                    b = 1 - a
+                x = qn[name]
+                columns[name] = (a * self_logit + b * x) / (a * a + b * b + 2 * a * b * x.detach()).sqrt()
+        if "mixup" in index:                                                   # γ·n_a + (1−γ)·n_b
+            g = draws.coefficient["mixup"]
+            pair = pair_dots(queue, index["mixup"], index["mixup_b"])
+            norm = (g * g + (1 - g) ** 2 + 2 * g * (1 - g) * pair).sqrt()
+            columns["mixup"] = (g * qn["mixup"] + (1 - g) * qn["mixup_b"]) / norm
+        if "noise" in index:                                                   # n + σ·ε
+            eps, sigma = draws.noise, settings.sigma
+            extra = rows(queue, index["noise"]).mul_(2).add_(eps, alpha=sigma)   # 2n + σε
+            norm2 = 1 + sigma * torch.linalg.vecdot(eps, extra)                   # ‖n + σε‖²
+            q_eps = torch.linalg.vecdot(eps, q.unsqueeze(1))                      # q·ε, with gradient (bmm: 2× slower on CPU)
+            columns["noise"] = (qn["noise"] + sigma * q_eps) / norm2.sqrt()
+        if "adversarial" in index:                                             # n + η·sign(q̂)
+            eta, signs = settings.eta, torch.sign(qd)
+            n_signs = torch.linalg.vecdot(rows(queue, index["adversarial"]), signs.unsqueeze(1))
+            norm2 = 1 + 2 * eta * n_signs + eta * eta * signs.abs().sum(1, keepdim=True)
+            columns["adversarial"] = (qn["adversarial"] + eta * (q * signs).sum(1, keepdim=True)) / norm2.sqrt()
+        return torch.cat([columns[name] for name in TYPES if name in columns], dim=1)

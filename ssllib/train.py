@@ -24,6 +24,7 @@ import json
 import sys
 from pathlib import Path
 
+from .allocator import keep_freed_memory
 from .config import RunConfig
 from .params import ParameterError
 
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ledger-dir", type=Path, default=None, help="where records go (default results/ledger)")
     parser.add_argument("--no-eval", action="store_true", help="skip the final kNN and linear evaluation")
     args = parser.parse_args(argv)
+    keep_freed_memory()
 
     from .distill.config import METHOD_WEIGHTS, DistillConfig
 

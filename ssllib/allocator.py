@@ -1,0 +1,34 @@
+"""Process-wide memory policy for training on the CPU.
+
+Kept out of the modules a run's fingerprint covers: it changes how fast a step runs, never
+what it computes. ssllib's entry points (chapters, ``python -m ssllib.train``, the bench)
+call :func:`keep_freed_memory`; a script of your own can call it too.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+
+
+@functools.cache
+def keep_freed_memory() -> bool:
+    """Ask glibc's malloc to keep the memory of freed tensors for the next ones rather than hand
+    it back to the operating system. Once per process; returns whether it applied (False off
+    glibc). CUDA tensors are unaffected: PyTorch caches their memory itself.
+
+    By default glibc maps each block above a threshold (128 KiB at first, growing with use) with
+    ``mmap`` and unmaps it when freed, and trims free memory off the top of its heap. A tensor of
+    a few MB made afresh at every training step then faults its pages in again, one 4 KiB page
+    at a time: on the book's 2-core machine a fault costs about 4 µs, and a SynCo step on the
+    CPU made 1,000 to 3,000 of them (4 to 12 ms of a 200 ms step). With blocks up to 32 MiB
+    served from the heap and no trimming below 1 GiB, steps reuse memory already mapped. The
+    cost is that the process keeps its peak memory until it exits.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        libc.gnu_get_libc_version              # glibc's: other C libraries number mallopt's options otherwise
+    except (OSError, AttributeError, TypeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+    return bool(libc.mallopt(m_mmap_threshold, 32 << 20)) and bool(libc.mallopt(m_trim_threshold, 1 << 30))
