@@ -11,7 +11,7 @@ from ssllib.losses import contrastive_logits, info_nce
 from ssllib.synthetic_negatives import SyntheticSettings, draw_all, logits_from_draws
 
 
-def synco_loss_page_faults(steps: int = 4, warmup: int = 3) -> float:
+def synco_loss_page_faults(steps: int = 4, warmup: int = 5) -> float:
     """Page faults per forward and backward of SynCo's loss at the book's cpu-profile sizes
     (batch 128, queue 4,096, embedding 128, the paper's counts): several MB of temporaries."""
     gen = torch.Generator().manual_seed(0)
@@ -39,5 +39,6 @@ def synco_loss_page_faults(steps: int = 4, warmup: int = 3) -> float:
 @pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only")
 def test_a_synco_loss_step_reuses_freed_memory():
     assert keep_freed_memory() is True
-    # Without the policy this workload faults in about 2,000 to 3,000 pages (8 to 12 MB) per step.
-    assert synco_loss_page_faults() < 100
+    # Without the policy this workload faults in 2,000 to 3,300 pages (8 to 13 MB) per step; with
+    # it, none in a fresh process and a few hundred where earlier tests left the heap fragmented.
+    assert synco_loss_page_faults() < 600
