@@ -52,20 +52,29 @@ def draw(hard: torch.Tensor, count: int, generator: torch.Generator | None = Non
     return hard.gather(1, slots)
 
 
-def pair_dots(queue: torch.Tensor, index_a: torch.Tensor, index_b: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
-    """``queue[index_a]·queue[index_b]`` row by row, (N, n) for two (N, n) indices. The rows are
-    gathered a chunk at a time into two buffers made once: a single (N·n, D) gather would be a
-    large new tensor per call, slower on CPU (page faults, cache misses) than buffers reused."""
-    flat_a, flat_b = index_a.flatten(), index_b.flatten()
-    total, dim = flat_a.numel(), queue.shape[1]
-    out = queue.new_empty(total)
-    a, b = queue.new_empty(min(chunk, total), dim), queue.new_empty(min(chunk, total), dim)
-    for start in range(0, total, chunk):
-        m = min(chunk, total - start)
-        torch.index_select(queue, 0, flat_a[start:start + m], out=a[:m])
-        torch.index_select(queue, 0, flat_b[start:start + m], out=b[:m])
-        torch.sum(a[:m].mul_(b[:m]), dim=1, out=out[start:start + m])
-    return out.view(index_a.shape)
+def reduce_gathered(queue: torch.Tensor, indices: tuple[torch.Tensor, ...], reduce, chunk: int = 4096) -> torch.Tensor:
+    """``reduce(rows…, start, stop)`` over queue rows gathered for a group of queries at a time:
+    ``rows`` are ``queue[index[start:stop]]``, (g, n, D), one per index in ``indices`` (each
+    (N, n)), and ``reduce`` returns (g, n) values, free to overwrite the rows. Returns (N, n).
+
+    The rows go into buffers of about ``chunk`` rows made once and reused: gathering all of
+    them as one (N·n, D) tensor costs several times more on the CPU, where each new tensor of
+    a few MB is memory the caches have never seen."""
+    n, slots = indices[0].shape
+    per = max(1, chunk // max(slots, 1))                               # queries per group
+    buffers = [queue.new_empty(min(per, n) * slots, queue.shape[1]) for _ in indices]
+    out = queue.new_empty(n, slots)
+    for start in range(0, n, per):
+        stop = min(n, start + per)
+        rows = [torch.index_select(queue, 0, index[start:stop].flatten(), out=buf[:(stop - start) * slots])
+                .view(stop - start, slots, -1) for index, buf in zip(indices, buffers)]
+        out[start:stop] = reduce(*rows, start, stop)
+    return out
+
+
+def pair_dots(queue: torch.Tensor, index_a: torch.Tensor, index_b: torch.Tensor) -> torch.Tensor:
+    """``queue[index_a]·queue[index_b]`` slot by slot, (N, n) for two (N, n) indices."""
+    return reduce_gathered(queue, (index_a, index_b), lambda a, b, i, j: a.mul_(b).sum(-1))
 
 
 def interpolation(q: torch.Tensor, neg: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
@@ -266,13 +275,14 @@ def logits_from_draws(q: torch.Tensor, queue_logits: torch.Tensor, queue: torch.
             columns["mixup"] = (g * qn["mixup"] + (1 - g) * qn["mixup_b"]) / norm
         if "noise" in index:                                                   # n + σ·ε
             eps, sigma = draws.noise, settings.sigma
-            extra = rows(queue, index["noise"]).mul_(2).add_(eps, alpha=sigma)   # 2n + σε
-            norm2 = 1 + sigma * torch.linalg.vecdot(eps, extra)                   # ‖n + σε‖²
+            norm2 = 1 + sigma * reduce_gathered(                                 # ‖n + σε‖² = 1 + σε·(2n + σε)
+                queue, (index["noise"],), lambda n, i, j: n.mul_(2).add_(eps[i:j], alpha=sigma).mul_(eps[i:j]).sum(-1))
             q_eps = torch.linalg.vecdot(eps, q.unsqueeze(1))                      # q·ε, with gradient (bmm: 2× slower on CPU)
             columns["noise"] = (qn["noise"] + sigma * q_eps) / norm2.sqrt()
         if "adversarial" in index:                                             # n + η·sign(q̂)
             eta, signs = settings.eta, torch.sign(qd)
-            n_signs = torch.linalg.vecdot(rows(queue, index["adversarial"]), signs.unsqueeze(1))
+            n_signs = reduce_gathered(queue, (index["adversarial"],),
+                                      lambda n, i, j: n.mul_(signs[i:j].unsqueeze(1)).sum(-1))       # n·sign(q̂)
             norm2 = 1 + 2 * eta * n_signs + eta * eta * signs.abs().sum(1, keepdim=True)
             columns["adversarial"] = (qn["adversarial"] + eta * (q * signs).sum(1, keepdim=True)) / norm2.sqrt()
         return torch.cat([columns[name] for name in TYPES if name in columns], dim=1)
