@@ -57,11 +57,12 @@ def reduce_gathered(queue: torch.Tensor, indices: tuple[torch.Tensor, ...], redu
     ``rows`` are ``queue[index[start:stop]]``, (g, n, D), one per index in ``indices`` (each
     (N, n)), and ``reduce`` returns (g, n) values, free to overwrite the rows. Returns (N, n).
 
-    The rows go into buffers of about ``chunk`` rows made once and reused: gathering all of
-    them as one (N·n, D) tensor costs several times more on the CPU, where each new tensor of
-    a few MB is memory the caches have never seen."""
+    On the CPU the rows go into buffers of about ``chunk`` rows made once and reused: gathering
+    all of them as one (N·n, D) tensor costs several times more there, where each new tensor of
+    a few MB is memory the caches have never seen. Elsewhere (a GPU) all queries are one group,
+    as a loop of small kernels would cost launches instead."""
     n, slots = indices[0].shape
-    per = max(1, chunk // max(slots, 1))                               # queries per group
+    per = max(1, chunk // max(slots, 1)) if queue.device.type == "cpu" else n   # queries per group
     buffers = [queue.new_empty(min(per, n) * slots, queue.shape[1]) for _ in indices]
     out = queue.new_empty(n, slots)
     for start in range(0, n, per):
@@ -269,10 +270,10 @@ def logits_from_draws(q: torch.Tensor, queue_logits: torch.Tensor, queue: torch.
                 x = qn[name]
                 columns[name] = (a * self_logit + b * x) / (a * a + b * b + 2 * a * b * x.detach()).sqrt()
         if "mixup" in index:                                                   # γ·n_a + (1−γ)·n_b
-            g = draws.coefficient["mixup"]
+            gamma = draws.coefficient["mixup"]
             pair = pair_dots(queue, index["mixup"], index["mixup_b"])
-            norm = (g * g + (1 - g) ** 2 + 2 * g * (1 - g) * pair).sqrt()
-            columns["mixup"] = (g * qn["mixup"] + (1 - g) * qn["mixup_b"]) / norm
+            norm = (gamma * gamma + (1 - gamma) ** 2 + 2 * gamma * (1 - gamma) * pair).sqrt()
+            columns["mixup"] = (gamma * qn["mixup"] + (1 - gamma) * qn["mixup_b"]) / norm
         if "noise" in index:                                                   # n + σ·ε
             eps, sigma = draws.noise, settings.sigma
             norm2 = 1 + sigma * reduce_gathered(                                 # ‖n + σε‖² = 1 + σε·(2n + σε)

@@ -334,3 +334,19 @@ def test_under_bf16_autocast_the_generators_see_the_fp32_queue(monkeypatch):
         out = model(xq, xk, epoch=0, generator=torch.Generator().manual_seed(0))
     assert seen["queue"].dtype == torch.float32 and out.loss.dtype == torch.float32
     assert torch.isfinite(out.loss)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 4096])
+def test_gathered_dot_products_are_the_same_whatever_the_group_size(chunk):
+    queue = _unit(50, 8, seed=2)
+    gen = torch.Generator().manual_seed(1)
+    index_a, index_b = torch.randint(50, (5, 3), generator=gen), torch.randint(50, (5, 3), generator=gen)
+    expected = (queue[index_a] * queue[index_b]).sum(-1)
+    # groups of 1, 2 (the last one short) or all 5 queries
+    got = sn.reduce_gathered(queue, (index_a, index_b), lambda a, b, i, j: a.mul_(b).sum(-1), chunk=chunk)
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert torch.allclose(sn.pair_dots(queue, index_a, index_b), expected, atol=1e-6)
+    # the rows handed to ``reduce`` are those of queries i…j−1
+    signs = torch.sign(torch.randn(5, 8, generator=gen))
+    got = sn.reduce_gathered(queue, (index_a,), lambda n, i, j: n.mul_(signs[i:j].unsqueeze(1)).sum(-1), chunk=chunk)
+    assert torch.allclose(got, (queue[index_a] * signs.unsqueeze(1)).sum(-1), atol=1e-6)
