@@ -228,6 +228,12 @@ def synthetic_logits(q: torch.Tensor, synthetic: dict[str, torch.Tensor]) -> tor
         return torch.bmm(s, q.float().unsqueeze(-1)).squeeze(-1)
 
 
+def _norm(squared: torch.Tensor) -> torch.Tensor:
+    """‖s‖ from ‖s‖², at least 1e-6 as in ``F.normalize``: a vector that cancels to zero (γ = ½
+    between opposite rows) gets logit 0, not 0/0."""
+    return squared.clamp_min(1e-12).sqrt()
+
+
 def logits_from_draws(q: torch.Tensor, queue_logits: torch.Tensor, queue: torch.Tensor, draws: Draws,
                       settings: SyntheticSettings) -> torch.Tensor:
     """The same (N, Σ n_t) logits as ``synthetic_logits(q, build(...))``, without building the
@@ -268,22 +274,22 @@ def logits_from_draws(q: torch.Tensor, queue_logits: torch.Tensor, queue: torch.
                     a = c if name == "interpolation" else 1 - c               # α·q̂ + (1−α)·n or (1−β)·q̂ + β·n
                     b = 1 - a
                 x = qn[name]
-                columns[name] = (a * self_logit + b * x) / (a * a + b * b + 2 * a * b * x.detach()).sqrt()
+                columns[name] = (a * self_logit + b * x) / _norm(a * a + b * b + 2 * a * b * x.detach())
         if "mixup" in index:                                                   # γ·n_a + (1−γ)·n_b
             gamma = draws.coefficient["mixup"]
             pair = pair_dots(queue, index["mixup"], index["mixup_b"])
-            norm = (gamma * gamma + (1 - gamma) ** 2 + 2 * gamma * (1 - gamma) * pair).sqrt()
+            norm = _norm(gamma * gamma + (1 - gamma) ** 2 + 2 * gamma * (1 - gamma) * pair)
             columns["mixup"] = (gamma * qn["mixup"] + (1 - gamma) * qn["mixup_b"]) / norm
         if "noise" in index:                                                   # n + σ·ε
             eps, sigma = draws.noise, settings.sigma
             norm2 = 1 + sigma * reduce_gathered(                                 # ‖n + σε‖² = 1 + σε·(2n + σε)
                 queue, (index["noise"],), lambda n, i, j: n.mul_(2).add_(eps[i:j], alpha=sigma).mul_(eps[i:j]).sum(-1))
             q_eps = torch.linalg.vecdot(eps, q.unsqueeze(1))                      # q·ε, with gradient (bmm: 2× slower on CPU)
-            columns["noise"] = (qn["noise"] + sigma * q_eps) / norm2.sqrt()
+            columns["noise"] = (qn["noise"] + sigma * q_eps) / _norm(norm2)
         if "adversarial" in index:                                             # n + η·sign(q̂)
             eta, signs = settings.eta, torch.sign(qd)
             n_signs = reduce_gathered(queue, (index["adversarial"],),
                                       lambda n, i, j: n.mul_(signs[i:j].unsqueeze(1)).sum(-1))       # n·sign(q̂)
             norm2 = 1 + 2 * eta * n_signs + eta * eta * signs.abs().sum(1, keepdim=True)
-            columns["adversarial"] = (qn["adversarial"] + eta * (q * signs).sum(1, keepdim=True)) / norm2.sqrt()
+            columns["adversarial"] = (qn["adversarial"] + eta * (q * signs).sum(1, keepdim=True)) / _norm(norm2)
         return torch.cat([columns[name] for name in TYPES if name in columns], dim=1)

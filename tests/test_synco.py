@@ -350,3 +350,16 @@ def test_gathered_dot_products_are_the_same_whatever_the_group_size(chunk):
     signs = torch.sign(torch.randn(5, 8, generator=gen))
     got = sn.reduce_gathered(queue, (index_a,), lambda n, i, j: n.mul_(signs[i:j].unsqueeze(1)).sum(-1), chunk=chunk)
     assert torch.allclose(got, (queue[index_a] * signs.unsqueeze(1)).sum(-1), atol=1e-6)
+
+
+def test_a_synthetic_vector_that_cancels_to_zero_gets_logit_zero_not_nan():
+    queue = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0]])
+    q = F.normalize(torch.tensor([[0.6, 0.8]]), dim=1).requires_grad_()
+    draws = sn.Draws(index={"mixup": torch.tensor([[0]]), "mixup_b": torch.tensor([[1]])},
+                     coefficient={"mixup": torch.tensor([[0.5]])})
+    settings = sn.SyntheticSettings((0, 0, 1, 0, 0, 0), n_hard=3)
+    fast = sn.logits_from_draws(q, q @ queue.t(), queue, draws, settings)
+    slow = sn.synthetic_logits(q, sn.build(q, queue, draws, settings))   # F.normalize of a zero vector: 0
+    assert torch.equal(fast, torch.zeros(1, 1)) and torch.equal(slow, torch.zeros(1, 1))
+    fast.sum().backward()
+    assert torch.isfinite(q.grad).all()
