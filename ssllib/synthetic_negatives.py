@@ -78,21 +78,31 @@ def pair_dots(queue: torch.Tensor, index_a: torch.Tensor, index_b: torch.Tensor)
     return reduce_gathered(queue, (index_a, index_b), lambda a, b, i, j: a.mul_(b).sum(-1))
 
 
-def interpolation(q: torch.Tensor, neg: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-    """Type 1: α·q + (1 − α)·n. q (N, D), neg (N, n, D), alpha (N, n)."""
-    a = alpha.unsqueeze(-1)
-    return a * q.unsqueeze(1) + (1 - a) * neg
+def _per_vector(coefficient, neg: torch.Tensor) -> torch.Tensor:
+    """A coefficient per synthetic vector as a tensor that broadcasts over the embedding: a
+    number, or one value per vector shaped like ``neg`` without its last dimension (a trailing
+    dimension of 1 is accepted too)."""
+    c = torch.as_tensor(coefficient, dtype=neg.dtype, device=neg.device)
+    return c.unsqueeze(-1) if c.dim() == neg.dim() - 1 else c
 
 
-def extrapolation(q: torch.Tensor, neg: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+def interpolation(q: torch.Tensor, neg: torch.Tensor, alpha) -> torch.Tensor:
+    """Type 1: α·q + (1 − α)·n. Batched: q (N, D), neg (N, n, D), alpha (N, n) or a number;
+    or one query: q (D,), neg (n, D), alpha (n,) or a number. The same holds for every
+    generator below."""
+    a = _per_vector(alpha, neg)
+    return a * q.unsqueeze(-2) + (1 - a) * neg
+
+
+def extrapolation(q: torch.Tensor, neg: torch.Tensor, beta) -> torch.Tensor:
     """Type 2: q + β·(n − q), beyond n as seen from q for β > 1."""
-    q = q.unsqueeze(1)
-    return q + beta.unsqueeze(-1) * (neg - q)
+    q = q.unsqueeze(-2)
+    return q + _per_vector(beta, neg) * (neg - q)
 
 
-def mixup(neg_a: torch.Tensor, neg_b: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
+def mixup(neg_a: torch.Tensor, neg_b: torch.Tensor, gamma) -> torch.Tensor:
     """Type 3: γ·n_a + (1 − γ)·n_b for two independent draws from the hard set."""
-    g = gamma.unsqueeze(-1)
+    g = _per_vector(gamma, neg_a)
     return g * neg_a + (1 - g) * neg_b
 
 
@@ -103,12 +113,12 @@ def noise(neg: torch.Tensor, eps: torch.Tensor, sigma: float) -> torch.Tensor:
 
 def gradient_step(q: torch.Tensor, neg: torch.Tensor, delta: float) -> torch.Tensor:
     """Type 5: n + δ·∇ₙ(q·n). The gradient of q·n with respect to n is q itself."""
-    return neg + delta * q.unsqueeze(1)
+    return neg + delta * q.unsqueeze(-2)
 
 
 def adversarial(q: torch.Tensor, neg: torch.Tensor, eta: float) -> torch.Tensor:
     """Type 6: n + η·sign(∇ₙ(q·n)) = n + η·sign(q), the FGSM step that raises q·n."""
-    return neg + eta * torch.sign(q).unsqueeze(1)
+    return neg + eta * torch.sign(q).unsqueeze(-2)
 
 
 def finite_difference_step(q: torch.Tensor, neg: torch.Tensor, z: torch.Tensor, step: float,
@@ -123,7 +133,7 @@ def finite_difference_step(q: torch.Tensor, neg: torch.Tensor, z: torch.Tensor, 
     hard negatives to within float precision. q (N, D), neg and z (N, n, D).
     """
     r = eps * z
-    qb = q.unsqueeze(1)
+    qb = q.unsqueeze(-2)
     g = ((qb * (neg + r)).sum(-1) - (qb * (neg - r)).sum(-1)) / (2 * eps)       # (N, n)
     scale = torch.sign(g) if signed else g
     return neg + step * scale.unsqueeze(-1) * r

@@ -53,6 +53,28 @@ def test_adversarial_hand_worked():
     assert torch.allclose(sn.adversarial(q, N, 0.1), torch.tensor([[[0.1, 0.9]]]))
 
 
+def test_generators_take_one_query_and_numeric_coefficients():
+    """Unbatched inputs (q (D,), neg (n, D)) give the batch's first row; a number as the
+    coefficient acts as that value for every vector; so does a trailing dimension of 1."""
+    q, neg, neg_b, z = _unit(3, 5, seed=0), _unit(3, 4, 5, seed=1), _unit(3, 4, 5, seed=2), _unit(3, 4, 5, seed=3)
+    c = torch.rand(3, 4, generator=torch.Generator().manual_seed(4))
+    batched = {"interpolation": sn.interpolation(q, neg, c), "extrapolation": sn.extrapolation(q, neg, 1 + c),
+               "mixup": sn.mixup(neg, neg_b, c), "gradient": sn.gradient_step(q, neg, 0.3),
+               "adversarial": sn.adversarial(q, neg, 0.3),
+               "finite": sn.finite_difference_step(q, neg, z, 0.3, signed=True)}
+    single = {"interpolation": sn.interpolation(q[0], neg[0], c[0]),
+              "extrapolation": sn.extrapolation(q[0], neg[0], 1 + c[0]),
+              "mixup": sn.mixup(neg[0], neg_b[0], c[0]), "gradient": sn.gradient_step(q[0], neg[0], 0.3),
+              "adversarial": sn.adversarial(q[0], neg[0], 0.3),
+              "finite": sn.finite_difference_step(q[0], neg[0], z[0], 0.3, signed=True)}
+    for name in batched:
+        assert single[name].shape == (4, 5), name
+        assert torch.allclose(single[name], batched[name][0]), name
+    assert torch.allclose(sn.interpolation(q, neg, 0.25), sn.interpolation(q, neg, torch.full((3, 4), 0.25)))
+    assert torch.allclose(sn.mixup(neg, neg_b, c.unsqueeze(-1)), batched["mixup"])
+    assert torch.allclose(sn.interpolation(Q[0], N[0], 0.25), torch.tensor([[0.25, 0.75]]))
+
+
 def test_finite_difference_variant_hand_worked():
     # r = ε·z; g = [q·(n+r) − q·(n−r)]/(2ε) = q·z = 2; type 5: n + δ·g·r; type 6: n + η·sign(g)·r
     z = torch.tensor([[[2.0, 3.0]]])
