@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 
-from .fingerprint import code_fingerprint
+from ssllib.engine.fingerprint import code_fingerprint
 
 ROOT = Path(__file__).resolve().parent.parent
 CELL_TIMEOUT = 3600  # seconds: a cell may hold several training runs

@@ -1,6 +1,6 @@
 """Command-line entry point: train one run from a JSON configuration.
 
-    python -m ssllib.train run.json [--paper synco] [--profile cpu]
+    python -m ssllib.train run.json [--paper synco] [--profile cpu] [--plugin my_methods.py]
 
 Under ``torchrun`` the same command trains on several processes (one per GPU, or gloo
 processes on the CPU), and across nodes through torchrun's rendezvous:
@@ -11,73 +11,69 @@ processes on the CPU), and across nodes through torchrun's rendezvous:
 averaged, keys are gathered before they join the queue and the key shuffle spans all
 processes. Only rank 0 writes checkpoints, the record and the ledger, and evaluates.
 
-``run.json`` holds RunConfig fields (missing ones take their defaults), or, for a distillation
-run, DistillConfig fields with a distillation ``method`` (ce, kd, crd, crd_kd, rrd, rrd_kd, dcd,
-dcd_kd; see ``ssllib/distill/config.py``). Run it again after an
-interruption and it resumes from the last completed epoch; run it after it finished and it
-loads the result. The record's path is printed at the end.
+``run.json`` names a ``method``; the method's family decides which configuration the other
+fields fill (missing ones take their defaults): a self-supervised run
+(``ssllib/selfsup/config.py``) or a distillation run (``ssllib/distill/config.py``). A method
+declared outside ssllib is loaded with ``--plugin`` (a module name or a .py file that calls
+``ssllib.engine.registry.register_method``). Run it again after an interruption and it resumes
+from the last completed epoch; run it after it finished and it loads the result. The record's
+path is printed at the end.
 """
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from pathlib import Path
 
-from .allocator import keep_freed_memory
-from .config import RunConfig
-from .params import ParameterError
+from ssllib.engine.allocator import keep_freed_memory
+from ssllib.engine.params import ParameterError
+from ssllib.engine.registry import family_of, load_plugin, methods
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ssllib.train", description=__doc__.split("\n\n")[0])
-    parser.add_argument("config", type=Path, help="JSON file of RunConfig fields")
+    parser.add_argument("config", type=Path, help="JSON file of run configuration fields, with a method")
     parser.add_argument("--paper", default="", help="paper slug recorded in the ledger")
     parser.add_argument("--profile", default="", help="profile name recorded in the ledger")
     parser.add_argument("--runs-dir", type=Path, default=None, help="where run folders go (default results/runs)")
     parser.add_argument("--ledger-dir", type=Path, default=None, help="where records go (default results/ledger)")
-    parser.add_argument("--no-eval", action="store_true", help="skip the final kNN and linear evaluation")
+    parser.add_argument("--no-eval", action="store_true", help="skip the final evaluation where a family has one")
+    parser.add_argument("--plugin", action="append", default=[],
+                        help="import this module or .py file first (it may register methods); repeatable")
     args = parser.parse_args(argv)
     keep_freed_memory()
 
-    from .distill.config import METHOD_WEIGHTS, DistillConfig
-
     try:
+        for plugin in args.plugin:
+            load_plugin(plugin)
         values = json.loads(args.config.read_text())
-        distill = isinstance(values, dict) and values.get("method") in METHOD_WEIGHTS
-        cfg = (DistillConfig if distill else RunConfig).from_dict(values)
-    except FileNotFoundError:
-        parser.error(f"no configuration file at {args.config}")
+        if not isinstance(values, dict):
+            raise ParameterError("the file must hold one JSON object of configuration fields")
+        family = family_of(values.get("method", "mocov2"))
+        cfg = family.config.from_dict(values)
+    except FileNotFoundError as err:
+        parser.error(f"no such file: {err.filename}")
     except (json.JSONDecodeError, ParameterError) as err:
         parser.error(f"{args.config}: {err}")
 
-    from .distributed import init_from_environment, is_main_process, shutdown
+    from ssllib.engine.distributed import init_from_environment, is_main_process, shutdown
 
     init_from_environment()
     try:
-        record_path = _train(cfg, distill, args)
+        kwargs = dict(paper=args.paper, profile=args.profile, runs_dir=args.runs_dir, ledger_dir=args.ledger_dir)
+        if "evaluate" in inspect.signature(family.train).parameters:
+            kwargs["evaluate"] = not args.no_eval
+        result = family.train(cfg, **kwargs)
         if is_main_process():
-            print(record_path)
+            print(result.run_dir / "record.json")
     finally:
         shutdown()
     return 0
 
 
-def _train(cfg, distill: bool, args) -> Path:
-    """Train (or load) the run; returns its record's path."""
-    if distill:
-        from .distill.trainer import train_distill
-
-        result = train_distill(cfg, paper=args.paper, profile=args.profile, runs_dir=args.runs_dir,
-                               ledger_dir=args.ledger_dir)
-        return result.run_dir / "record.json"
-
-    from .trainer import train
-
-    result = train(cfg, paper=args.paper, profile=args.profile, evaluate=not args.no_eval,
-                   runs_dir=args.runs_dir, ledger_dir=args.ledger_dir)
-    return result.run_dir / "record.json"
-
+__all__ = ["main", "methods"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from ssllib.allocator import keep_freed_memory
+from ssllib.engine.allocator import keep_freed_memory
 
 # Twenty 4 MiB blocks taken from glibc's malloc (the allocator PyTorch's CPU tensors come from),
 # written and freed, round after round, as a training step makes and frees its temporaries. Plain
@@ -20,7 +20,7 @@ libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
 libc.free.argtypes = [ctypes.c_void_p]
 applied = None
 if sys.argv[1] == "policy":
-    from ssllib.allocator import keep_freed_memory
+    from ssllib.engine.allocator import keep_freed_memory
     applied = keep_freed_memory()
 size, blocks = 4 << 20, [None] * 20
 def one_round():

@@ -7,7 +7,7 @@ from scipy import stats
 from torchvision.transforms import v2 as T
 from torchvision.transforms.v2 import functional as TF
 
-from ssllib import augment as A
+from ssllib.data import augment as A
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 
 
 def test_bench_writes_throughput_and_the_synco_ratio(tmp_path, monkeypatch, capsys):
-    from ssllib import bench
+    from ssllib.bench import step as bench
 
     monkeypatch.setenv("SSLLIB_RESULTS", str(tmp_path))
     bench.main(["--profile", "smoke", "--steps", "2", "--synco-rounds", "2", "--epoch", "--peer-workers", "0"])
@@ -32,8 +32,8 @@ def test_peer_refuses_a_dataset_read_from_files():
     pytest.importorskip("lightly")
     from types import SimpleNamespace
 
-    from ssllib.bench_peer import peer_throughput
-    from ssllib.config import RunConfig
+    from ssllib.bench.peer import peer_throughput
+    from ssllib.selfsup.config import RunConfig
 
     data = SimpleNamespace(train=SimpleNamespace(in_memory=False))
     with pytest.raises(ValueError, match="in-memory dataset"):

@@ -6,16 +6,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ssllib.checkpoint import CheckpointError, save_checkpoint
+from ssllib.engine.checkpoint import CheckpointError, save_checkpoint
 from ssllib.distill.config import DistillConfig
 from ssllib.distill.crd import CRD, other_class_sampler
 from ssllib.distill.losses import kd_loss, nce_loss, rrd_loss
 from ssllib.distill.model import Distillation
 from ssllib.distill.rrd import RRD
-from ssllib.distill.zoo import ZOO, build_network
-from ssllib.loader import TrainBatches
-from ssllib.networks import count_parameters
-from ssllib.params import ParameterError
+from ssllib.nets.zoo import ZOO, build_network
+from ssllib.data.loader import TrainBatches
+from ssllib.nets.resnet import count_parameters
+from ssllib.engine.params import ParameterError
 from tests.fixtures import tiny_dataset
 
 # Sizes (millions of parameters, CIFAR-100 heads) as the distillation papers tabulate them.
@@ -95,7 +95,7 @@ def test_crd_positive_is_the_own_slot_and_banks_update_by_momentum():
               generator=torch.Generator().manual_seed(0))
     old_s, old_t = crd.memory_s.clone(), crd.memory_t.clone()
     h_s, h_t, index = torch.randn(2, 5), torch.randn(2, 3), torch.tensor([4, 1])
-    loss = crd(h_s, h_t, index, labels[index])
+    loss, _ = crd(h_s, h_t, index, labels[index])
     assert torch.isfinite(loss) and crd.z_s > 0 and crd.z_t > 0
     v_s = F.normalize(crd.embed_s(h_s), dim=1)
     assert torch.allclose(crd.memory_s[index], F.normalize(0.5 * old_s[index] + 0.5 * v_s, dim=1), atol=1e-6)
@@ -142,7 +142,7 @@ def test_rrd_gradients_reach_neither_the_teacher_nor_its_projection():
     for _ in range(2):
         out = model(torch.randn(4, 1, 16, 16), torch.randint(0, 5, (4,)), torch.arange(4))
         optimizer.zero_grad()
-        out.loss.backward()
+        out[0].backward()
         assert all(p.grad is None for p in teacher.parameters()) and rrd.embed_t.weight.grad is None
         assert rrd.embed_s.weight.grad is not None
         optimizer.step()
@@ -155,7 +155,7 @@ def test_rrd_with_enqueue_before_and_a_cold_teacher_is_infonce_over_the_queue():
     rrd = RRD(6, 6, embed_dim=5, queue_size=12, tau_s=0.1, tau_t=1e-4, enqueue="before",
               generator=torch.Generator().manual_seed(1))
     h_s, h_t = torch.randn(4, 6), torch.randn(4, 6)
-    loss = rrd(h_s, h_t)
+    loss, _ = rrd(h_s, h_t)
     z_s = F.normalize(rrd.embed_s(h_s), dim=1)
     queue = rrd.queue.keys  # the batch's teacher embeddings are in rows 0..3
     infonce = F.cross_entropy(z_s @ queue.t() / 0.1, torch.arange(4))
@@ -163,7 +163,7 @@ def test_rrd_with_enqueue_before_and_a_cold_teacher_is_infonce_over_the_queue():
     after = RRD(6, 6, embed_dim=5, queue_size=12, tau_s=0.1, tau_t=1e-4, enqueue="after",
                 generator=torch.Generator().manual_seed(1))
     after.load_state_dict({**rrd.state_dict(), "queue.keys": after.queue.keys, "queue.ptr": after.queue.ptr})
-    assert abs(after(h_s, h_t).item() - infonce.item()) > 1e-3  # the 2024 order scores the old queue
+    assert abs(after(h_s, h_t)[0].item() - infonce.item()) > 1e-3  # the 2024 order scores the old queue
 
 
 def test_queue_wraps_around_with_drop_last_batches():
@@ -191,19 +191,20 @@ def test_config_fills_the_benchmark_defaults():
     assert DistillConfig.from_dict({"method": "crd_kd"}).weights == (1.0, 1.0, 0.8)
     assert DistillConfig.from_dict({"method": "rrd", "network": "ShuffleV1"}).lr == 0.01
     rrd = DistillConfig.from_dict({})
-    assert (rrd.rrd_tau_s, rrd.rrd_tau_t, rrd.rrd_enqueue, rrd.rrd_queue) == (0.04, 0.10, "after", 16384)
+    assert rrd.options == {"rrd_queue": 16384, "rrd_tau_s": 0.04, "rrd_tau_t": 0.10, "rrd_enqueue": "after"}
     teacher = rrd.teacher_config()
     assert (teacher.method, teacher.network, teacher.teacher, teacher.weights) == ("ce", "resnet32x4", None,
                                                                                    (1.0, 0.0, 0.0))
-    assert rrd.replace(method="kd").weights == (0.1, 0.9, 0.0)
+    assert rrd.replace(method="kd").weights == (0.1, 0.9, 0.0) and rrd.replace(method="kd").options == {}
 
 
 @pytest.mark.parametrize("values,message", [
     ({"network": "resnet9"}, "network='resnet9' is not one of the valid choices"),
     ({"teacher": "wrn_40_3"}, "teacher='wrn_40_3' is not one of the valid choices.*did you mean 'wrn_40_2'"),
-    ({"rrd_queue": 1000, "batch_size": 64}, "rrd_queue=1000 is not a multiple of batch_size=64"),
+    ({"options": {"rrd_queue": 1000}, "batch_size": 64}, "rrd_queue=1000 is not a multiple of batch_size=64"),
     ({"method": "kd", "teacher": None}, "method 'kd' distils from a teacher"),
-    ({"rrd_tau": 0.1}, "no parameter 'rrd_tau'; did you mean"),
+    ({"options": {"rrd_tau": 0.1}}, "method 'rrd' has no parameter 'rrd_tau'; did you mean"),
+    ({"method": "dcdd"}, "method='dcdd' is not a known distill method.*did you mean 'dcd'"),
     ({"teacher_checkpoint": "/nowhere/t.pt"}, "teacher_checkpoint='/nowhere/t.pt' is not a file"),
 ])
 def test_bad_configurations_get_one_clear_sentence(values, message):
@@ -231,10 +232,11 @@ def test_students_reuse_one_teacher_and_record_last_and_best(tmp_path, monkeypat
     from ssllib.distill import trainer
 
     data = trainer.DistillData(tiny_dataset(n=96, size=8, channels=1, classes=3),
-                               tiny_dataset(n=32, size=8, channels=1, classes=3, seed=1), 8)
+                               tiny_dataset(n=32, size=8, channels=1, classes=3, seed=1), 8,
+                               tiny_dataset(n=24, size=8, channels=1, classes=3, seed=2))
     base = DistillConfig.from_dict(dict(method="crd", network="resnet8", teacher="resnet14", dataset="fashion_mnist",
-                                        epochs=2, batch_size=16, lr_milestones=[1.0], crd_negatives=20,
-                                        rrd_queue=32, log_every=2, device="cpu"))
+                                        epochs=3, batch_size=16, lr_milestones=[1.0], options={"crd_negatives": 20},
+                                        log_every=2, device="cpu"))
     kw = dict(data=data, runs_dir=tmp_path / "runs", ledger_dir=tmp_path / "ledger")
     crd = trainer.train_distill(base, **kw)
     trained = []
@@ -245,17 +247,21 @@ def test_students_reuse_one_teacher_and_record_last_and_best(tmp_path, monkeypat
         trained.append((cfg.method, result.trained_now))
         return result
     monkeypatch.setattr(trainer, "train_distill", spy)
-    rrd = trainer.train_distill(base.replace(method="rrd_kd"), **kw)
+    rrd_cfg = base.replace(method="rrd_kd", options={"rrd_queue": 32})
+    rrd = trainer.train_distill(rrd_cfg, **kw)
     assert trained == [("ce", False), ("rrd_kd", True)]  # the teacher came from its checkpoint
     assert rrd.teacher_accuracy == crd.teacher_accuracy
     for result in (crd, rrd):
         metrics = result.record["metrics"]
-        assert metrics["test_top1"]["value"] == result.history[-1]["test_top1"]
-        assert metrics["test_top1_best"]["value"] == max(h["test_top1"] for h in result.history)
         assert metrics["test_top1"]["protocol"]["epoch"] == "last"
-        assert [h["lr"] for h in result.history] == pytest.approx([0.05, 0.005])
+        assert all("test_top1" not in h for h in result.history)  # the test split is read once, at the end
+        best = max(result.history, key=lambda h: h["val_top1"])     # the first of equal ones
+        assert metrics["test_top1_best"]["protocol"]["best_epoch"] == best["epoch"]
+        assert "validation" in metrics["test_top1_best"]["protocol"]["chosen_on"]
+        assert [h["lr"] for h in result.history] == pytest.approx([0.05, 0.005, 0.005])
+        assert result.record["metrics"]["teacher_top1"]["value"] == result.teacher_accuracy
     assert {"ce", "kd", "distill"} <= set(rrd.history[-1])
-    again = real(base.replace(method="rrd_kd"), **kw)
+    again = real(rrd_cfg, **kw)
     assert not again.trained_now and again.metric() == rrd.metric()
 
 
@@ -315,31 +321,32 @@ def test_an_interrupted_student_resumes_to_the_same_result(tmp_path, monkeypatch
     from ssllib.distill import trainer
 
     data = trainer.DistillData(tiny_dataset(n=64, size=8, channels=1, classes=3),
-                               tiny_dataset(n=16, size=8, channels=1, classes=3, seed=1), 8)
+                               tiny_dataset(n=16, size=8, channels=1, classes=3, seed=1), 8,
+                               tiny_dataset(n=16, size=8, channels=1, classes=3, seed=2))
     cfg = DistillConfig.from_dict(dict(method="rrd_kd", network="resnet8", teacher="resnet8", dataset="fashion_mnist",
-                                       epochs=2, batch_size=16, lr_milestones=[1.5], rrd_queue=32, embed_dim=8,
-                                       device="cpu", log_every=2))
+                                       epochs=2, batch_size=16, lr_milestones=[1.5], options={"rrd_queue": 32},
+                                       embed_dim=8, device="cpu", log_every=2))
     whole = trainer.train_distill(cfg, data=data, runs_dir=tmp_path / "a", ledger_dir=tmp_path / "l")
 
     real, calls = trainer.classifier_accuracy, []
 
     def interrupt_in_epoch_two(*args, **kwargs):
         calls.append(1)
-        if len(calls) == 4:  # the teacher's two epochs, the student's first, then its second
+        if len(calls) == 6:  # the teacher's 2 validations and 2 tests (last, best), the student's 2nd validation
             raise KeyboardInterrupt
         return real(*args, **kwargs)
     monkeypatch.setattr(trainer, "classifier_accuracy", interrupt_in_epoch_two)
     with pytest.raises(KeyboardInterrupt):
         trainer.train_distill(cfg, data=data, runs_dir=tmp_path / "b", ledger_dir=tmp_path / "l")
     monkeypatch.setattr(trainer, "classifier_accuracy", real)
-    from ssllib.checkpoint import load_checkpoint
+    from ssllib.engine.checkpoint import load_checkpoint
     assert load_checkpoint(tmp_path / "b" / trainer.run_id_for(cfg) / "checkpoint.pt")["epoch"] == 1
     resumed = trainer.train_distill(cfg, data=data, runs_dir=tmp_path / "b", ledger_dir=tmp_path / "l")
     assert resumed.trained_now and len(resumed.history) == 2
     for key, value in whole.network.state_dict().items():
         assert torch.equal(value, resumed.network.state_dict()[key]), key
     assert torch.equal(whole.model.criterion.queue.keys, resumed.model.criterion.queue.keys)
-    assert resumed.metric() == whole.metric()
+    assert resumed.metric() == whole.metric() and resumed.metric("test_top1_best") == whole.metric("test_top1_best")
 
 
 # ----------------------------------------------------------------------------- transfer
@@ -349,7 +356,7 @@ def test_an_interrupted_student_resumes_to_the_same_result(tmp_path, monkeypatch
 def test_transfer_probe_trains_only_a_new_head_on_the_real_loaders_at_32px(tmp_path, name):
     from ssllib.data import load_dataset
     from ssllib.data.registry import to_memory
-    from ssllib.distill.transfer import TransferRecipe, transfer_probe
+    from ssllib.evaluate.transfer import TransferRecipe, transfer_probe
     from tests.fixtures import make_stl10, make_tiny_imagenet
 
     (make_stl10 if name == "stl10" else make_tiny_imagenet)(tmp_path)
@@ -359,16 +366,18 @@ def test_transfer_probe_trains_only_a_new_head_on_the_real_loaders_at_32px(tmp_p
     assert train.images.shape[-1] in (32, 96)
     net = build_network("resnet8", 100, 3).train()
     before = {k: v.clone() for k, v in net.state_dict().items()}
-    result = transfer_probe(net, train, test, TransferRecipe(epochs=2, milestones=(1.0,), batch_size=2, size=32))
-    assert len(result["history"]) == 2 and result["top1"] == result["history"][-1]
-    assert result["best_top1"] == max(result["history"]) and 0 <= result["top1"] <= 100
+    result = transfer_probe(net, train, test, TransferRecipe(epochs=2, lr_milestones=(1.0,), batch_size=2, size=32),
+                            run_dir=tmp_path / "probe")
+    assert len(result["history"]) == 2 and 0 <= result["top1"] <= 100
+    assert [h["lr"] for h in result["history"]] == pytest.approx([0.05, 0.005])
+    assert result["record"]["metrics"]["test_top1"]["protocol"]["epoch"] == "last"
     assert all(torch.equal(v, before[k]) for k, v in net.state_dict().items())  # frozen, BN statistics too
     assert net.training  # left as it was found
 
 
 def test_a_transfer_dataset_with_other_channels_is_refused_up_front():
-    from ssllib.distill.experiments import check_transfer
-    from ssllib.profiles import Settings
+    from ssllib.chapters.distill_experiments import check_transfer
+    from ssllib.chapters.spec import Settings
 
     with pytest.raises(ParameterError, match="transfer_dataset='stl10' has 3 colour channel"):
         check_transfer(Settings(dataset="fashion_mnist", transfer_dataset="stl10"))

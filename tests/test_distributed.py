@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from ssllib.checkpoint import load_checkpoint
-from ssllib.config import RunConfig
-from ssllib.distributed import draw_rows, gather_global, own_rows
-from ssllib.momentum import Queue
-from ssllib.launch import torchrun_command, train_on_processes
-from ssllib.trainer import train
+from ssllib.engine.checkpoint import load_checkpoint
+from ssllib.selfsup.config import RunConfig
+from ssllib.engine.distributed import draw_rows, gather_global, own_rows
+from ssllib.selfsup.momentum import Queue
+from ssllib.engine.launch import torchrun_command, train_on_processes
+from ssllib.selfsup.trainer import train
 
 BASE = dict(dataset="digits", train_subset=128, width=8, image_size=16, embed_dim=16, epochs=1, batch_size=32,
             queue_size=96, lr=0.02, ema_momentum=0.9, seed=5, log_every=2, monitor_every=0, num_workers=0,
@@ -84,7 +84,7 @@ def test_two_process_distillation_trains_the_teacher_once_and_updates_every_bank
     from ssllib.distill.config import DistillConfig
 
     cfg = DistillConfig.from_dict(dict(method="crd_kd", network="resnet8", teacher="resnet8", dataset="digits",
-                                       train_subset=128, image_size=16, epochs=1, batch_size=32, crd_negatives=64,
+                                       train_subset=128, image_size=16, epochs=1, batch_size=32, options={"crd_negatives": 64},
                                        lr_milestones=[0.5], log_every=2))
     record = train_on_processes(cfg, 2, runs_dir=tmp_path / "runs", ledger_dir=tmp_path / "ledger", echo=False)
     assert record["environment"]["processes"] == 2 and record["method"] == "crd_kd"

@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from ssllib.evaluate import knn_accuracy, knn_predict, linear_probe
+from ssllib.evaluate.frozen import knn_accuracy, knn_predict, linear_probe
 
 
 def test_weighted_knn_hand_worked():
@@ -40,7 +40,7 @@ def test_linear_probe_separable_and_chance():
 
 
 def test_logistic_gradient_matches_autograd():
-    from ssllib.evaluate import _fit_logistic
+    from ssllib.evaluate.frozen import _fit_logistic
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(50, 6, generator=g), torch.randint(0, 3, (50,), generator=g)
     w, b = _fit_logistic(x, y, 3, 0.1, max_iter=200)

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from ssllib import fingerprint
+from ssllib.engine import fingerprint
 
 
 @pytest.fixture
@@ -29,17 +29,18 @@ def test_run_keys_follow_only_the_code_a_run_uses(package_copy):
     before = {m: fingerprint.run_code_fingerprint(m) for m in ("mocov2", "synco", "supervised")}
     chapter_before = fingerprint.code_fingerprint()
 
-    _edit(package_copy / "methods" / "synco.py")           # another method's module
+    _edit(package_copy / "selfsup" / "synco.py")           # another method's module
     assert fingerprint.run_code_fingerprint("mocov2") == before["mocov2"]
     assert fingerprint.run_code_fingerprint("synco") != before["synco"]
     assert fingerprint.code_fingerprint() != chapter_before  # a chapter depends on everything
 
     synco_now = fingerprint.run_code_fingerprint("synco")
-    _edit(package_copy / "plots.py")                         # presentation only
-    _edit(package_copy / "chapter.py")                       # around runs
+    _edit(package_copy / "chapters" / "plots.py")            # presentation only
+    _edit(package_copy / "chapters" / "notebook.py")         # around runs
+    _edit(package_copy / "distill" / "trainer.py")           # another family
     assert fingerprint.run_code_fingerprint("synco") == synco_now
 
-    _edit(package_copy / "trainer.py")                       # the shared engine
+    _edit(package_copy / "engine" / "loop.py")               # the shared engine
     assert all(fingerprint.run_code_fingerprint(m) != before[m] for m in before)
 
 
@@ -49,8 +50,8 @@ def test_distillation_modules_count_only_for_distillation_runs(package_copy):
     _edit(package_copy / "distill" / "rrd.py")
     after = {m: fingerprint.run_code_fingerprint(m) for m in methods}
     assert [m for m in methods if after[m] != before[m]] == ["rrd"]
-    _edit(package_copy / "distill" / "zoo.py")  # shared by every distillation run
+    _edit(package_copy / "distill" / "model.py")  # shared by every distillation run
     now = {m: fingerprint.run_code_fingerprint(m) for m in methods}
     assert [m for m in methods if now[m] != after[m]] == ["ce", "crd", "rrd"]
-    _edit(package_copy / "methods" / "build.py")  # the augmentation binding both families use
+    _edit(package_copy / "data" / "augment.py")  # the augmentation both families use
     assert all(fingerprint.run_code_fingerprint(m) != now[m] for m in methods)

@@ -2,7 +2,7 @@ import pytest
 import torch
 import torchvision
 
-from ssllib.networks import SplitBatchNorm, build_backbone, count_parameters, mlp_head
+from ssllib.nets.resnet import SplitBatchNorm, build_backbone, count_parameters, mlp_head
 
 
 @pytest.mark.parametrize("name,factory", [("resnet18", torchvision.models.resnet18),
@@ -72,7 +72,7 @@ def test_unknown_backbone_names_the_choices():
 
 @pytest.mark.parametrize("width,safe", [(4, False), (8, False), (16, True), (64, True)])
 def test_channels_last_is_avoided_where_onednn_miscomputes(width, safe):
-    from ssllib.devices import channels_last_is_safe, place_model, uses_channels_last
+    from ssllib.engine.devices import channels_last_is_safe, place_model, uses_channels_last
     net = build_backbone("resnet18", "cifar", width, 1)
     assert channels_last_is_safe(net, torch.device("cpu")) is safe
     placed, used = place_model(net, torch.device("cpu"), channels_last=True)

@@ -7,8 +7,11 @@ import nbformat
 import pytest
 
 from ssllib import book
-from ssllib.params import annotation_of
-from ssllib.profiles import CHAPTERS, PROFILE_PARAM
+from ssllib.engine.params import annotation_of
+from ssllib.chapters import chapter_specs
+from ssllib.chapters.spec import PROFILE_PARAM
+
+CHAPTERS = chapter_specs()
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,10 +1,11 @@
 """Every parameter-validation error is one clear sentence, raised before any work."""
 import pytest
 
-from ssllib.config import RunConfig
+from ssllib.selfsup.config import RunConfig
 from ssllib.data import DatasetNotFound
-from ssllib.params import ParameterError
-from ssllib.profiles import FOUNDATIONS, resolve
+from ssllib.engine.params import ParameterError
+from ssllib.chapters.foundations import FOUNDATIONS
+from ssllib.chapters.spec import resolve
 
 
 def _error(given, check_data=False):

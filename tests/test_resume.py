@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from ssllib.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from ssllib.config import RunConfig
-from ssllib.trainer import run_id_for
+from ssllib.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ssllib.selfsup.config import RunConfig
+from ssllib.selfsup.trainer import run_id_for
 
 CONFIG = dict(dataset="digits", width=8, image_size=24, epochs=4, batch_size=64, queue_size=256,
               lr=0.05, ema_momentum=0.9, temperature=0.2, bn_splits=2, blur_p=0.5, crop_min_scale=0.3,
@@ -82,7 +82,7 @@ def test_truncated_checkpoint_is_reported_and_kept(tmp_path):
 
 
 def test_trainer_refuses_a_truncated_checkpoint_without_destroying_it(tmp_path):
-    from ssllib.trainer import train
+    from ssllib.selfsup.trainer import train
 
     cfg = RunConfig.from_dict({**CONFIG, "epochs": 1, "width": 4, "image_size": 8})
     run_dir = tmp_path / "runs" / run_id_for(cfg)

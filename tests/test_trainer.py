@@ -4,10 +4,10 @@ import json
 import pytest
 import torch
 
-from ssllib import schedule
-from ssllib.checkpoint import load_checkpoint
-from ssllib.config import RunConfig
-from ssllib.trainer import TrainingDiverged, run_id_for, train
+from ssllib.engine import schedule
+from ssllib.engine.checkpoint import load_checkpoint
+from ssllib.selfsup.config import RunConfig
+from ssllib.selfsup.trainer import TrainingDiverged, run_id_for, train
 
 TINY = dict(dataset="digits", width=4, image_size=8, epochs=2, batch_size=64, queue_size=128, lr=0.05,
             ema_momentum=0.9, temperature=0.2, bn_splits=2, blur_p=0.0, monitor_every=1, monitor_size=0,
@@ -46,7 +46,7 @@ def test_finished_run_is_loaded_not_retrained(dirs):
 
 
 def test_nan_loss_stops_with_one_sentence_and_keeps_the_last_good_checkpoint(dirs, monkeypatch):
-    import ssllib.methods.mocov2 as mocov2
+    import ssllib.selfsup.mocov2 as mocov2
 
     real = mocov2.info_nce
     calls = {"n": 0}

@@ -8,8 +8,8 @@ from typing import Callable
 
 import torch
 
-from . import formats
-from .base import DatasetNotFound, FolderDataset, ImageDataset
+from ssllib.data import formats
+from ssllib.data.base import DatasetNotFound, FolderDataset, ImageDataset
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

@@ -9,8 +9,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..distributed import draw_rows, gather_global, mean_over_processes
-from .losses import nce_loss
+from ssllib.engine.distributed import draw_rows, gather_global, mean_over_processes
+from ssllib.distill.losses import nce_loss
+from ssllib.engine.params import Param
+from ssllib.engine.registry import Method, register_method
 
 
 def other_class_sampler(labels: torch.Tensor):
@@ -95,4 +97,25 @@ class CRD(nn.Module):
                     memory = getattr(self, name)
                     updated = F.normalize(self.momentum * memory[index] + (1 - self.momentum) * gather_global(v), dim=1)
                     setattr(self, name, memory.index_copy(0, index, updated))
-        return loss
+        return loss, {}
+
+
+OPTIONS = {
+    "crd_negatives": (Param("crd_negatives", int, "CRD: negatives per sample, drawn from other classes", min=1), 16384),
+    "crd_temperature": (Param("crd_temperature", float, "CRD: temperature of the scores", min=1e-4), 0.07),
+    "crd_momentum": (Param("crd_momentum", float, "CRD: memory-bank update m in normalize(m·old + (1−m)·new)",
+                           min=0.0, max=1.0), 0.5),
+}
+
+
+def build_crd(cfg, student_dim: int, teacher_dim: int, labels: torch.Tensor, generator) -> CRD:
+    o = cfg.options
+    return CRD(student_dim, teacher_dim, labels, cfg.embed_dim, o["crd_negatives"], o["crd_temperature"],
+               o["crd_momentum"], generator)
+
+
+for _name, _title, _weights in (("crd", "CRD", (1.0, 0.0, 0.8)), ("crd_kd", "CRD+KD", (1.0, 1.0, 0.8))):
+    register_method(Method(_name, "distill", build_crd, title=_title, options=OPTIONS,
+                           defaults=dict(zip(("ce_weight", "kd_weight", "distill_weight"), _weights)),
+                           help="contrastive representation distillation (NCE over two memory banks)"
+                                + (" plus KD" if _name.endswith("_kd") else ""), code=("ssllib.distill.crd",)))

@@ -7,6 +7,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ssllib.engine.params import Param
+from ssllib.engine.registry import Method, register_method
+
 MAX_SCALE = 10.0
 
 
@@ -45,11 +48,25 @@ class DCD(nn.Module):
         self.theta = nn.Parameter(torch.tensor(1.0))
         self.bias = nn.Parameter(torch.tensor(0.0))
         self.alpha = alpha
-        self.last_parts: dict[str, torch.Tensor] = {}
 
-    def forward(self, h_s: torch.Tensor, h_t: torch.Tensor, index=None, labels=None, generator=None) -> torch.Tensor:
+    def forward(self, h_s: torch.Tensor, h_t: torch.Tensor, index=None, labels=None, generator=None
+                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         with torch.autocast(h_s.device.type, enabled=False):
             z_s = F.normalize(self.embed_s(h_s.float()), dim=1)
             z_t = F.normalize(self.embed_t(h_t.detach().float()), dim=1)
-            loss, self.last_parts = dcd_loss(z_s, z_t, self.theta, self.bias, self.alpha)
-        return loss
+            return dcd_loss(z_s, z_t, self.theta, self.bias, self.alpha)
+
+
+OPTIONS = {"dcd_alpha": (Param("dcd_alpha", float, "DCD: weight α of the consistency term", min=0.0), 0.5)}
+
+
+def build_dcd(cfg, student_dim: int, teacher_dim: int, labels, generator) -> DCD:
+    return DCD(student_dim, teacher_dim, cfg.embed_dim, cfg.options["dcd_alpha"])
+
+
+for _name, _title, _weights in (("dcd", "DCD", (1.0, 0.0, 1.0)), ("dcd_kd", "DCD+KD", (1.0, 1.0, 1.0))):
+    register_method(Method(_name, "distill", build_dcd, title=_title, options=OPTIONS,
+                           defaults=dict(zip(("ce_weight", "kd_weight", "distill_weight"), _weights)),
+                           help="discriminative and consistent distillation (in-batch contrast with a learnt "
+                                "scale, plus consistency)" + (" plus KD" if _name.endswith("_kd") else ""),
+                           code=("ssllib.distill.dcd",)))

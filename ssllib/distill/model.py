@@ -9,29 +9,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..augment import ShiftFlipAugmentation
-from ..methods.build import bound
-from ..momentum import StepOutput
-from .config import DistillConfig
-from .losses import kd_loss
-
-
-def build_criterion(cfg: DistillConfig, student_dim: int, teacher_dim: int, labels: torch.Tensor,
-                    generator: torch.Generator) -> nn.Module | None:
-    """The method's own loss module (heads, memories), or None for ce and kd."""
-    family = cfg.method.removesuffix("_kd")
-    if family == "crd":
-        from .crd import CRD
-        return CRD(student_dim, teacher_dim, labels, cfg.embed_dim, cfg.crd_negatives, cfg.crd_temperature,
-                   cfg.crd_momentum, generator)
-    if family == "rrd":
-        from .rrd import RRD
-        return RRD(student_dim, teacher_dim, cfg.embed_dim, cfg.rrd_queue, cfg.rrd_tau_s, cfg.rrd_tau_t,
-                   cfg.rrd_enqueue, generator)
-    if family == "dcd":
-        from .dcd import DCD
-        return DCD(student_dim, teacher_dim, cfg.embed_dim, cfg.dcd_alpha)
-    return None
+from ssllib.data.augment import ShiftFlipAugmentation, bound
+from ssllib.distill.config import DistillConfig
+from ssllib.distill.losses import kd_loss
+from ssllib.engine.registry import method as find_method
+from ssllib.nets.registry import build_classifier
 
 
 class Distillation(nn.Module):
@@ -64,7 +46,7 @@ class Distillation(nn.Module):
         return self.augmentation(images, generator), labels, index
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor, index: torch.Tensor, epoch: int = 0,
-                progress: float = 0.0, generator=None) -> StepOutput:
+                progress: float = 0.0, generator=None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         feats_s, logits_s = self.student(x)
         ce = F.cross_entropy(logits_s.float(), labels)
         loss, metrics = self.ce_weight * ce, {"ce": ce.detach()}
@@ -76,25 +58,25 @@ class Distillation(nn.Module):
                 loss = loss + self.kd_weight * kd
                 metrics["kd"] = kd.detach()
             if self.criterion is not None and self.distill_weight:
-                own = self.criterion(feats_s[-1], feats_t[-1], index=index, labels=labels, generator=generator)
+                own, parts = self.criterion(feats_s[-1], feats_t[-1], index=index, labels=labels,
+                                            generator=generator)
                 loss = loss + self.distill_weight * own
                 metrics["distill"] = own.detach()
-                metrics.update(getattr(self.criterion, "last_parts", {}))  # e.g. DCD's learned scale
+                metrics.update(parts)  # e.g. DCD's learnt scale
         metrics["loss"] = loss.detach()
         metrics["train_acc"] = (logits_s.detach().argmax(1) == labels).float().mean()
-        return StepOutput(loss, metrics)
+        return loss, metrics
 
 
 def build_distillation(cfg: DistillConfig, dataset, size: int, teacher: nn.Module | None) -> Distillation:
     """The model of one run: ``cfg.network`` trained on ``dataset`` at ``size`` px, distilled
     from ``teacher`` (a trained network, or None for method ce)."""
-    from .zoo import build_network
-
-    student = build_network(cfg.network, dataset.num_classes, dataset.channels)
+    student = build_classifier(cfg.network, dataset.num_classes, dataset.channels)
     generator = torch.Generator().manual_seed(cfg.seed)
     criterion = None
     if teacher is not None:
-        criterion = build_criterion(cfg, student.feature_dim, teacher.feature_dim, dataset.labels, generator)
+        criterion = find_method(cfg.method).build(cfg, student.feature_dim, teacher.feature_dim, dataset.labels,
+                                                  generator)
     augmentation = ShiftFlipAugmentation(padding=max(1, round(size / 8)), size=size)
     return Distillation(student, teacher, criterion, cfg.weights, cfg.kd_temperature,
                         bound(augmentation, dataset.mean, dataset.std))

@@ -7,8 +7,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..momentum import Queue
-from .losses import rrd_loss
+from ssllib.engine.params import Param, ParameterError
+from ssllib.engine.registry import Method, register_method
+from ssllib.nets.queue import Queue
+from ssllib.distill.losses import rrd_loss
 
 
 class RRD(nn.Module):
@@ -41,4 +43,37 @@ class RRD(nn.Module):
             loss = rrd_loss(z_s, z_t, self.queue.keys.clone(), self.tau_s, self.tau_t)
             if self.enqueue == "after":
                 self.queue.enqueue(z_t)
-        return loss
+        return loss, {}
+
+
+OPTIONS = {
+    "rrd_queue": (Param("rrd_queue", int, "RRD: length of the FIFO queue of teacher embeddings", min=1), 16384),
+    "rrd_tau_s": (Param("rrd_tau_s", float, "RRD: student temperature τ_s (2024 code 0.04; 2025 code 0.1)",
+                        min=1e-4), 0.04),
+    "rrd_tau_t": (Param("rrd_tau_t", float, "RRD: teacher temperature τ_t (2024 code 0.10; 2025 code 0.02)",
+                        min=1e-6), 0.10),
+    "rrd_enqueue": (Param("rrd_enqueue", str, "RRD: enqueue the batch's teacher embeddings after the loss (2024 "
+                          "code) or before scoring (2025 code)", choices=("after", "before")), "after"),
+}
+
+
+def build_rrd(cfg, student_dim: int, teacher_dim: int, labels, generator) -> RRD:
+    o = cfg.options
+    return RRD(student_dim, teacher_dim, cfg.embed_dim, o["rrd_queue"], o["rrd_tau_s"], o["rrd_tau_t"],
+               o["rrd_enqueue"], generator)
+
+
+def check_queue(cfg) -> None:
+    queue = cfg.options["rrd_queue"]
+    if queue % cfg.batch_size:
+        raise ParameterError(f"rrd_queue={queue} is not a multiple of batch_size={cfg.batch_size}; the FIFO queue "
+                             f"must take whole batches (e.g. rrd_queue="
+                             f"{max(1, round(queue / cfg.batch_size)) * cfg.batch_size})")
+
+
+for _name, _title, _weights in (("rrd", "RRD", (1.0, 0.0, 1.0)), ("rrd_kd", "RRD+KD", (1.0, 1.0, 1.0))):
+    register_method(Method(_name, "distill", build_rrd, title=_title, options=OPTIONS, check=check_queue,
+                           defaults=dict(zip(("ce_weight", "kd_weight", "distill_weight"), _weights)),
+                           help="relational representation distillation (relations to a queue of teacher "
+                                "embeddings)" + (" plus KD" if _name.endswith("_kd") else ""),
+                           code=("ssllib.distill.rrd",)))

@@ -1,0 +1,107 @@
+"""What the distillation chapters do with runs: train a teacher once and every student over
+seeds, tabulate last- and best-epoch accuracy beside the teacher's, count students that beat
+their teacher, and look inside RRD's relation distributions."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from ssllib.data.augment import prepare_eval
+from ssllib.engine.registry import method as find_method
+from ssllib.distill.trainer import DistillData, DistillResult, load_distill_data, train_distill
+
+LAST, BEST, TEACHER = "last-epoch top-1", "best-validation-epoch top-1", "teacher top-1"
+
+
+def train_students(settings, methods, seeds: int, paper: str = "",
+                   data: DistillData | None = None) -> tuple[DistillResult, dict[str, list[DistillResult]]]:
+    """The teacher run (trained once, then loaded) and ``seeds`` runs of the student under each
+    of ``methods`` ('ce' is the student alone), all on one copy of the data."""
+    with_teacher = settings.distill_config("kd")
+    data = data or load_distill_data(with_teacher)
+    teacher = train_distill(with_teacher.teacher_config(), paper=paper, profile=settings.profile, data=data)
+    students = {method: [train_distill(settings.distill_config(method, seed=seed), paper=paper,
+                                       profile=settings.profile, data=data) for seed in range(seeds)]
+                for method in methods}
+    return teacher, students
+
+
+def label(method: str) -> str:
+    return "student alone" if find_method(method).fixed.get("teacher", "") is None else find_method(method).label
+
+
+def accuracy_rows(students: dict[str, list[DistillResult]]) -> list[dict]:
+    """One row per run for :func:`ssllib.chapters.report.mean_std_table`."""
+    rows = []
+    for method, runs in students.items():
+        for run in runs:
+            rows.append({"method": label(method), "seed": run.config.seed, LAST: run.metric("test_top1"),
+                         BEST: run.metric("test_top1_best") if "test_top1_best" in run.record["metrics"]
+                         else float("nan")})
+    return rows
+
+
+def beats_teacher(students: dict[str, list[DistillResult]], teacher_top1: float) -> pd.DataFrame:
+    """Per method: how many runs end above the teacher (last epoch), and the mean and largest
+    margin student − teacher in points."""
+    rows = {}
+    for method, runs in students.items():
+        margins = np.array([run.metric("test_top1") - teacher_top1 for run in runs])
+        rows[label(method)] = {"runs above the teacher": f"{int((margins > 0).sum())} of {len(margins)}",
+                               "mean margin (points)": round(float(margins.mean()), 2),
+                               "largest margin (points)": round(float(margins.max()), 2)}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+@torch.no_grad()
+def relation_distributions(result: DistillResult, teacher: torch.nn.Module, images: torch.Tensor, dataset):
+    """RRD's two distributions over its memory for a few images (uint8, N×C×H×W): returns
+    (p_T, p_S), each (N, K), computed as the loss computes them, with the run's trained heads
+    and final queue (eval-mode networks, no augmentation)."""
+    rrd = result.model.criterion
+    device = next(result.network.parameters()).device
+    x = prepare_eval(images.to(device), dataset.mean, dataset.std, result.data.size)
+    h_s, h_t = result.network.eval()(x)[0][-1], teacher.eval()(x)[0][-1]
+    memory = rrd.queue.keys.float()
+    z_s, z_t = F.normalize(rrd.embed_s(h_s.float()), dim=1), F.normalize(rrd.embed_t(h_t.float()), dim=1)
+    p_t = F.softmax(z_t @ memory.t() / rrd.tau_t, dim=1)
+    p_s = F.softmax(z_s @ memory.t() / rrd.tau_s, dim=1)
+    return p_t.cpu().numpy(), p_s.cpu().numpy()
+
+
+def check_transfer(settings) -> None:
+    """The transfer dataset must have as many colour channels as the training set: say so
+    before any training starts."""
+    from ssllib.data import DATASETS
+    from ssllib.engine.params import ParameterError
+
+    train, target = DATASETS[settings.dataset], DATASETS[settings.transfer_dataset]
+    if train.channels != target.channels:
+        raise ParameterError(f"transfer_dataset={settings.transfer_dataset!r} has {target.channels} colour "
+                             f"channel(s) but the networks are trained on {settings.dataset!r} with "
+                             f"{train.channels}; pick a transfer dataset with {train.channels}")
+
+
+def transfer_accuracies(teacher: DistillResult, students: dict[str, list[DistillResult]], settings,
+                        size: int) -> list[dict]:
+    """The transfer probe (DCD's recipe, at ``settings``' epochs and milestones) of the teacher
+    and of every student run, one row each: {'method', 'seed', 'transfer top-1'}."""
+    from ssllib.data import load_dataset
+    from ssllib.data.registry import to_memory
+    from ssllib.evaluate.transfer import TransferRecipe, remembered_transfer
+
+    train = load_dataset(settings.transfer_dataset, "train", settings.data_root, settings.download)
+    test = load_dataset(settings.transfer_dataset, "test", settings.data_root)
+    if not train.in_memory:
+        train, test = to_memory(train, size), to_memory(test, size)
+    rows = []
+    for name, runs in [("teacher", [teacher]), *((label(m), r) for m, r in students.items())]:
+        for run in runs:
+            recipe = TransferRecipe(epochs=settings.transfer_epochs, milestones=tuple(settings.transfer_milestones),
+                                    size=size, seed=run.config.seed)
+            result = remembered_transfer(run.run_id, run.network, train, test, recipe,
+                                         f"transfer {name} seed {run.config.seed}")
+            rows.append({"method": name, "seed": run.config.seed, "transfer top-1": result["top1"]})
+    return rows

@@ -1,0 +1,87 @@
+"""Plumbing shared by the chapter notebooks: parameters in, provenance out.
+
+A chapter's first code cell takes a snapshot of its namespace; the parameters cell (and the
+cell papermill injects after it) then define the parameters; ``parameters_since`` returns
+exactly those names, so a misspelt ``-p`` name is caught instead of silently ignored.
+"""
+from __future__ import annotations
+
+import inspect
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from ssllib.engine.allocator import keep_freed_memory
+from ssllib.engine.fingerprint import code_fingerprint
+from ssllib.engine.ledger import device_name, git_commit
+from ssllib.chapters.spec import ChapterSpec, Settings, describe
+
+
+def snapshot(namespace: dict[str, Any]) -> frozenset[str]:
+    """The names defined so far (call before the parameters cell). Also makes the errors a
+    reader can cause (a bad parameter, a missing dataset, a damaged checkpoint, a diverged
+    run) print as their one-sentence message instead of a long traceback, and keeps freed CPU
+    memory for reuse (:func:`~ssllib.engine.allocator.keep_freed_memory`)."""
+    _short_errors()
+    keep_freed_memory()
+    return frozenset(namespace)
+
+
+def _short_errors() -> None:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    from ssllib.engine.checkpoint import CheckpointError
+    from ssllib.data import DatasetNotFound
+    from ssllib.engine.params import ParameterError
+    from ssllib.engine.loop import TrainingDiverged
+
+    def show(shell, etype, value, tb, tb_offset=None):
+        message = [f"{etype.__name__}: {value}"]
+        shell._showtraceback(etype, value, message)
+        return message
+
+    shell.set_custom_exc((ParameterError, DatasetNotFound, CheckpointError, TrainingDiverged), show)
+
+
+def parameters_since(namespace: dict[str, Any], before: frozenset[str]) -> dict[str, Any]:
+    """The names defined after ``before`` was taken, except private ones and modules."""
+    return {name: value for name, value in namespace.items()
+            if name not in before and not name.startswith("_") and not inspect.ismodule(value)}
+
+
+def settings_table(spec: ChapterSpec, settings: Settings) -> pd.DataFrame:
+    """Each parameter's resolved value and what it means, for display."""
+    rows = [{"parameter": name, "value": settings[name], "meaning": spec.params[name].help}
+            for name in spec.params]
+    return pd.DataFrame(rows).set_index("parameter")
+
+
+def source(obj) -> str:
+    """The source of a library object as a Markdown code block (for ``display(Markdown(...))``)."""
+    return "```python\n" + textwrap.dedent(inspect.getsource(obj)).rstrip() + "\n```"
+
+
+def paper_file(slug: str, name: str) -> Path:
+    """A file of ``papers/<slug>/`` (published tables, recipes, committed runs)."""
+    path = Path(__file__).resolve().parent.parent / "papers" / slug / name
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing; it ships with the repository (git checkout papers/{slug})")
+    return path
+
+
+def provenance() -> str:
+    """Which code, library versions and machine produced the outputs above."""
+    device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    return (f"ssllib code {code_fingerprint()} · git {git_commit() or 'unknown'} · torch {torch.__version__} · "
+            f"{device_name(device)}")
+
+
+__all__ = ["snapshot", "parameters_since", "settings_table", "source", "provenance", "describe"]

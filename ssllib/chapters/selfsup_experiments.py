@@ -1,0 +1,73 @@
+"""The experiments a chapter runs, as functions: several seeds of a method, and the
+reference points every encoder is compared with (raw pixels, a randomly initialised encoder)."""
+from __future__ import annotations
+
+import json
+from functools import partial
+
+import torch
+
+from ssllib.engine.checkpoint import write_json
+from ssllib.selfsup.config import RunConfig
+from ssllib.engine.devices import pick_device, place_model
+from ssllib.evaluate.frozen import raw_pixels
+from ssllib.engine.fingerprint import run_code_fingerprint
+from ssllib.engine.ledger import results_dir
+from ssllib.engine.registry import method as find_method
+from ssllib.selfsup.trainer import RunData, RunResult, evaluate_backbone, evaluate_features, load_run_data, train
+
+
+def train_seeds(cfg: RunConfig, seeds: int, paper: str = "", profile: str = "",
+                data: RunData | None = None) -> list[RunResult]:
+    """``cfg`` trained (or loaded) with seeds 0 … seeds−1, sharing one copy of the data."""
+    data = data or load_run_data(cfg)
+    return [train(cfg.replace(seed=seed), paper=paper, profile=profile, data=data) for seed in range(seeds)]
+
+
+def _remembered(kind: str, cfg: RunConfig, compute) -> dict:
+    """``compute()``, or its result from an earlier call with the same configuration and code
+    (kept as JSON under ``results/evals/``, like a finished run)."""
+    key = cfg.fingerprint(run_code_fingerprint(cfg.method))
+    path = results_dir() / "evals" / f"{kind}-{cfg.dataset}-s{cfg.seed}-{key}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    metrics = compute()
+    write_json(metrics, path)
+    return metrics
+
+
+def random_init(cfg: RunConfig, seeds: int, data: RunData | None = None) -> list[dict]:
+    """kNN and linear probe of the same architecture at its random initialisation, per seed."""
+    data = data or load_run_data(cfg)
+    device = pick_device(cfg.device)
+
+    def measure(seed: int) -> dict:
+        torch.manual_seed(seed)
+        model, _ = place_model(find_method(cfg.method).build(cfg.replace(seed=seed), data.train, data.size), device,
+                               cfg.channels_last)
+        return evaluate_backbone(model.backbone, data, cfg, device, seed=seed)
+    return [_remembered("random-init", cfg.replace(seed=seed), partial(measure, seed)) for seed in range(seeds)]
+
+
+def raw_pixel_baseline(cfg: RunConfig, data: RunData | None = None) -> dict:
+    """kNN and linear probe on the flattened pixels, resized to the encoders' input size (no
+    learning at all)."""
+    data = data or load_run_data(cfg)
+
+    def measure() -> dict:
+        return evaluate_features(raw_pixels(data.bank, data.size), data.bank.labels, raw_pixels(data.test, data.size),
+                                 data.test.labels, data.bank.num_classes, cfg)
+    return _remembered("raw-pixels", cfg.replace(method="mocov2", seed=0), measure)
+
+
+def metric_rows(label: str, metrics_per_run: list[dict], seeds=None) -> list[dict]:
+    """One row per run: {'method', 'seed', 'kNN top-1', 'linear top-1'} for :mod:`ssllib.chapters.report`."""
+    rows = []
+    for i, metrics in enumerate(metrics_per_run):
+        row = {"method": label, "seed": seeds[i] if seeds else i}
+        if "knn_top1" in metrics:
+            row["kNN top-1"] = metrics["knn_top1"]["value"]
+        if "linear_top1" in metrics:
+            row["linear top-1"] = metrics["linear_top1"]["value"]
+        rows.append(row)
+    return rows

@@ -1,0 +1,134 @@
+"""What a chapter can be given, and how its parameters are resolved (one place for every chapter).
+
+Each chapter's module (:mod:`ssllib.chapters.foundations`, …) declares its parameters and three
+profiles, written as a recipe and its changes:
+
+``paper``: the published recipe for a GPU (for some datasets a one-GPU preset, said where used);
+``cpu``: the book's embedded default, ``paper`` scaled down to minutes on a 2-core CPU;
+``smoke``: ``cpu`` shrunk to seconds (nbval and CI).
+
+Precedence: a value given explicitly > the profile's value (with its dataset overlay) >
+the profile named by ``$SSLLIB_PROFILE`` > ``cpu``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ssllib.data import require_dataset
+from ssllib.engine.params import Param, ParameterError, check_all, check_names
+from ssllib.engine.registry import method as find_method
+from ssllib.engine.registry import methods
+from ssllib.selfsup.config import RUN_PARAMS, RunConfig
+
+PROFILES = ("smoke", "cpu", "paper")
+
+
+@dataclass(frozen=True)
+class ChapterSpec:
+    """What a chapter can be given: its parameters and the value of each under each profile."""
+
+    name: str
+    params: dict[str, Param]
+    profiles: dict[str, dict[str, Any]]
+    overlays: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # profile → dataset → values
+    notes: dict[str, str] = field(default_factory=dict)  # profile or profile/dataset → what it is
+    family: str = "self_supervised"  # or "distillation": which run configuration the settings make
+    methods: tuple[str, ...] = ()  # distillation: the methods the chapter trains (checked up front)
+
+
+class Settings(dict):
+    """The resolved parameters of a chapter run: a dict with attribute access."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def method_options(self, method: str) -> dict[str, Any]:
+        """The settings that are options of ``method`` (its declaration's ``options``)."""
+        return {k: self[k] for k in find_method(method).options if k in self}
+
+    def run_config(self, **changes) -> RunConfig:
+        """A :class:`RunConfig` from the settings that name run fields, with ``changes`` applied."""
+        values = {k: v for k, v in self.items() if k in RUN_PARAMS}
+        values.update(changes)
+        return RunConfig.from_dict(values)
+
+    def distill_config(self, method: str, **changes):
+        """A :class:`~ssllib.distill.config.DistillConfig` of ``method`` from the settings that
+        name its fields, with ``changes`` applied."""
+        from ssllib.distill.config import DISTILL_PARAMS, DistillConfig
+        values = {k: v for k, v in self.items() if k in DISTILL_PARAMS}
+        if "student" in self:
+            values["network"] = self["student"]
+        return DistillConfig.from_dict({**values, "method": method, "options": self.method_options(method), **changes})
+
+
+PROFILE_PARAM = Param("profile", str, "preset: smoke, cpu or paper (default: $SSLLIB_PROFILE, else cpu)",
+                      choices=PROFILES, nullable=True)
+
+
+def resolve(spec: ChapterSpec, given: dict[str, Any], check_data: bool = True) -> Settings:
+    """Check every given value, pick the profile, fill the rest from it, check the dataset is
+    on disk. Values of None mean 'not given'. Raises :class:`ParameterError` on the first problem."""
+    schema = {"profile": PROFILE_PARAM, **spec.params}
+    check_names(schema, given, f"the {spec.name} chapter")
+    explicit = check_all(schema, {k: v for k, v in given.items() if v is not None}, f"the {spec.name} chapter")
+    profile = explicit.pop("profile", None) or os.environ.get("SSLLIB_PROFILE") or "cpu"
+    if profile not in PROFILES:
+        raise ParameterError(f"SSLLIB_PROFILE={profile!r} is not a profile; choose one of {', '.join(PROFILES)}")
+    values = dict(spec.profiles[profile])
+    dataset = explicit.get("dataset", values.get("dataset"))
+    values.update(spec.overlays.get(profile, {}).get(dataset, {}))
+    values.update(explicit)
+    missing = [n for n in spec.params if n not in values]
+    if missing:
+        raise ParameterError(f"the {profile} profile of {spec.name} sets no value for {', '.join(missing)}")
+    settings = Settings(check_all(spec.params, values, f"the {spec.name} chapter"), profile=profile)
+    if spec.family == "distillation":
+        for method in spec.methods:
+            settings.distill_config(method)  # cross-field checks (queue vs batch, teacher, …)
+    elif any(k in RUN_PARAMS for k in settings):
+        settings.run_config()  # cross-field checks (batch vs queue, warm-up vs epochs, …)
+        for name, spec in methods("selfsup").items():  # and those of the methods whose options it sets
+            if spec.options and all(option in settings for option in spec.options):
+                settings.run_config(method=name, options=settings.method_options(name))
+    if check_data:
+        for key in ("dataset", "transfer_dataset"):
+            if key in settings:
+                require_dataset(settings[key], settings.get("data_root"), settings.get("download", False))
+    return settings
+
+
+def describe(spec: ChapterSpec, settings: Settings) -> str:
+    """One line saying which profile is in use and what it is for."""
+    note = spec.notes.get(f"{settings.profile}/{settings.get('dataset')}") or spec.notes.get(settings.profile, "")
+    return f"profile {settings.profile}" + (f": {note}" if note else "")
+
+
+def derive(base: dict[str, Any], **changes) -> dict[str, Any]:
+    """A profile as ``base`` with ``changes``; a change of a setting ``base`` lacks is a typo."""
+    unknown = [k for k in changes if k not in base]
+    if unknown:
+        raise KeyError(f"{', '.join(unknown)} not in the profile this one derives from")
+    return {**base, **changes}
+
+
+def run_params(*names: str) -> dict[str, Param]:
+    """The chapter parameters that are fields of a self-supervised run configuration."""
+    return {n: RUN_PARAMS[n] for n in names}
+
+
+def distill_params(*names: str) -> dict[str, Param]:
+    """The chapter parameters that are fields of a distillation run configuration."""
+    from ssllib.distill.config import DISTILL_PARAMS
+    return {n: DISTILL_PARAMS[n] for n in names}
+
+
+def option_params(method: str, *names: str) -> dict[str, Param]:
+    """The chapter parameters that are options of ``method`` (all of them, or ``names``)."""
+    params = find_method(method).option_params()
+    return {n: params[n] for n in (names or params)}

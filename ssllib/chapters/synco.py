@@ -1,0 +1,53 @@
+"""The SynCo chapter: MoCo-v2, MoCHI and SynCo on one recipe, the six types one at a time, the
+step-time overhead."""
+from __future__ import annotations
+
+from ssllib.chapters import foundations
+from ssllib.chapters.spec import ChapterSpec, derive, option_params, run_params
+from ssllib.engine.params import Param
+
+_FOUNDATIONS_ONLY = ("seeds", "supervised_epochs", "supervised_lr")
+
+
+def _moco(profile: dict) -> dict:
+    return {k: v for k, v in profile.items() if k not in _FOUNDATIONS_ONLY}
+
+
+# SynCo's ImageNet recipe: MoCo-v2's, the six types at the paper's counts from epoch 10.
+PAPER = dict(_moco(foundations.PAPER), n_hard=1024, n1=256, n2=256, n3=256, n4=64, n5=64, n6=64, sigma=0.01,
+             delta=0.01, eta=0.01, finite_difference=False, warmup_epochs=10, mochi_n_hard=1024, mochi_n3=1024,
+             mochi_n1=128, seeds=1, ablation=False, overhead_steps=10, log_every=50)
+CIFAR = _moco(foundations.CIFAR)
+# The foundations chapter's CPU recipe on 6,400 images for 3 epochs, synthetic negatives from the second.
+CPU = derive(derive(PAPER, **_moco(foundations.CPU)), train_subset=6400, epochs=3, warmup_epochs=1,
+             monitor_size=0, seeds=3, ablation=True, overhead_steps=2, log_every=10)
+# The foundations chapter's smoke changes, 2 epochs and few negatives.
+SMOKE = derive(derive(CPU, **{k: v for k, v in _moco(foundations.SMOKE).items() if v != foundations.CPU[k]}),
+               epochs=2, n_hard=64, n1=16, n2=16, n3=16, n4=4, n5=4, n6=4, mochi_n_hard=64, mochi_n3=16,
+               mochi_n1=4, seeds=2, log_every=4)
+
+SYNCO = ChapterSpec(
+    name="synco",
+    params={
+        **run_params(*foundations.MOCO_RUN_FIELDS, "log_every"),
+        **option_params("synco"),
+        "mochi_n_hard": Param("mochi_n_hard", int, "MoCHI's N: size of each query's hard set", min=1),
+        "mochi_n3": Param("mochi_n3", int, "MoCHI's s: mixes of two hard negatives per query", min=0),
+        "mochi_n1": Param("mochi_n1", int, "MoCHI's s′: mixes of the query with a hard negative per query", min=0),
+        "seeds": Param("seeds", int, "independent runs (seeds 0…seeds−1) of MoCo-v2, MoCHI and SynCo", min=1),
+        "ablation": Param("ablation", bool, "also train SynCo with each type alone (seed 0)"),
+        "overhead_steps": Param("overhead_steps", int, "training steps per round (16 rounds) when timing SynCo "
+                                "against MoCo-v2", min=1),
+    },
+    profiles={"smoke": SMOKE, "cpu": CPU, "paper": PAPER},
+    overlays={"paper": {"cifar10": CIFAR, "cifar100": CIFAR}},
+    notes={
+        "smoke": "a tiny check that every cell runs (1,024 images, width-4 network, few negatives); "
+                 "its numbers mean nothing",
+        "cpu": "Fashion-MNIST (6,400 training images) at 16×16 px, a width-16 ResNet-18, 3 epochs with synthetic "
+               "negatives from the second; the paper's counts (n_hard 1,024, 3×256 + 3×64) against a queue of 4,096",
+        "paper": "SynCo's ImageNet recipe: MoCo-v2's ResNet-50 200-epoch recipe, six types at the defaults from "
+                 "epoch 10",
+        **{f"paper/{d}": f"{foundations.CIFAR_PRESET}, synthetic negatives from epoch 10" for d in ("cifar10", "cifar100")},
+    },
+)

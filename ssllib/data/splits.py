@@ -1,0 +1,39 @@
+"""Fixed subsets and held-out splits of a dataset, the same for every run seed.
+
+A run trains on the first ``n`` images of one fixed shuffle of the training set (seed 0); a
+validation split takes the images that follow them in the same shuffle, so holding images out
+for choosing (a best epoch, a hyper-parameter) never changes the images a run trains on when
+it uses a subset. The test split is only ever reported.
+"""
+from __future__ import annotations
+
+import torch
+
+from ssllib.engine.params import ParameterError
+
+
+def fixed_order(n: int, seed: int = 0) -> torch.Tensor:
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+
+
+def fixed_subset(dataset, n: int, seed: int = 0):
+    """The first ``n`` images of a fixed shuffle (0 or at least the whole set: all of it, in order)."""
+    if not n or n >= len(dataset):
+        return dataset
+    return dataset.subset(fixed_order(len(dataset), seed)[:n])
+
+
+def train_and_validation(dataset, train_subset: int, validation_size: int, seed: int = 0):
+    """(train, validation) from one training set: train is :func:`fixed_subset` of
+    ``train_subset`` images (0: every image not held out), validation the ``validation_size``
+    images after them in the same shuffle (None when 0)."""
+    if not validation_size:
+        return fixed_subset(dataset, train_subset, seed), None
+    n = len(dataset)
+    n_train = train_subset or n - validation_size
+    if n_train + validation_size > n or n_train < 1:
+        raise ParameterError(f"train_subset={train_subset} and validation_size={validation_size} need "
+                             f"{n_train + validation_size:,} training images, but the training set has {n:,}; "
+                             f"lower one of them")
+    order = fixed_order(n, seed)
+    return dataset.subset(order[:n_train]), dataset.subset(order[n_train:n_train + validation_size])

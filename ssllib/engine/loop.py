@@ -1,0 +1,249 @@
+"""The training loop every run uses: self-supervised, distillation, the transfer probe and the
+families still to come.
+
+``fit(task, run)`` owns what all runs share:
+
+- resume from the last completed epoch (a checkpoint written atomically after every epoch),
+  or load a run that finished before instead of training it again;
+- per-(seed, epoch) random streams for the data order and the augmentation, so a resumed run
+  equals an uninterrupted one;
+- the step: augmentation on the device, forward under autocast, backward, gradients averaged
+  over processes, optional clipping, the optimiser step, the learning rate set at every step;
+- the meter (step metrics summed on the device, read back only every ``log_every`` steps, one
+  host sync that also checks the loss is finite), the progress bar;
+- the record and the ledger, written by rank 0 only.
+
+What differs between families is a :class:`Task`: its model, optimiser and batches, and four
+hooks (the inputs of a batch, what to measure after an epoch, what else goes into the
+checkpoint, the final metrics). A model's forward returns ``(loss, metrics)``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from ssllib.engine import progress
+from ssllib.engine.checkpoint import load_checkpoint, save_checkpoint, write_json
+from ssllib.engine.devices import autocast
+from ssllib.engine.distributed import average_gradients, is_main_process, mean_over_processes, world_size
+from ssllib.engine.ledger import environment, write_record
+from ssllib.engine.optim import clip_gradients, learning_rate, set_lr
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+def _stream_seed(seed: int, epoch: int, stream: int) -> int:
+    return (seed * 1_000_003 + epoch * 7_919 + stream) % (2 ** 63)
+
+
+def epoch_generator(seed: int, epoch: int, stream: int, device: torch.device) -> torch.Generator:
+    """An independent random stream per (seed, epoch, purpose): 0 data order, 1 augmentation."""
+    gen = torch.Generator(device=device if device.type == "cuda" else "cpu")
+    return gen.manual_seed(_stream_seed(seed, epoch, stream))
+
+
+class EpochMeter:
+    """Step metrics summed on the device, read back only at log points: the epoch's means and
+    a trace of window means (one entry per log point)."""
+
+    def __init__(self):
+        self.sums: dict[str, torch.Tensor] = {}    # over the epoch
+        self.window: dict[str, torch.Tensor] = {}  # since the last log point
+        self.trace: list[dict] = []
+        self.window_start = 0
+
+    def add(self, metrics: dict[str, torch.Tensor]) -> None:
+        for name, value in metrics.items():
+            self.sums[name] = self.sums.get(name, 0) + value.float()
+            self.window[name] = self.window.get(name, 0) + value.float()
+
+    def log_point(self, global_step: int, epoch: int, step: int, ckpt_path: Path, bar, steps: int) -> None:
+        """One host sync: check the loss is finite, append to the trace, move the progress bar.
+        With several processes the metrics are first averaged over them (the global batch's)."""
+        self.sums, self.window = mean_over_processes(self.sums), mean_over_processes(self.window)
+        check_finite(self.sums["loss"], epoch, step, ckpt_path)
+        self.trace.append({"step": global_step,
+                           **{name: (value / (step + 1 - self.window_start)).item()
+                              for name, value in self.window.items()}})
+        self.window, self.window_start = {}, step + 1
+        bar.update(step + 1 - (bar.n - epoch * steps))
+        bar.set_postfix(epoch=epoch + 1, loss=f"{self.sums['loss'].item() / (step + 1):.3f}")
+
+    def epoch_means(self, steps: int) -> dict:
+        return {**{name: (value / steps).item() for name, value in self.sums.items()}, "trace": self.trace}
+
+
+def check_finite(loss_sum: torch.Tensor, epoch: int, step: int, ckpt_path: Path) -> None:
+    if not math.isfinite(loss_sum.item()):
+        kept = f"the checkpoint of the last good epoch is kept at {ckpt_path}" if ckpt_path.exists() else \
+            "no checkpoint was written yet"
+        raise TrainingDiverged(f"the loss became {loss_sum.item()} at epoch {epoch + 1}, step {step + 1}; "
+                               f"lower lr or check the data ({kept})")
+
+
+class Task:
+    """What a family hands the loop. Subclasses set ``model``, ``optimizer``, ``batches``
+    (with ``len`` and ``epoch(generator, with_index=True)``) and ``label``, and override the
+    hooks they need."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    batches: Any
+    label: str = "training"
+
+    def inputs(self, images: torch.Tensor, labels: torch.Tensor, index: torch.Tensor, generator) -> tuple:
+        """The model's inputs for one batch (augmented on the device)."""
+        raise NotImplementedError
+
+    def after_epoch(self, epoch: int, entry: dict) -> None:
+        """Add what is measured after an epoch to its history ``entry`` (never on the test split)."""
+
+    def state(self) -> dict:
+        """What the checkpoint holds besides the optimiser, the epoch and the history."""
+        return {"model": self.model.state_dict()}
+
+    def load_state(self, state: dict, source: str) -> None:
+        from ssllib.engine.checkpoint import load_weights
+
+        load_weights(self.model, state["model"], source)
+
+    def final_metrics(self, history: list[dict]) -> dict:
+        """The run's metrics after its last epoch, each {'value', 'protocol'}."""
+        return {}
+
+    def record_fields(self) -> dict:
+        """Fields of the record besides the common ones (backbone, teacher, …)."""
+        return {}
+
+
+@dataclass
+class Run:
+    """One run's identity and where it lives."""
+
+    config: Any               # a run configuration: to_dict(), identity(), epochs, seed, log_every, grad_clip
+    run_id: str
+    run_dir: Path
+    code: str                 # fingerprint of the code the run depends on
+    device: torch.device
+    dtype: torch.dtype | None = None
+    paper: str = ""
+    profile: str = ""
+    method: str = ""
+    dataset: str = ""
+    ledger: bool = True       # also write the record to the ledger
+    ledger_dir: Path | None = None
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / "checkpoint.pt"
+
+    @property
+    def record_path(self) -> Path:
+        return self.run_dir / "record.json"
+
+
+@dataclass
+class Fitted:
+    history: list[dict]
+    record: dict
+    trained_now: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+def previous_state(run: Run, retrain: bool = False) -> dict | None:
+    """The checkpoint of an earlier (finished or interrupted) run with the same identity, or
+    None to start afresh; a checkpoint of another configuration is left alone, with an error.
+    Settings that are not part of the identity (device, logging, workers, paths) may differ."""
+    path = run.checkpoint_path
+    if retrain or not path.exists():
+        return None
+    state = load_checkpoint(path, map_location=run.device)
+    saved = state.get("identity", state.get("config"))
+    if saved != run.config.identity():
+        raise RuntimeError(f"{path} was written by another configuration; move it aside to train this one")
+    return state
+
+
+def optimise(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: tuple, device: torch.device,
+             dtype, epoch: int, progress_fraction: float, generator=None, grad_clip: float = 0.0):
+    """One forward (under autocast where enabled), backward and optimiser step; with several
+    processes the gradients are averaged over them before clipping and the step. Returns the
+    step's detached metrics."""
+    with autocast(device, dtype):
+        loss, metrics = model(*inputs, epoch=epoch, progress=progress_fraction, generator=generator)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    average_gradients(p for group in optimizer.param_groups for p in group["params"])
+    clip_gradients(optimizer, grad_clip)
+    optimizer.step()
+    return metrics
+
+
+def fit(task: Task, run: Run, retrain: bool = False) -> Fitted:
+    """Train ``task`` for ``run.config.epochs`` (resuming, or loading a finished run), then
+    write its record."""
+    cfg = run.config
+    history: list[dict] = []
+    start_epoch, started = 0, datetime.now(timezone.utc).isoformat(timespec="seconds")
+    state = previous_state(run, retrain)
+    if state is not None:
+        task.load_state(state, str(run.checkpoint_path))
+        task.optimizer.load_state_dict(state["optimizer"])
+        history, start_epoch, started = state["history"], state["epoch"], state["started"]
+        if start_epoch >= cfg.epochs and run.record_path.exists():
+            task.model.eval()
+            return Fitted(history, json.loads(run.record_path.read_text()), trained_now=False)
+
+    steps = len(task.batches)
+    total_steps = steps * cfg.epochs
+    bar = progress.bar(total_steps, task.label, initial=start_epoch * steps)
+    for epoch in range(start_epoch, cfg.epochs):
+        task.model.train()
+        t0 = time.perf_counter()
+        order_gen = epoch_generator(cfg.seed, epoch, 0, torch.device("cpu"))
+        aug_gen = epoch_generator(cfg.seed, epoch, 1, run.device)
+        meter = EpochMeter()
+        for step, (images, labels, index) in enumerate(task.batches.epoch(order_gen, with_index=True)):
+            global_step = epoch * steps + step
+            set_lr(task.optimizer, learning_rate(cfg, global_step, steps))
+            inputs = task.inputs(images, labels, index, aug_gen)
+            meter.add(optimise(task.model, task.optimizer, inputs, run.device, run.dtype, epoch,
+                               global_step / total_steps, aug_gen, cfg.grad_clip))
+            if (step + 1) % cfg.log_every == 0 or step + 1 == steps:
+                meter.log_point(global_step + 1, epoch, step, run.checkpoint_path, bar, steps)
+        entry = {"epoch": epoch + 1, "lr": task.optimizer.param_groups[0]["lr"], **meter.epoch_means(steps)}
+        task.after_epoch(epoch, entry)
+        entry["seconds"] = time.perf_counter() - t0
+        bar.set_postfix(**{k: f"{v:.3f}" if isinstance(v, float) else v for k, v in entry.items()
+                           if k in ("epoch", "loss", "knn_monitor", "val_top1")})
+        history.append(entry)
+        if is_main_process():
+            save_checkpoint({**task.state(), "optimizer": task.optimizer.state_dict(), "epoch": epoch + 1,
+                             "history": history, "config": cfg.to_dict(), "identity": cfg.identity(),
+                             "code": run.code, "started": started}, run.checkpoint_path)
+    bar.close()
+    task.model.eval()
+
+    metrics = task.final_metrics(history) if is_main_process() else {}
+    record = {
+        "run_id": run.run_id, "paper": run.paper, "method": run.method, "dataset": run.dataset,
+        "profile": run.profile, "epochs": cfg.epochs, "seed": cfg.seed, "metrics": metrics, **task.record_fields(),
+        "config": cfg.to_dict(), "environment": environment(run.device, world_size()), "code": run.code,
+        "wall_time_s": sum(h["seconds"] for h in history), "started": started,
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "history": history,
+    }
+    if is_main_process():
+        write_json(record, run.record_path)
+        if run.ledger:
+            write_record(record, run.ledger_dir)
+    return Fitted(history, record, trained_now=True)

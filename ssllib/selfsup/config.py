@@ -1,0 +1,123 @@
+"""The configuration of one self-supervised (or supervised baseline) run, as plain values.
+
+Every field carries its help line and constraints; :data:`RUN_PARAMS` is derived from them,
+so the checks, the chapters' parameter cells and the documentation share one source. The
+optimisation fields come from :class:`~ssllib.engine.optim.Optimisation`; a method's own
+options (``options``) come from its declaration (:mod:`ssllib.engine.registry`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ssllib.data import DATASETS
+from ssllib.engine.optim import Optimisation
+from ssllib.engine.params import Param, ParameterError, check_all, dataclass_params
+from ssllib.engine.params import param_field as _p
+from ssllib.engine.registry import method as find_method
+from ssllib.nets.registry import BACKBONES
+
+# Settings that change how or where a run executes, never what it computes: not part of its identity.
+NOT_IDENTITY = ("device", "num_workers", "log_every", "data_root", "download", "compile")
+
+
+@dataclass(frozen=True)
+class RunConfig(Optimisation):
+    # what is trained, on what
+    method: str = _p("mocov2", "training method (a self-supervised method, or supervised)")
+    dataset: str = _p("fashion_mnist", "training dataset", choices=tuple(DATASETS))
+    data_root: str | None = _p(None, "folder holding the datasets (default $SSLLIB_DATA or ~/.cache/ssllib/data)",
+                               nullable=True)
+    download: bool = _p(False, "fetch the dataset with torchvision if it is not on disk")
+    train_subset: int = _p(0, "train on the first N images of a fixed shuffle (0: all)", min=0)
+    # network
+    backbone: str = _p("resnet18", "backbone network", choices=tuple(BACKBONES))
+    stem: str = _p("cifar", "ResNet stem: cifar (3×3, stride 1, no max-pool) or imagenet (7×7/2 + max-pool)",
+                   choices=("cifar", "imagenet"))
+    width: int = _p(64, "channels of the first ResNet stage (64 in the papers)", min=1)
+    image_size: int = _p(0, "side of the training crops in pixels (0: the dataset's own size)", min=0)
+    embed_dim: int = _p(128, "size of the projected embedding", min=1)
+    # momentum contrast
+    queue_size: int = _p(65536, "number of negative keys in the queue (K)", min=1)
+    ema_momentum: float = _p(0.999, "momentum m of the key encoder's moving average", min=0.0, max=1.0)
+    momentum_schedule: str = _p("constant", "EMA momentum over training", choices=("constant", "cosine"))
+    temperature: float = _p(0.2, "softmax temperature τ of the contrastive loss", min=1e-4)
+    bn_splits: int = _p(1, "batch-norm sub-batches on one device (MoCo's split-BN; 1: plain BN)", min=1)
+    shuffle_keys: bool = _p(True, "shuffle the key batch so its batch-norm statistics differ from the query's")
+    sync_bn: bool = _p(False, "batch-norm statistics over all processes (SyncBatchNorm; CUDA, several processes) "
+                              "instead of per process")
+    # augmentation (MoCo-v2 aug-plus)
+    crop_min_scale: float = _p(0.2, "smallest area fraction of a random resized crop", min=0.01, max=1.0)
+    jitter_strength: float = _p(0.4, "colour jitter: brightness, contrast, saturation = s, hue = s/4", min=0.0, max=1.0)
+    jitter_p: float = _p(0.8, "probability of colour jitter", min=0.0, max=1.0)
+    grayscale_p: float = _p(0.2, "probability of grayscale", min=0.0, max=1.0)
+    blur_p: float = _p(0.5, "probability of Gaussian blur", min=0.0, max=1.0)
+    blur_sigma: tuple = _p((0.1, 2.0), "range of the blur's σ in pixels", min=0.0)
+    # monitoring and evaluation
+    knn_k: int = _p(200, "neighbours of the weighted kNN classifier", min=1)
+    knn_t: float = _p(0.1, "temperature of the kNN vote weights exp(s/T)", min=1e-4)
+    monitor_every: int = _p(1, "run the kNN monitor every N epochs (0: never)", min=0)
+    monitor_size: int = _p(10000, "train images in the kNN monitor's bank (0: all)", min=0)
+    monitor_test: int = _p(2000, "held-out training images the kNN monitor classifies (never the test split)",
+                           min=1)
+    # system
+    seed: int = _p(0, "random seed", min=0)
+    device: str = _p("auto", "training device", choices=("auto", "cuda", "mps", "cpu"))
+    precision: str = _p("auto", "autocast precision (auto: bf16 on CUDA, fp32 elsewhere)",
+                        choices=("auto", "bf16", "fp32"))
+    channels_last: bool = _p(True, "channels-last memory format for convolutions")
+    compile: bool = _p(False, "torch.compile the model (first steps pay the compile time)")
+    num_workers: int = _p(8, "decoding processes for datasets read from image files", min=0)
+    log_every: int = _p(50, "steps between synchronised loss checks and progress updates", min=1)
+    options: dict = field(default_factory=dict, metadata={"help": "the method's own options (its declaration)"})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that decide what the run computes (not where or how it runs)."""
+        return {k: v for k, v in self.to_dict().items() if k not in NOT_IDENTITY}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
+        values = dict(values)
+        options = values.pop("options", {}) or {}
+        checked = check_all(RUN_PARAMS, values, "a run configuration")
+        spec = find_method(checked.get("method", "mocov2"), "selfsup")
+        cfg = cls(**checked, options=spec.complete_options(dict(options)))
+        cfg.validate()
+        if spec.check is not None:
+            spec.check(cfg)
+        return cfg
+
+    def replace(self, **changes) -> "RunConfig":
+        """A copy with ``changes``; a change of method starts from that method's default options."""
+        values = {**self.to_dict(), **changes}
+        if changes.get("method", self.method) != self.method and "options" not in changes:
+            values["options"] = {}
+        return RunConfig.from_dict(values)
+
+    def validate(self) -> None:
+        """Checks that involve more than one field."""
+        if self.lr is None:
+            raise ParameterError("lr needs a value (the peak learning rate)")
+        self.check_optimisation()
+        if self.batch_size % self.bn_splits:
+            raise ParameterError(f"batch_size={self.batch_size} does not split into bn_splits={self.bn_splits} "
+                                 f"equal sub-batches; choose a batch size divisible by {self.bn_splits}")
+        if self.sync_bn and self.bn_splits > 1:
+            raise ParameterError(f"sync_bn=True and bn_splits={self.bn_splits} ask for opposite batch-norm statistics "
+                                 f"(over all processes, or over sub-batches); choose one")
+        if len(self.blur_sigma) != 2 or self.blur_sigma[0] > self.blur_sigma[1]:
+            raise ParameterError(f"blur_sigma={list(self.blur_sigma)} must be two numbers [low, high] with low ≤ high")
+
+    def fingerprint(self, code: str = "") -> str:
+        """A short hash of everything that determines the run's result (not device or workers)."""
+        blob = json.dumps(self.identity(), sort_keys=True) + code
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+RUN_PARAMS: dict[str, Param] = dataclass_params(RunConfig, skip=("options",))

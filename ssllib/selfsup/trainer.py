@@ -1,0 +1,202 @@
+"""A self-supervised (or supervised-baseline) run on the engine's loop: ``train`` takes a
+:class:`RunConfig` to a trained encoder, its metrics and its ledger record.
+
+- The device is picked for you (CUDA, MPS, CPU); on CUDA the step runs under bf16 autocast in
+  channels-last format. Data and augmentation live on the device.
+- The per-epoch kNN monitor classifies held-out *training* images against a bank of other
+  training images; the test split is read once, after the last epoch, by the final kNN and
+  linear evaluation.
+- Resume, checkpoints, the finite-loss check and the record are the loop's
+  (:mod:`ssllib.engine.loop`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from ssllib.data import dataset_info, load_dataset
+from ssllib.data.loader import TrainBatches
+from ssllib.data.splits import fixed_order, fixed_subset
+from ssllib.engine.devices import autocast_dtype, pick_device, place_model
+from ssllib.engine.distributed import broadcast_state, is_main_process, world_key, world_size
+from ssllib.engine.fingerprint import run_code_fingerprint
+from ssllib.engine.ledger import results_dir
+from ssllib.engine.loop import Run, Task, TrainingDiverged, fit
+from ssllib.engine.optim import build_optimizer
+from ssllib.engine.registry import method as find_method
+from ssllib.evaluate.frozen import extract_features, knn_accuracy, knn_protocol, linear_probe
+from ssllib.selfsup.config import RunConfig
+
+__all__ = ["RunData", "RunResult", "TrainingDiverged", "evaluate_backbone", "evaluate_features", "load_run_data",
+           "run_id_for", "train"]
+
+PRETRAIN_SPLIT = {"stl10": "train+unlabeled"}  # unlabelled images join self-supervised training
+
+
+@dataclass
+class RunData:
+    train: object          # what self-supervised methods train on (labels may be -1)
+    bank: object           # labelled training images: supervised training, kNN bank, linear probe
+    test: object           # read only after the last epoch
+    size: int              # side of the network's input
+
+    def training_set(self, uses_labels: bool):
+        return self.bank if uses_labels else self.train
+
+    def monitor_split(self, bank_size: int, query_size: int):
+        """(bank, queries) for the per-epoch kNN monitor: disjoint subsets of the labelled
+        training images from one fixed shuffle (seed 1); at most a quarter are queries."""
+        n = len(self.bank)
+        n_query = min(query_size, n // 4)
+        order = fixed_order(n, seed=1)
+        bank = order[n_query:] if not bank_size else order[n_query:n_query + bank_size]
+        return self.bank.subset(bank), self.bank.subset(order[:n_query])
+
+
+def load_run_data(cfg: RunConfig) -> RunData:
+    """The splits a run needs, loaded once and shared by every run on the same data."""
+    info = dataset_info(cfg.dataset)
+    split = PRETRAIN_SPLIT.get(cfg.dataset, "train")
+    bank = fixed_subset(load_dataset(cfg.dataset, "train", cfg.data_root, cfg.download), cfg.train_subset)
+    train = bank if split == "train" else fixed_subset(load_dataset(cfg.dataset, split, cfg.data_root),
+                                                        cfg.train_subset)
+    test = load_dataset(cfg.dataset, "test", cfg.data_root)
+    return RunData(train, bank, test, cfg.image_size or info.image_size)
+
+
+@dataclass
+class RunResult:
+    config: RunConfig
+    run_id: str
+    run_dir: Path
+    model: nn.Module
+    history: list[dict]
+    record: dict
+    trained_now: bool = True  # False when a finished run was loaded from its checkpoint
+    data: RunData | None = field(default=None, repr=False)
+
+    @property
+    def backbone(self) -> nn.Module:
+        return self.model.backbone
+
+    def metric(self, name: str) -> float:
+        return self.record["metrics"][name]["value"]
+
+
+def run_id_for(cfg: RunConfig) -> str:
+    code = run_code_fingerprint(cfg.method) + world_key()
+    return f"{cfg.method}-{cfg.dataset}-{cfg.backbone}w{cfg.width}-s{cfg.seed}-{cfg.fingerprint(code)}"
+
+
+def ready_model(model: nn.Module, cfg: RunConfig, device: torch.device) -> tuple[nn.Module, bool]:
+    """``model`` on ``device`` as the run trains it: channels-last where asked for and safe,
+    SyncBatchNorm where asked for, rank 0's starting weights on every process, and the method's
+    networks compiled where asked for. Returns (model, whether channels-last is in use)."""
+    if cfg.sync_bn and world_size() > 1:
+        if device.type != "cuda":
+            raise ValueError("sync_bn=True needs CUDA (NCCL); on the CPU keep per-process statistics "
+                             "(sync_bn=False, shuffle_keys=True)")
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    model, channels_last = place_model(model, device, cfg.channels_last)
+    broadcast_state(model)
+    if cfg.compile:
+        for part in model.compiled_parts():
+            part.compile()
+    return model, channels_last
+
+
+def prepare_inputs(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, generator,
+                   channels_last: bool) -> tuple:
+    """The method's augmented inputs for one batch, in the memory format the network runs in."""
+    inputs = model.make_inputs(images, labels, generator)
+    if channels_last:
+        inputs = tuple(x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x for x in inputs)
+    return inputs
+
+
+def _features(backbone: nn.Module, dataset, size: int, cfg: RunConfig, device) -> torch.Tensor:
+    return extract_features(backbone, dataset, size, device, num_workers=cfg.num_workers,
+                            autocast_dtype=autocast_dtype(device, cfg.precision))
+
+
+def evaluate_backbone(backbone: nn.Module, data: RunData, cfg: RunConfig, device=None, linear: bool = True,
+                      seed: int = 0) -> dict:
+    """kNN and linear-probe top-1 of a frozen backbone on the full bank and test sets."""
+    device = device or next(backbone.parameters()).device
+    return evaluate_features(_features(backbone, data.bank, data.size, cfg, device), data.bank.labels,
+                             _features(backbone, data.test, data.size, cfg, device), data.test.labels,
+                             data.bank.num_classes, cfg, linear, seed)
+
+
+def evaluate_features(fb, yb, ft, yt, num_classes: int, cfg: RunConfig, linear: bool = True, seed: int = 0) -> dict:
+    metrics = {"knn_top1": {"value": knn_accuracy(fb, yb, ft, yt, num_classes, cfg.knn_k, cfg.knn_t),
+                            "protocol": {**knn_protocol(cfg.knn_k, cfg.knn_t, len(fb), len(ft)), "epoch": "last"}}}
+    if linear:
+        value, protocol = linear_probe(fb, yb, ft, yt, num_classes, seed=seed)
+        metrics["linear_top1"] = {"value": value, "protocol": {**protocol, "epoch": "last"}}
+    return metrics
+
+
+class SelfSupervisedTask(Task):
+    """The hooks of a self-supervised run: two views per image, the kNN monitor on held-out
+    training images after an epoch, kNN and linear probe on the test split at the end."""
+
+    def __init__(self, cfg: RunConfig, data: RunData, device: torch.device, evaluate: bool):
+        self.cfg, self.data, self.device, self.evaluate = cfg, data, device, evaluate
+        spec = find_method(cfg.method)
+        torch.manual_seed(cfg.seed)
+        train_set = data.training_set(spec.uses_labels)
+        self.model, self.channels_last = ready_model(spec.build(cfg, train_set, data.size), cfg, device)
+        self.optimizer = build_optimizer(cfg, [self.model])
+        self.batches = TrainBatches(train_set, cfg.batch_size, device, data.size, (cfg.crop_min_scale, 1.0),
+                                    num_workers=cfg.num_workers)
+        self.label = f"{cfg.method} seed {cfg.seed}"
+        self.monitor = data.monitor_split(cfg.monitor_size, cfg.monitor_test) if cfg.monitor_every else None
+
+    def inputs(self, images, labels, index, generator):
+        return prepare_inputs(self.model, images, labels, generator, self.channels_last)
+
+    def _monitor(self) -> float:
+        bank, queries = self.monitor
+        cfg, size = self.cfg, self.data.size
+        return knn_accuracy(_features(self.model.backbone, bank, size, cfg, self.device), bank.labels,
+                            _features(self.model.backbone, queries, size, cfg, self.device), queries.labels,
+                            bank.num_classes, cfg.knn_k, cfg.knn_t)
+
+    def after_epoch(self, epoch, entry):
+        cfg = self.cfg
+        if cfg.monitor_every and ((epoch + 1) % cfg.monitor_every == 0 or epoch + 1 == cfg.epochs):
+            entry["knn_monitor"] = self._monitor()
+
+    def final_metrics(self, history):
+        cfg = self.cfg
+        metrics = evaluate_backbone(self.model.backbone, self.data, cfg, self.device, seed=cfg.seed) \
+            if self.evaluate else {}
+        if history and "knn_monitor" in history[-1]:
+            bank, queries = self.monitor
+            metrics["knn_monitor_top1"] = {"value": history[-1]["knn_monitor"], "protocol": {
+                **knn_protocol(cfg.knn_k, cfg.knn_t, len(bank), len(queries)),
+                "test": f"held-out training images ({len(queries)})", "epoch": "last"}}
+        return metrics
+
+    def record_fields(self):
+        cfg = self.cfg
+        return {"backbone": f"{cfg.backbone} ({cfg.stem} stem, width {cfg.width})"}
+
+
+def train(cfg: RunConfig, *, paper: str = "", profile: str = "", evaluate: bool = True,
+          data: RunData | None = None, runs_dir: str | Path | None = None,
+          ledger_dir: str | Path | None = None, retrain: bool = False) -> RunResult:
+    """Train ``cfg`` (or load it, if this exact run finished before) and evaluate it."""
+    device = pick_device(cfg.device)
+    data = data or load_run_data(cfg)
+    run_id = run_id_for(cfg)
+    run = Run(cfg, run_id, Path(runs_dir or results_dir() / "runs") / run_id, run_code_fingerprint(cfg.method),
+              device, autocast_dtype(device, cfg.precision), paper, profile, cfg.method, cfg.dataset,
+              ledger_dir=ledger_dir)
+    task = SelfSupervisedTask(cfg, data, device, evaluate and is_main_process())
+    fitted = fit(task, run, retrain)
+    return RunResult(cfg, run_id, run.run_dir, task.model, fitted.history, fitted.record, fitted.trained_now, data)
