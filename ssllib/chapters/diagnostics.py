@@ -42,7 +42,7 @@ def negative_similarities(model, images: torch.Tensor, generator: torch.Generato
 
     was_training = model.training
     model.eval()
-    q = F.normalize(model.encoder(model.views(images, generator)).float(), dim=1)   # (N, D)
+    q = F.normalize(model.encoder(model.views[0](images, generator)).float(), dim=1)  # (N, D)
     queue = model.queue.keys.float()                                                # (K, D)
     similarities = q @ queue.t()                                                     # (N, K)
     out = {"whole queue": similarities.flatten(),

@@ -99,7 +99,7 @@ def transfer_accuracies(teacher: DistillResult, students: dict[str, list[Distill
     rows = []
     for name, runs in [("teacher", [teacher]), *((label(m), r) for m, r in students.items())]:
         for run in runs:
-            recipe = TransferRecipe(epochs=settings.transfer_epochs, milestones=tuple(settings.transfer_milestones),
+            recipe = TransferRecipe(epochs=settings.transfer_epochs, lr_milestones=tuple(settings.transfer_milestones),
                                     size=size, seed=run.config.seed)
             result = remembered_transfer(run.run_id, run.network, train, test, recipe,
                                          f"transfer {name} seed {run.config.seed}")

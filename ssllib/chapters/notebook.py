@@ -16,7 +16,7 @@ import torch
 
 from ssllib.engine.allocator import keep_freed_memory
 from ssllib.engine.fingerprint import code_fingerprint
-from ssllib.engine.ledger import device_name, git_commit
+from ssllib.engine.ledger import REPO_ROOT, device_name, git_commit
 from ssllib.chapters.spec import ChapterSpec, Settings, describe
 
 
@@ -71,7 +71,7 @@ def source(obj) -> str:
 
 def paper_file(slug: str, name: str) -> Path:
     """A file of ``papers/<slug>/`` (published tables, recipes, committed runs)."""
-    path = Path(__file__).resolve().parent.parent / "papers" / slug / name
+    path = REPO_ROOT / "papers" / slug / name
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing; it ships with the repository (git checkout papers/{slug})")
     return path

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ssllib.data import require_dataset
+from ssllib.engine.devices import pick_device
+from ssllib.engine.ledger import require_writable_results
 from ssllib.engine.params import Param, ParameterError, check_all, check_names
 from ssllib.engine.registry import method as find_method
 from ssllib.engine.registry import methods
@@ -96,6 +98,9 @@ def resolve(spec: ChapterSpec, given: dict[str, Any], check_data: bool = True) -
         for name, spec in methods("selfsup").items():  # and those of the methods whose options it sets
             if spec.options and all(option in settings for option in spec.options):
                 settings.run_config(method=name, options=settings.method_options(name))
+    if "device" in settings:
+        pick_device(settings.device)  # a device that is not there
+    require_writable_results()
     if check_data:
         for key in ("dataset", "transfer_dataset"):
             if key in settings:

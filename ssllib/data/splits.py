@@ -12,6 +12,16 @@ import torch
 from ssllib.engine.params import ParameterError
 
 
+def check_sizes(train_subset: int, batch_size: int, image_size: int) -> None:
+    """What can be known about the data's sizes before any is loaded."""
+    if train_subset and train_subset < batch_size:
+        raise ParameterError(f"train_subset={train_subset} is smaller than one batch (batch_size={batch_size}); "
+                             f"use a larger subset or a smaller batch")
+    if 0 < image_size < 8:
+        raise ParameterError(f"image_size={image_size} is too small for the networks (at least 8 px, or 0 for "
+                             f"the dataset's own size)")
+
+
 def fixed_order(n: int, seed: int = 0) -> torch.Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed))
 

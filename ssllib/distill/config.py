@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ssllib.data import DATASETS
+from ssllib.data.splits import check_sizes
 from ssllib.engine.optim import Optimisation
 from ssllib.engine.params import ParameterError, check_all, dataclass_params
 from ssllib.engine.params import param_field as _p
@@ -131,6 +132,7 @@ class DistillConfig(Optimisation):
 
     def validate(self) -> None:
         self.check_optimisation()
+        check_sizes(self.train_subset, self.batch_size, self.image_size)
         if needs_teacher(find_method(self.method)) and self.teacher is None:
             raise ParameterError(f"method {self.method!r} distils from a teacher; set teacher to one of the "
                                  f"networks ({', '.join(ZOO)})")

@@ -125,8 +125,9 @@ def load_network(path: str | Path, name: str, num_classes: int, in_channels: int
                  device: torch.device | str = "cpu") -> nn.Module:
     """A trained zoo network from a checkpoint of :func:`train_distill` (or a bare state dict),
     in eval mode; one clear error if the file holds another architecture."""
-    state = load_checkpoint(path, map_location=device)
-    saved = state.get("network_name") if isinstance(state, dict) else None
+    state = load_checkpoint(path, map_location=device, hint=f"give the checkpoint of a trained {name}, a dict "
+                            f"with its weights (a train_distill checkpoint or a state dict)")
+    saved = state.get("network_name")
     if saved is not None and saved != name:
         raise CheckpointError(f"{path} holds a {saved}, not the {name} it was loaded as; name the network it "
                               f"was trained as, or point to the {name} checkpoint")

@@ -15,13 +15,25 @@ class CheckpointError(RuntimeError):
 
 
 def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write to a temporary file beside ``path``, then rename it over ``path``. Temporary files
+    that an earlier writer killed mid-write left behind are removed first; the result gets the
+    permissions of an ordinary new file (0666 less the umask), not mkstemp's 0600."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except PermissionError as err:
+        raise PermissionError(f"cannot write {path}: its folder is not writable ({err.strerror}); set "
+                              f"SSLLIB_RESULTS to a writable folder or fix the folder's permissions") from None
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -35,18 +47,26 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
     _atomic_write(Path(path), lambda f: torch.save(state, f))
 
 
-def load_checkpoint(path: str | Path, map_location="cpu") -> dict[str, Any]:
-    """Load with ``weights_only=True``; a damaged file raises :class:`CheckpointError` and is
-    left where it is."""
+RUN_CHECKPOINT_HINT = "move it aside to start the run again from scratch, or restore a good copy"
+
+
+def load_checkpoint(path: str | Path, map_location="cpu", hint: str = RUN_CHECKPOINT_HINT) -> dict[str, Any]:
+    """Load with ``weights_only=True`` (no code in the file is run); a damaged file, a file
+    that needs code to unpickle, or one that holds no dict raises :class:`CheckpointError`
+    ending with ``hint``, and is left where it is."""
     path = Path(path)
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        state = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise
     except Exception as err:
-        raise CheckpointError(
-            f"checkpoint {path} is damaged or truncated and cannot be read ({type(err).__name__}); "
-            f"move it aside to start the run again from scratch, or restore a good copy") from None
+        unsafe = "weights_only" in str(err) or "Unsupported global" in str(err)
+        what = ("holds objects that only running its code could rebuild, which is refused" if unsafe
+                else "is damaged or truncated and cannot be read")
+        raise CheckpointError(f"checkpoint {path} {what} ({type(err).__name__}); {hint}") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {path} holds a {type(state).__name__}, not a dict of weights; {hint}")
+    return state
 
 
 def load_weights(module: torch.nn.Module, state_dict: dict, source: str) -> None:

@@ -5,6 +5,8 @@ import contextlib
 
 import torch
 
+from ssllib.engine.params import ParameterError
+
 
 def pick_device(requested: str = "auto") -> torch.device:
     """CUDA, then Apple MPS, then CPU; a requested device that is absent is an error."""
@@ -14,7 +16,7 @@ def pick_device(requested: str = "auto") -> torch.device:
     if requested == "auto":
         return torch.device(next(name for name in ("cuda", "mps", "cpu") if available[name]))
     if not available.get(requested, False):
-        raise RuntimeError(f"device={requested!r} was requested but is not available here; "
+        raise ParameterError(f"device={requested!r} was requested but is not available here; "
                            f"use device='auto' or one of {', '.join(n for n, ok in available.items() if ok)}")
     return torch.device(requested)
 

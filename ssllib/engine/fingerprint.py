@@ -9,7 +9,9 @@ run depends on the modules that can change what it trains or measures:
 - the modules its own method declares (``Method.code`` in :mod:`ssllib.engine.registry`).
 
 It does not depend on the code around runs (chapters, benchmarks, entry points, the registry,
-this module, the ledger, progress bars, the memory policy), nor on other families. Keeping
+this module, the ledger, progress bars, the memory policy, how checkpoints are written and
+how parameters are checked: the checked values themselves are part of the run's identity),
+nor on other families. Keeping
 the set narrow is what lets a rebuild reuse runs after an edit to a plot, a chapter helper or
 another method.
 """
@@ -25,7 +27,7 @@ NOT_IN_CHAPTERS = {"book.py"}
 AROUND_RUNS_FOLDERS = ("chapters/", "bench/")
 AROUND_RUNS = {"book.py", "train.py", "__init__.py", "engine/fingerprint.py", "engine/registry.py",
                "engine/ledger.py", "engine/progress.py", "engine/launch.py", "engine/allocator.py",
-               "evaluate/transfer.py"}
+               "engine/checkpoint.py", "engine/params.py", "evaluate/transfer.py"}
 
 
 def _digest(paths: list[Path]) -> str:
@@ -56,9 +58,19 @@ def code_fingerprint() -> str:
 
 
 @lru_cache(maxsize=None)
-def module_fingerprint(dotted: str) -> str:
-    """sha256 over one module's source (12 hex digits), for results that depend on it alone."""
-    return _digest([PACKAGE / _file_of(dotted)])
+def shared_code_fingerprint(*extra: str) -> str:
+    """sha256 over the code every run depends on (no family's folder) and the ``extra``
+    modules (dotted): the key of results such as the transfer probe's."""
+    from ssllib.engine.registry import families
+
+    folders = tuple(f.folder for f in families().values())
+    extras = {_file_of(m) for m in extra}
+
+    def counts(name: str) -> bool:
+        if name in extras:
+            return True
+        return not (name in AROUND_RUNS or name.startswith(AROUND_RUNS_FOLDERS) or name.startswith(folders))
+    return _digest([p for p in _modules() if counts(_name(p))])
 
 
 @lru_cache(maxsize=None)

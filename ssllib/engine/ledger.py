@@ -18,7 +18,7 @@ import torch
 
 from ssllib.engine.checkpoint import write_json
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def results_dir() -> Path:
@@ -29,6 +29,18 @@ def results_dir() -> Path:
     if (REPO_ROOT / "pyproject.toml").exists() and os.access(REPO_ROOT, os.W_OK):
         return REPO_ROOT / "results"
     return Path("~/.cache/ssllib/results").expanduser()
+
+
+def require_writable_results() -> Path:
+    """The results folder, checked to be writable before any work starts."""
+    from ssllib.engine.params import ParameterError
+
+    folder = results_dir()
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is None or not os.access(existing, os.W_OK | os.X_OK):
+        raise ParameterError(f"the results folder {folder} is not writable; set SSLLIB_RESULTS to a folder you can "
+                             f"write to, or fix its permissions")
+    return folder
 
 
 def ledger_dir() -> Path:

@@ -234,12 +234,14 @@ def fit(task: Task, run: Run, retrain: bool = False) -> Fitted:
     bar.close()
     task.model.eval()
 
+    t0 = time.perf_counter()
     metrics = task.final_metrics(history) if is_main_process() else {}
+    evaluation_s = time.perf_counter() - t0
     record = {
         "run_id": run.run_id, "paper": run.paper, "method": run.method, "dataset": run.dataset,
         "profile": run.profile, "epochs": cfg.epochs, "seed": cfg.seed, "metrics": metrics, **task.record_fields(),
         "config": cfg.to_dict(), "environment": environment(run.device, world_size()), "code": run.code,
-        "wall_time_s": sum(h["seconds"] for h in history), "started": started,
+        "wall_time_s": sum(h["seconds"] for h in history), "evaluation_s": evaluation_s, "started": started,
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "history": history,
     }
     if is_main_process():

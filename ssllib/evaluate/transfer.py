@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from ssllib.data.augment import ShiftFlipAugmentation, prepare_eval
 from ssllib.data.loader import TrainBatches, iterate_eval_batches
 from ssllib.engine.devices import uses_channels_last
-from ssllib.engine.fingerprint import module_fingerprint
+from ssllib.engine.fingerprint import shared_code_fingerprint
 from ssllib.engine.ledger import results_dir
 from ssllib.engine.loop import Run, Task, fit
 from ssllib.engine.optim import Optimisation, build_optimizer
@@ -119,11 +119,12 @@ def transfer_probe(network: nn.Module, train_set, test_set, recipe: TransferReci
     pooled features of ``train_set``: {'top1' (last epoch), 'history', 'record'}."""
     blob = json.dumps({"network": source, "data": [train_set.name, len(train_set), test_set.name, len(test_set)],
                        "recipe": recipe.identity()}, sort_keys=True)
-    digest = hashlib.sha256((blob + module_fingerprint(__name__)).encode()).hexdigest()[:12]
+    code = shared_code_fingerprint(__name__)
+    digest = hashlib.sha256((blob + code).encode()).hexdigest()[:12]
     run_dir = run_dir or results_dir() / "runs" / f"transfer-{source or 'network'}-{digest}"
     was_training = network.training
     task = TransferTask(network, train_set, test_set, recipe, label)
-    run = Run(recipe, run_dir.name, run_dir, module_fingerprint(__name__), task.device, None,
+    run = Run(recipe, run_dir.name, run_dir, code, task.device, None,
               method="transfer_probe", dataset=train_set.name, ledger=False)
     fitted = fit(task, run)
     network.train(was_training)

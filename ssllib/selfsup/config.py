@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ssllib.data import DATASETS
+from ssllib.data.splits import check_sizes
 from ssllib.engine.optim import Optimisation
 from ssllib.engine.params import Param, ParameterError, check_all, dataclass_params
 from ssllib.engine.params import param_field as _p
@@ -105,6 +106,7 @@ class RunConfig(Optimisation):
         if self.lr is None:
             raise ParameterError("lr needs a value (the peak learning rate)")
         self.check_optimisation()
+        check_sizes(self.train_subset, self.batch_size, self.image_size)
         if self.batch_size % self.bn_splits:
             raise ParameterError(f"batch_size={self.batch_size} does not split into bn_splits={self.bn_splits} "
                                  f"equal sub-batches; choose a batch size divisible by {self.bn_splits}")
