@@ -55,3 +55,14 @@ def test_distillation_modules_count_only_for_distillation_runs(package_copy):
     assert [m for m in methods if now[m] != after[m]] == ["ce", "crd", "rrd"]
     _edit(package_copy / "data" / "augment.py")  # the augmentation both families use
     assert all(fingerprint.run_code_fingerprint(m) != now[m] for m in methods)
+
+
+def test_a_backbone_module_counts_only_for_runs_that_use_it(package_copy):
+    resnet_run, vit_run = fingerprint.run_code_fingerprint("mocov2"), \
+        fingerprint.run_code_fingerprint("mocov2", "ssllib.nets.vit")
+    _edit(package_copy / "nets" / "vit.py")
+    assert fingerprint.run_code_fingerprint("mocov2") == resnet_run
+    assert fingerprint.run_code_fingerprint("mocov2", "ssllib.nets.vit") != vit_run
+    probe = fingerprint.shared_code_fingerprint("ssllib.evaluate.transfer")
+    _edit(package_copy / "evaluate" / "transfer.py")
+    assert fingerprint.shared_code_fingerprint("ssllib.evaluate.transfer") != probe

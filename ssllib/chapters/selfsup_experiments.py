@@ -2,6 +2,7 @@
 reference points every encoder is compared with (raw pixels, a randomly initialised encoder)."""
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import partial
 
@@ -11,9 +12,10 @@ from ssllib.engine.checkpoint import write_json
 from ssllib.selfsup.config import RunConfig
 from ssllib.engine.devices import pick_device, place_model
 from ssllib.evaluate.frozen import raw_pixels
-from ssllib.engine.fingerprint import run_code_fingerprint
+from ssllib.engine.fingerprint import run_code_fingerprint, shared_code_fingerprint
 from ssllib.engine.ledger import results_dir
 from ssllib.engine.registry import method as find_method
+from ssllib.nets.registry import backbone_modules
 from ssllib.selfsup.trainer import RunData, RunResult, evaluate_backbone, evaluate_features, load_run_data, train
 
 
@@ -24,11 +26,11 @@ def train_seeds(cfg: RunConfig, seeds: int, paper: str = "", profile: str = "",
     return [train(cfg.replace(seed=seed), paper=paper, profile=profile, data=data) for seed in range(seeds)]
 
 
-def _remembered(kind: str, cfg: RunConfig, compute) -> dict:
-    """``compute()``, or its result from an earlier call with the same configuration and code
+def _remembered(kind: str, name: str, key: dict, code: str, compute) -> dict:
+    """``compute()``, or its result from an earlier call with the same ``key`` and ``code``
     (kept as JSON under ``results/evals/``, like a finished run)."""
-    key = cfg.fingerprint(run_code_fingerprint(cfg.method))
-    path = results_dir() / "evals" / f"{kind}-{cfg.dataset}-s{cfg.seed}-{key}.json"
+    digest = hashlib.sha256((json.dumps(key, sort_keys=True) + code).encode()).hexdigest()[:12]
+    path = results_dir() / "evals" / f"{kind}-{name}-{digest}.json"
     if path.exists():
         return json.loads(path.read_text())
     metrics = compute()
@@ -40,24 +42,29 @@ def random_init(cfg: RunConfig, seeds: int, data: RunData | None = None) -> list
     """kNN and linear probe of the same architecture at its random initialisation, per seed."""
     data = data or load_run_data(cfg)
     device = pick_device(cfg.device)
+    code = run_code_fingerprint(cfg.method, *backbone_modules(cfg.backbone))
 
     def measure(seed: int) -> dict:
         torch.manual_seed(seed)
         model, _ = place_model(find_method(cfg.method).build(cfg.replace(seed=seed), data.train, data.size), device,
                                cfg.channels_last)
         return evaluate_backbone(model.backbone, data, cfg, device, seed=seed)
-    return [_remembered("random-init", cfg.replace(seed=seed), partial(measure, seed)) for seed in range(seeds)]
+    return [_remembered("random-init", f"{cfg.dataset}-s{seed}", cfg.replace(seed=seed).identity(), code,
+                        partial(measure, seed)) for seed in range(seeds)]
 
 
 def raw_pixel_baseline(cfg: RunConfig, data: RunData | None = None) -> dict:
     """kNN and linear probe on the flattened pixels, resized to the encoders' input size (no
-    learning at all)."""
+    learning at all). It depends only on the data, the size and the protocol, so it is
+    computed once per dataset, subset and resolution and shared by every chapter."""
     data = data or load_run_data(cfg)
 
     def measure() -> dict:
         return evaluate_features(raw_pixels(data.bank, data.size), data.bank.labels, raw_pixels(data.test, data.size),
                                  data.test.labels, data.bank.num_classes, cfg)
-    return _remembered("raw-pixels", cfg.replace(method="mocov2", seed=0), measure)
+    key = {"dataset": cfg.dataset, "train_subset": cfg.train_subset, "size": data.size, "knn_k": cfg.knn_k,
+           "knn_t": cfg.knn_t}
+    return _remembered("raw-pixels", f"{cfg.dataset}-{data.size}px", key, shared_code_fingerprint(), measure)
 
 
 def metric_rows(label: str, metrics_per_run: list[dict], seeds=None) -> list[dict]:

@@ -28,6 +28,8 @@ AROUND_RUNS_FOLDERS = ("chapters/", "bench/")
 AROUND_RUNS = {"book.py", "train.py", "__init__.py", "engine/fingerprint.py", "engine/registry.py",
                "engine/ledger.py", "engine/progress.py", "engine/launch.py", "engine/allocator.py",
                "engine/checkpoint.py", "engine/params.py", "evaluate/transfer.py"}
+# Modules only some runs use, whatever their method: they count where a run names them.
+BY_REQUEST = {"nets/vit.py"}
 
 
 def _digest(paths: list[Path]) -> str:
@@ -69,13 +71,14 @@ def shared_code_fingerprint(*extra: str) -> str:
     def counts(name: str) -> bool:
         if name in extras:
             return True
-        return not (name in AROUND_RUNS or name.startswith(AROUND_RUNS_FOLDERS) or name.startswith(folders))
+        return not (name in AROUND_RUNS or name in BY_REQUEST or name.startswith(AROUND_RUNS_FOLDERS) or name.startswith(folders))
     return _digest([p for p in _modules() if counts(_name(p))])
 
 
 @lru_cache(maxsize=None)
-def run_code_fingerprint(method: str) -> str:
-    """sha256 over the modules a run of ``method`` depends on (12 hex digits)."""
+def run_code_fingerprint(method: str, *uses: str) -> str:
+    """sha256 over the modules a run of ``method`` depends on (12 hex digits); ``uses`` names
+    the optional modules (dotted) it also depends on, such as its backbone's."""
     from ssllib.engine.registry import families, methods
 
     spec = methods()[method]
@@ -83,8 +86,11 @@ def run_code_fingerprint(method: str) -> str:
     other_folders = tuple(f.folder for f in families().values() if f.folder != own_folder)
     owned = {_file_of(m): name for name, declared in methods().items() for m in declared.code}
     mine = {_file_of(m) for m in spec.code}
+    requested = {_file_of(m) for m in uses}
 
     def counts(name: str) -> bool:
+        if name in BY_REQUEST:
+            return name in requested
         if name in AROUND_RUNS or name.startswith(AROUND_RUNS_FOLDERS) or name.startswith(other_folders):
             return False
         if name in owned:

@@ -19,6 +19,11 @@ from ssllib.nets.zoo import build_network as build_classifier
 BACKBONES: tuple[str, ...] = (*resnet.BACKBONES, *vit.TRANSFORMERS)
 
 
+def backbone_modules(name: str) -> tuple[str, ...]:
+    """The optional modules (dotted) a backbone is built from, for run fingerprints."""
+    return ("ssllib.nets.vit",) if name in vit.TRANSFORMERS else ()
+
+
 def build_backbone(name: str, stem: str = "cifar", width: int = 64, in_channels: int = 3, bn_splits: int = 1,
                    image_size: int = 32, drop_path: float = 0.0) -> nn.Module:
     """The backbone ``name``; ResNets take ``stem``, ``width`` and ``bn_splits``, transformers

@@ -27,6 +27,7 @@ from ssllib.engine.ledger import results_dir
 from ssllib.engine.loop import Run, Task, TrainingDiverged, fit
 from ssllib.engine.optim import build_optimizer
 from ssllib.engine.registry import method as find_method
+from ssllib.nets.registry import backbone_modules
 from ssllib.evaluate.frozen import extract_features, knn_accuracy, knn_protocol, linear_probe
 from ssllib.selfsup.config import RunConfig
 
@@ -87,7 +88,7 @@ class RunResult:
 
 
 def run_id_for(cfg: RunConfig) -> str:
-    code = run_code_fingerprint(cfg.method) + world_key()
+    code = run_code_fingerprint(cfg.method, *backbone_modules(cfg.backbone)) + world_key()
     return f"{cfg.method}-{cfg.dataset}-{cfg.backbone}w{cfg.width}-s{cfg.seed}-{cfg.fingerprint(code)}"
 
 
@@ -194,7 +195,8 @@ def train(cfg: RunConfig, *, paper: str = "", profile: str = "", evaluate: bool 
     device = pick_device(cfg.device)
     data = data or load_run_data(cfg)
     run_id = run_id_for(cfg)
-    run = Run(cfg, run_id, Path(runs_dir or results_dir() / "runs") / run_id, run_code_fingerprint(cfg.method),
+    run = Run(cfg, run_id, Path(runs_dir or results_dir() / "runs") / run_id,
+              run_code_fingerprint(cfg.method, *backbone_modules(cfg.backbone)),
               device, autocast_dtype(device, cfg.precision), paper, profile, cfg.method, cfg.dataset,
               ledger_dir=ledger_dir)
     task = SelfSupervisedTask(cfg, data, device, evaluate and is_main_process())
