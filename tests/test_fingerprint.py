@@ -14,15 +14,18 @@ def package_copy(tmp_path, monkeypatch):
     monkeypatch.setattr(fingerprint, "PACKAGE", copy)
     fingerprint.run_code_fingerprint.cache_clear()
     fingerprint.code_fingerprint.cache_clear()
+    fingerprint.shared_code_fingerprint.cache_clear()
     yield copy
     fingerprint.run_code_fingerprint.cache_clear()
     fingerprint.code_fingerprint.cache_clear()
+    fingerprint.shared_code_fingerprint.cache_clear()
 
 
 def _edit(path):
     path.write_text(path.read_text() + "\n# edited\n")
     fingerprint.run_code_fingerprint.cache_clear()
     fingerprint.code_fingerprint.cache_clear()
+    fingerprint.shared_code_fingerprint.cache_clear()
 
 
 def test_run_keys_follow_only_the_code_a_run_uses(package_copy):
