@@ -10,27 +10,25 @@ temperatures, …) are its ``options``, declared beside it.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ssllib.data import DATASETS
 from ssllib.data.splits import check_sizes
-from ssllib.engine.optim import Optimisation
-from ssllib.engine.params import ParameterError, check_all, dataclass_params
+from ssllib.engine.config import Configuration
+from ssllib.engine.params import ParameterError, dataclass_params
 from ssllib.engine.params import param_field as _p
 from ssllib.engine.registry import method as find_method
 from ssllib.nets.zoo import LOW_LR_NETWORKS, ZOO
 
-# Settings that change how or where a run executes, never what it computes: not part of its identity.
-NOT_IDENTITY = ("device", "log_every", "data_root", "download")
 WEIGHTS = ("ce_weight", "kd_weight", "distill_weight")
 
 
 @dataclass(frozen=True)
-class DistillConfig(Optimisation):
+class DistillConfig(Configuration):
+    NOT_IDENTITY = ("device", "log_every", "data_root", "download")
+
     # what is trained, on what
     method: str = _p("rrd", "loss besides cross-entropy: ce (no teacher), or a distillation method")
     network: str = _p("resnet8x4", "the network trained (the student; the teacher itself for method ce)",
@@ -74,7 +72,6 @@ class DistillConfig(Optimisation):
                         choices=("auto", "bf16", "fp32"))
     channels_last: bool = _p(True, "channels-last memory format for convolutions")
     log_every: int = _p(50, "steps between synchronised loss checks and progress updates", min=1)
-    options: dict = field(default_factory=dict, metadata={"help": "the method's own options (its declaration)"})
 
     @property
     def weights(self) -> tuple[float, float, float]:
@@ -84,21 +81,10 @@ class DistillConfig(Optimisation):
     def title(self) -> str:
         return find_method(self.method).label
 
-    def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
-
-    def identity(self) -> dict[str, Any]:
-        """The fields that decide what the run computes (not where or how it runs)."""
-        return {k: v for k, v in self.to_dict().items() if k not in NOT_IDENTITY}
-
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "DistillConfig":
         """Checked values with the benchmark's defaults filled in (weights, learning rate)."""
-        values = dict(values)
-        options = values.pop("options", {}) or {}
-        checked = check_all(DISTILL_PARAMS, values, "a distillation configuration")
-        spec = find_method(checked.get("method", "rrd"), "distill")
-        cfg = cls(**checked, options=spec.complete_options(dict(options)))
+        spec, cfg = cls.checked(values, DISTILL_PARAMS, "distill", "rrd", "a distillation configuration")
         network = cfg.network
         fill = {k: v for k, v in spec.defaults.items() if getattr(cfg, k) is None}
         if cfg.lr is None:
@@ -139,11 +125,6 @@ class DistillConfig(Optimisation):
         if self.teacher_checkpoint and not Path(self.teacher_checkpoint).expanduser().is_file():
             raise ParameterError(f"teacher_checkpoint={self.teacher_checkpoint!r} is not a file; give the path of a "
                                  f"checkpoint of a trained {self.teacher}, or None to train the teacher")
-
-    def fingerprint(self, code: str = "") -> str:
-        """A short hash of everything that determines the result (not device or logging)."""
-        blob = json.dumps(self.identity(), sort_keys=True) + code
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
 def needs_teacher(spec) -> bool:

@@ -34,7 +34,6 @@ from ssllib.engine.fingerprint import run_code_fingerprint
 from ssllib.engine.ledger import results_dir
 from ssllib.engine.loop import Run, Task, fit
 from ssllib.engine.optim import build_optimizer
-from ssllib.engine.registry import method as find_method
 from ssllib.nets.registry import build_classifier
 
 

@@ -9,12 +9,10 @@ after the last epoch.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn as nn
@@ -26,12 +24,13 @@ from ssllib.engine.devices import uses_channels_last
 from ssllib.engine.fingerprint import shared_code_fingerprint
 from ssllib.engine.ledger import results_dir
 from ssllib.engine.loop import Run, Task, fit
-from ssllib.engine.optim import Optimisation, build_optimizer
+from ssllib.engine.config import Configuration
+from ssllib.engine.optim import build_optimizer
 from ssllib.engine.params import param_field as _p
 
 
 @dataclass(frozen=True)
-class TransferRecipe(Optimisation):
+class TransferRecipe(Configuration):
     """The DCD paper's probe: SGD lr 0.05, momentum 0.9, wd 5e-4, batch 64, 120 epochs, ×0.1
     at 30/60/90, 32 px inputs with RandomCrop(pad 4) and flips."""
 
@@ -44,12 +43,7 @@ class TransferRecipe(Optimisation):
     size: int = _p(32, "side of the probe's input in pixels", min=1)
     seed: int = _p(0, "random seed (head initialisation, data order, augmentation)", min=0)
     log_every: int = _p(50, "steps between synchronised loss checks", min=1)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
-
-    def identity(self) -> dict[str, Any]:
-        return {k: v for k, v in self.to_dict().items() if k != "log_every"}
+    NOT_IDENTITY = ("log_every",)
 
 
 class LinearProbe(nn.Module):

@@ -7,26 +7,20 @@ options (``options``) come from its declaration (:mod:`ssllib.engine.registry`).
 """
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ssllib.data import DATASETS
 from ssllib.data.splits import check_sizes
-from ssllib.engine.optim import Optimisation
-from ssllib.engine.params import Param, ParameterError, check_all, dataclass_params
+from ssllib.engine.config import Configuration
+from ssllib.engine.params import Param, ParameterError, dataclass_params
 from ssllib.engine.params import param_field as _p
-from ssllib.engine.registry import method as find_method
 from ssllib.nets.registry import BACKBONES
 
-# Settings that change how or where a run executes, never what it computes: not part of its identity.
-NOT_IDENTITY = ("device", "num_workers", "log_every", "data_root", "download", "compile")
-
-
 @dataclass(frozen=True)
-class RunConfig(Optimisation):
+class RunConfig(Configuration):
+    NOT_IDENTITY = ("device", "num_workers", "log_every", "data_root", "download", "compile")
+
     # what is trained, on what
     method: str = _p("mocov2", "training method (a self-supervised method, or supervised)")
     dataset: str = _p("fashion_mnist", "training dataset", choices=tuple(DATASETS))
@@ -73,22 +67,10 @@ class RunConfig(Optimisation):
     compile: bool = _p(False, "torch.compile the model (first steps pay the compile time)")
     num_workers: int = _p(8, "decoding processes for datasets read from image files", min=0)
     log_every: int = _p(50, "steps between synchronised loss checks and progress updates", min=1)
-    options: dict = field(default_factory=dict, metadata={"help": "the method's own options (its declaration)"})
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
-
-    def identity(self) -> dict[str, Any]:
-        """The fields that decide what the run computes (not where or how it runs)."""
-        return {k: v for k, v in self.to_dict().items() if k not in NOT_IDENTITY}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
-        values = dict(values)
-        options = values.pop("options", {}) or {}
-        checked = check_all(RUN_PARAMS, values, "a run configuration")
-        spec = find_method(checked.get("method", "mocov2"), "selfsup")
-        cfg = cls(**checked, options=spec.complete_options(dict(options)))
+        spec, cfg = cls.checked(values, RUN_PARAMS, "selfsup", "mocov2", "a run configuration")
         cfg.validate()
         if spec.check is not None:
             spec.check(cfg)
@@ -115,11 +97,6 @@ class RunConfig(Optimisation):
                                  f"(over all processes, or over sub-batches); choose one")
         if len(self.blur_sigma) != 2 or self.blur_sigma[0] > self.blur_sigma[1]:
             raise ParameterError(f"blur_sigma={list(self.blur_sigma)} must be two numbers [low, high] with low ≤ high")
-
-    def fingerprint(self, code: str = "") -> str:
-        """A short hash of everything that determines the run's result (not device or workers)."""
-        blob = json.dumps(self.identity(), sort_keys=True) + code
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
 RUN_PARAMS: dict[str, Param] = dataclass_params(RunConfig, skip=("options",))

@@ -1,0 +1,45 @@
+"""What every run configuration shares: the optimisation fields, the method's options, the
+split between the fields that decide what a run computes (its identity) and those that only
+say where or how it runs, and the checked construction from plain values."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ssllib.engine.optim import Optimisation
+from ssllib.engine.params import Param, check_all
+from ssllib.engine.registry import Method
+from ssllib.engine.registry import method as find_method
+
+
+@dataclass(frozen=True)
+class Configuration(Optimisation):
+    """A run configuration: plain values, each field with its help line and constraints."""
+
+    NOT_IDENTITY: ClassVar[tuple[str, ...]] = ()  # settings that never change what a run computes
+    options: dict = field(default_factory=dict, metadata={"help": "the method's own options (its declaration)"})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that decide what the run computes (not where or how it runs)."""
+        return {k: v for k, v in self.to_dict().items() if k not in self.NOT_IDENTITY}
+
+    def fingerprint(self, code: str = "") -> str:
+        """A short hash of the identity and of ``code`` (the fingerprint of the code it runs)."""
+        return hashlib.sha256((json.dumps(self.identity(), sort_keys=True) + code).encode()).hexdigest()[:12]
+
+    @classmethod
+    def checked(cls, values: dict[str, Any], params: dict[str, Param], family: str, default_method: str,
+                where: str) -> tuple[Method, "Configuration"]:
+        """(the method's declaration, the configuration) from plain ``values``: every name and
+        value checked, the method's options completed with their defaults."""
+        values = dict(values)
+        options = values.pop("options", {}) or {}
+        checked = check_all(params, values, where)
+        spec = find_method(checked.get("method", default_method), family)
+        return spec, cls(**checked, options=spec.complete_options(dict(options)))
