@@ -27,9 +27,17 @@ import json
 import sys
 from pathlib import Path
 
+from ssllib.data import DatasetNotFound
 from ssllib.engine.allocator import keep_freed_memory
+from ssllib.engine.checkpoint import CheckpointError, WriteError
+from ssllib.engine.loop import TrainingDiverged
 from ssllib.engine.params import ParameterError
 from ssllib.engine.registry import family_of, load_plugin, methods
+
+
+# Errors a user can cause and fix (a bad value, missing data, a damaged or foreign checkpoint, a
+# diverged run, a folder that cannot be written): reported in their own words.
+USER_ERRORS = (ParameterError, DatasetNotFound, CheckpointError, TrainingDiverged, PermissionError, WriteError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         kwargs = dict(paper=args.paper, profile=args.profile, runs_dir=args.runs_dir, ledger_dir=args.ledger_dir)
         if "evaluate" in inspect.signature(family.train).parameters:
             kwargs["evaluate"] = not args.no_eval
-        result = family.train(cfg, **kwargs)
+        try:
+            result = family.train(cfg, **kwargs)
+        except USER_ERRORS as err:  # one sentence, no traceback: what is wrong and how to fix it
+            parser.exit(1, f"python -m ssllib.train: {type(err).__name__}: {err}\n")
         if is_main_process():
             print(result.run_dir / "record.json")
     finally:

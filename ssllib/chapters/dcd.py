@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ssllib.chapters import rrd
+from ssllib.chapters.distill_experiments import check_transfer
 from ssllib.chapters.spec import ChapterSpec, derive, option_params
 from ssllib.engine.params import Param
 
@@ -34,4 +35,5 @@ DCD = ChapterSpec(
     },
     family="distillation",
     methods=("ce", "kd", "crd", "rrd", "dcd", "dcd_kd"),
+    checks=(check_transfer,),
 )

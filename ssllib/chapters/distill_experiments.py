@@ -3,25 +3,57 @@ seeds, tabulate last- and best-epoch accuracy beside the teacher's, count studen
 their teacher, and look inside RRD's relation distributions."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
 
 from ssllib.data.augment import prepare_eval
+from ssllib.distill.config import DistillConfig
+from ssllib.distill.trainer import (DistillData, DistillResult, load_distill_data, load_teacher, teacher_key,
+                                    train_distill)
 from ssllib.engine.registry import method as find_method
-from ssllib.distill.trainer import DistillData, DistillResult, load_distill_data, train_distill
 
 LAST, BEST, TEACHER = "last-epoch top-1", "best-validation-epoch top-1", "teacher top-1"
 
 
+@dataclass
+class GivenTeacher:
+    """A teacher loaded from the user's checkpoint: what the chapters read of a teacher run
+    (its network, test top-1 and a key that identifies it), with nothing trained here."""
+
+    config: DistillConfig
+    network: torch.nn.Module
+    top1: float
+    run_id: str
+    path: str
+    trained_now: bool = False
+    given: bool = True
+
+    def metric(self, name: str = "test_top1") -> float:
+        return self.top1
+
+
+def given_teacher(cfg: DistillConfig, data: DistillData) -> GivenTeacher:
+    """``cfg.teacher_checkpoint`` loaded as a ``cfg.teacher`` (refused with one sentence if it
+    holds another architecture, a damaged file or no weights) and measured on the test split."""
+    network, top1 = load_teacher(cfg, data)
+    return GivenTeacher(cfg.teacher_config(), network, top1, f"given-{teacher_key(cfg)}", cfg.teacher_checkpoint)
+
+
 def train_students(settings, methods, seeds: int, paper: str = "",
                    data: DistillData | None = None) -> tuple[DistillResult, dict[str, list[DistillResult]]]:
-    """The teacher run (trained once, then loaded) and ``seeds`` runs of the student under each
-    of ``methods`` ('ce' is the student alone), all on one copy of the data."""
+    """The teacher (the user's ``teacher_checkpoint``, or a run trained once and then loaded)
+    and ``seeds`` runs of the student under each of ``methods`` ('ce' is the student alone),
+    all on one copy of the data. A given checkpoint is loaded and checked before any training."""
     with_teacher = settings.distill_config("kd")
     data = data or load_distill_data(with_teacher)
-    teacher = train_distill(with_teacher.teacher_config(), paper=paper, profile=settings.profile, data=data)
+    if with_teacher.teacher_checkpoint:
+        teacher = given_teacher(with_teacher, data)
+    else:
+        teacher = train_distill(with_teacher.teacher_config(), paper=paper, profile=settings.profile, data=data)
     students = {method: [train_distill(settings.distill_config(method, seed=seed), paper=paper,
                                        profile=settings.profile, data=data) for seed in range(seeds)]
                 for method in methods}

@@ -38,7 +38,7 @@ def _short_errors() -> None:
     shell = get_ipython()
     if shell is None:
         return
-    from ssllib.engine.checkpoint import CheckpointError
+    from ssllib.engine.checkpoint import CheckpointError, WriteError
     from ssllib.data import DatasetNotFound
     from ssllib.engine.params import ParameterError
     from ssllib.engine.loop import TrainingDiverged
@@ -48,7 +48,8 @@ def _short_errors() -> None:
         shell._showtraceback(etype, value, message)
         return message
 
-    shell.set_custom_exc((ParameterError, DatasetNotFound, CheckpointError, TrainingDiverged), show)
+    shell.set_custom_exc((ParameterError, DatasetNotFound, CheckpointError, TrainingDiverged, PermissionError,
+                          WriteError), show)
 
 
 def parameters_since(namespace: dict[str, Any], before: frozenset[str]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from ssllib.data import require_dataset
 from ssllib.engine.devices import pick_device
@@ -38,6 +38,7 @@ class ChapterSpec:
     notes: dict[str, str] = field(default_factory=dict)  # profile or profile/dataset → what it is
     family: str = "self_supervised"  # or "distillation": which run configuration the settings make
     methods: tuple[str, ...] = ()  # distillation: the methods the chapter trains (checked up front)
+    checks: tuple[Callable[["Settings"], None], ...] = ()  # the chapter's own checks across its settings
 
 
 class Settings(dict):
@@ -95,9 +96,11 @@ def resolve(spec: ChapterSpec, given: dict[str, Any], check_data: bool = True) -
             settings.distill_config(method)  # cross-field checks (queue vs batch, teacher, …)
     elif any(k in RUN_PARAMS for k in settings):
         settings.run_config()  # cross-field checks (batch vs queue, warm-up vs epochs, …)
-        for name, spec in methods("selfsup").items():  # and those of the methods whose options it sets
-            if spec.options and all(option in settings for option in spec.options):
+        for name, declared in methods("selfsup").items():  # and those of the methods whose options it sets
+            if declared.options and all(option in settings for option in declared.options):
                 settings.run_config(method=name, options=settings.method_options(name))
+    for check in spec.checks:
+        check(settings)
     if "device" in settings:
         pick_device(settings.device)  # a device that is not there
     require_writable_results()

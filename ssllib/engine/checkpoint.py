@@ -1,6 +1,7 @@
 """Checkpoints and records written atomically, and read back safely."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -14,30 +15,43 @@ class CheckpointError(RuntimeError):
     """A checkpoint could not be read, or does not fit the model it is loaded into."""
 
 
+class WriteError(OSError):
+    """A result could not be written (a read-only or full disk); what was there is unchanged."""
+
+
+def _cannot_write(path: Path, err: OSError) -> WriteError:
+    if err.errno == errno.ENOSPC:
+        why = "the disk is full; free some space or set SSLLIB_RESULTS to a folder on another disk"
+    else:
+        why = (f"its folder is not writable ({err.strerror}); set SSLLIB_RESULTS to a writable folder or fix "
+               f"the folder's permissions")
+    return WriteError(err.errno, f"cannot write {path}: {why} (what was there before is unchanged)")
+
+
 def _atomic_write(path: Path, write) -> None:
     """Write to a temporary file beside ``path``, then rename it over ``path``. Temporary files
     that an earlier writer killed mid-write left behind are removed first; the result gets the
-    permissions of an ordinary new file (0666 less the umask), not mkstemp's 0600."""
+    permissions of an ordinary new file (0666 less the umask), not mkstemp's 0600. A read-only
+    or full disk raises :class:`WriteError` with one sentence, and leaves no temporary file."""
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         for stale in path.parent.glob(f".{path.name}.*.tmp"):
             stale.unlink(missing_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except PermissionError as err:
-        raise PermissionError(f"cannot write {path}: its folder is not writable ({err.strerror}); set "
-                              f"SSLLIB_RESULTS to a writable folder or fix the folder's permissions") from None
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as err:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(err, OSError) and err.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC):
+            raise _cannot_write(path, err) from None
         raise
 
 
@@ -60,7 +74,7 @@ def load_checkpoint(path: str | Path, map_location="cpu", hint: str = RUN_CHECKP
     except FileNotFoundError:
         raise
     except Exception as err:
-        unsafe = "weights_only" in str(err) or "Unsupported global" in str(err)
+        unsafe = "GLOBAL" in str(err) or "Unsupported global" in str(err)  # a class or function to import
         what = ("holds objects that only running its code could rebuild, which is refused" if unsafe
                 else "is damaged or truncated and cannot be read")
         raise CheckpointError(f"checkpoint {path} {what} ({type(err).__name__}); {hint}") from None

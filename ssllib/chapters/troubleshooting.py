@@ -1,0 +1,119 @@
+"""The catalogue of bad inputs: what a reader may get wrong in each chapter, the one sentence the
+book answers with, and how to fix it. ``tests/test_bad_inputs.py`` runs every case against
+every chapter it names; the README's troubleshooting table is made from it:
+
+    python -m ssllib.chapters.troubleshooting      # prints the Markdown table
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SELF_SUPERVISED = ("foundations", "synco")
+DISTILLATION = ("rrd", "dcd")
+ALL = SELF_SUPERVISED + DISTILLATION
+
+
+@dataclass(frozen=True)
+class Case:
+    situation: str               # what the reader did
+    chapters: tuple[str, ...]
+    kind: str                    # parameters | run checkpoint | teacher checkpoint | disk | divergence
+    error: str                   # the exception's class name
+    message: str                 # a regular expression the message matches
+    fix: str                     # what the message tells the reader to do
+    params: dict[str, Any] = field(default_factory=dict)
+    damage: str = ""             # for checkpoint cases: truncated | foreign | tensor | pickle | architecture
+
+
+CASES = (
+    Case("a misspelt parameter (`-p epoch 2`)", ALL, "parameters", "ParameterError",
+         r"has no parameter 'epoch'; did you mean 'epochs'", "use the suggested name", {"epoch": 2}),
+    Case("a value of the wrong type (`-p epochs two`)", ALL, "parameters", "ParameterError",
+         r"epochs='two' has the wrong type: expected int", "give a value of the named type", {"epochs": "two"}),
+    Case("a value out of range (`-p epochs 0`)", ALL, "parameters", "ParameterError",
+         r"epochs=0 is out of range: it must be at least 1", "give a value in the range", {"epochs": 0}),
+    Case("an unknown profile (`-p profile gpu`)", ALL, "parameters", "ParameterError",
+         r"profile='gpu' is not one of the valid choices smoke, cpu, paper", "choose smoke, cpu or paper",
+         {"profile": "gpu"}),
+    Case("an unknown dataset (`-p dataset cifar11`)", ALL, "parameters", "ParameterError",
+         r"dataset='cifar11' is not one of the valid choices.*did you mean 'cifar10'", "use a listed dataset",
+         {"dataset": "cifar11"}),
+    Case("an unknown backbone (`-p backbone resnet19`)", SELF_SUPERVISED, "parameters", "ParameterError",
+         r"backbone='resnet19' is not one of the valid choices", "use a listed backbone", {"backbone": "resnet19"}),
+    Case("an unknown teacher (`-p teacher resnet33`)", DISTILLATION, "parameters", "ParameterError",
+         r"teacher='resnet33' is not one of the valid choices", "use a listed network", {"teacher": "resnet33"}),
+    Case("a dataset that is not on disk (`-p dataset cifar10 -p data_root /empty`)", ALL[:3], "parameters",
+         "DatasetNotFound", r"CIFAR-10 is not on disk under .*; pass download=True", "pass download=True, or point data_root at it",
+         {"dataset": "cifar10", "data_root": "{empty}"}),
+    Case("a dataset that is not on disk (`-p dataset cifar10 -p transfer_dataset cifar10 -p data_root /empty`)",
+         ("dcd",), "parameters", "DatasetNotFound", r"CIFAR-10 is not on disk under .*; pass download=True",
+         "pass download=True, or point data_root at it",
+         {"dataset": "cifar10", "transfer_dataset": "cifar10", "data_root": "{empty}"}),
+    Case("a device that is not there (`-p device cuda` without a GPU)", ALL, "parameters", "ParameterError",
+         r"device='cuda' was requested but is not available here", "use device auto or cpu", {"device": "cuda"}),
+    Case("a batch larger than the training subset", ALL, "parameters", "ParameterError",
+         r"train_subset=32 is smaller than one batch", "raise train_subset or lower batch_size",
+         {"train_subset": 32, "batch_size": 64}),
+    Case("images too small for the networks (`-p image_size 2`)", ALL, "parameters", "ParameterError",
+         r"image_size=2 is too small", "use 8 px or more, or 0", {"image_size": 2}),
+    Case("a read-only results folder", ALL, "parameters", "ParameterError",
+         r"results folder .* is not writable; set SSLLIB_RESULTS", "set SSLLIB_RESULTS to a writable folder",
+         {"__read_only__": True}),
+    Case("a hard set larger than the queue (`-p n_hard 5000`)", ("synco",), "parameters", "ParameterError",
+         r"n_hard=5000 is larger than the queue", "use n_hard ≤ queue_size", {"n_hard": 5000}),
+    Case("synthetic negatives that never start (`-p warmup_epochs 9`)", ("synco",), "parameters",
+         "ParameterError", r"warmup_epochs=9 leaves no epoch with synthetic negatives", "use fewer warm-up epochs",
+         {"warmup_epochs": 9}),
+    Case("an RRD queue that does not take whole batches (`-p rrd_queue 1000`)", DISTILLATION, "parameters",
+         "ParameterError", r"rrd_queue=1000 is not a multiple of batch_size", "use a multiple of the batch",
+         {"rrd_queue": 1000}),
+    Case("a transfer dataset with other colour channels (`-p transfer_dataset stl10`)", ("dcd",), "parameters",
+         "ParameterError", r"transfer_dataset='stl10' has 3 colour channel\(s\)", "pick a dataset with as many",
+         {"transfer_dataset": "stl10"}),
+    Case("a teacher checkpoint that is not a file", DISTILLATION, "parameters", "ParameterError",
+         r"teacher_checkpoint='/nowhere/t.pt' is not a file", "give the path of a checkpoint",
+         {"teacher_checkpoint": "/nowhere/t.pt"}),
+    Case("a truncated checkpoint of an earlier run", ALL, "run checkpoint", "CheckpointError",
+         r"is damaged or truncated.*move it aside", "move it aside, or restore a good copy", damage="truncated"),
+    Case("a checkpoint that holds no weights (a tensor)", ALL, "run checkpoint", "CheckpointError",
+         r"holds a Tensor, not a dict of weights", "move it aside", damage="tensor"),
+    Case("a checkpoint that would run code when loaded", ALL, "run checkpoint", "CheckpointError",
+         r"only running its code could rebuild, which is refused", "move it aside; never load such files",
+         damage="pickle"),
+    Case("a checkpoint of another configuration in the run's folder", ALL, "run checkpoint", "RuntimeError",
+         r"was written by another configuration; move it aside", "move it aside", damage="foreign"),
+    Case("a teacher checkpoint of another architecture", DISTILLATION, "teacher checkpoint", "CheckpointError",
+         r"holds a resnet20, not the resnet14", "name the network it was trained as", damage="architecture"),
+    Case("a damaged teacher checkpoint", DISTILLATION, "teacher checkpoint", "CheckpointError",
+         r"is damaged or truncated.*give the checkpoint of a trained resnet14", "give a good checkpoint",
+         damage="truncated"),
+    Case("a full disk while a checkpoint is written", ALL, "disk", "WriteError",
+         r"the disk is full.*unchanged", "free space or set SSLLIB_RESULTS elsewhere"),
+    Case("a learning rate so high that the loss becomes NaN", ALL, "divergence", "TrainingDiverged",
+         r"the loss became (nan|inf).*lower lr", "lower lr"),
+)
+
+
+def cases_for(chapter: str) -> list[Case]:
+    return [c for c in CASES if chapter in c.chapters]
+
+
+def _readable(pattern: str) -> str:
+    """A message pattern as a reader sees the sentence: '.*' as '…', escapes and groups dropped."""
+    text = pattern.replace(".*", " … ").replace("\\(", "(").replace("\\)", ")").replace("(nan|inf)", "nan")
+    return " ".join(text.split("|")[0].split())
+
+
+def markdown_table() -> str:
+    """The README's troubleshooting table (every case, with the chapters it is tested in)."""
+    rows = ["| what happened | chapters | what the book says (one sentence, before any training) | what to do |",
+            "|---|---|---|---|"]
+    for case in CASES:
+        chapters = "all" if case.chapters == ALL else ", ".join(case.chapters)
+        rows.append(f"| {case.situation} | {chapters} | {case.error}: … {_readable(case.message)} … | {case.fix} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -1,0 +1,103 @@
+"""Every training family, killed in the middle of a checkpoint write and started again, ends
+exactly where an uninterrupted run ends (at the same thread count), and leaves no temporary
+file behind. (A kill at a random point of an epoch: tests/test_resume.py.)"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from ssllib.engine.checkpoint import load_checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+PLUGIN = Path(__file__).resolve().parent / "kill_during_write.py"
+
+SELF_SUPERVISED = dict(method="mocov2", dataset="digits", width=4, image_size=8, epochs=3, batch_size=64,
+                       queue_size=128, lr=0.05, ema_momentum=0.9, bn_splits=2, blur_p=0.0, monitor_every=1,
+                       monitor_size=0, knn_k=10, seed=1, log_every=4, num_workers=0)
+DISTILLATION = dict(method="kd", network="resnet8", teacher="resnet8", dataset="digits", image_size=8, epochs=3,
+                    batch_size=64, lr_milestones=[2.0], train_subset=512, validation_size=128, seed=1, log_every=4)
+
+
+def _train(tmp: Path, name: str, config: dict, kill_at: int = 0) -> subprocess.CompletedProcess:
+    path = tmp / f"{name}.json"
+    path.write_text(json.dumps(config))
+    env = {**os.environ, "SSLLIB_PROGRESS": "off", "OMP_NUM_THREADS": "1", "SSLLIB_KILL_AT_WRITE": str(kill_at)}
+    return subprocess.run([sys.executable, "-m", "ssllib.train", str(path), "--plugin", str(PLUGIN),
+                           "--runs-dir", str(tmp / name), "--ledger-dir", str(tmp / "ledger")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _states(folder: Path) -> dict[str, dict]:
+    return {p.parent.name: load_checkpoint(p) for p in sorted(folder.glob("*/checkpoint.pt"))}
+
+
+def _same(a: dict, b: dict, path: str = "") -> None:
+    assert a.keys() == b.keys(), path
+    for key in a:
+        x, y = a[key], b[key]
+        if isinstance(x, dict):
+            _same(x, y, f"{path}/{key}")
+        elif isinstance(x, torch.Tensor):
+            assert torch.equal(x, y), f"{path}/{key}"
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("family,config,kill_at", [
+    ("self-supervised", SELF_SUPERVISED, 2),   # in the write of epoch 2
+    ("distillation", DISTILLATION, 2),         # in the teacher's epoch-2 write
+    ("distillation", DISTILLATION, 5),         # in the student's epoch-2 write (after the teacher's 3)
+])
+def test_a_kill_during_a_checkpoint_write_resumes_to_the_uninterrupted_result(tmp_path, family, config, kill_at):
+    whole = _train(tmp_path, "whole", config)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    killed = _train(tmp_path, "killed", config, kill_at=kill_at)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert list((tmp_path / "killed").rglob("*.tmp")), "the kill should have left a half-written temporary file"
+    resumed = _train(tmp_path, "killed", config)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert not list((tmp_path / "killed").rglob("*.tmp"))
+    a, b = _states(tmp_path / "whole"), _states(tmp_path / "killed")
+    assert a.keys() == b.keys() and len(a) == (2 if family == "distillation" else 1)
+    for run in a:
+        assert a[run]["epoch"] == b[run]["epoch"] == config["epochs"]
+        _same({k: v for k, v in a[run].items() if isinstance(v, dict)},
+              {k: v for k, v in b[run].items() if isinstance(v, dict)}, run)
+        record_a = json.loads((tmp_path / "whole" / run / "record.json").read_text())
+        record_b = json.loads((tmp_path / "killed" / run / "record.json").read_text())
+        assert record_a["metrics"] == record_b["metrics"]
+
+
+def test_an_interrupted_transfer_probe_resumes_to_the_same_head(tmp_path, monkeypatch):
+    from ssllib.engine import loop
+    from ssllib.evaluate.transfer import TransferRecipe, transfer_probe
+    from ssllib.nets.registry import build_classifier
+    from tests.fixtures import tiny_dataset
+
+    torch.manual_seed(0)
+    net = build_classifier("resnet8", 3, 1)
+    train, test = tiny_dataset(n=64, size=8, channels=1, classes=3), tiny_dataset(n=24, size=8, channels=1,
+                                                                                 classes=3, seed=1)
+    recipe = TransferRecipe(epochs=3, lr_milestones=(2.0,), batch_size=16, size=8)
+    whole = transfer_probe(net, train, test, recipe, run_dir=tmp_path / "whole")
+    real, calls = loop.save_checkpoint, []
+
+    def interrupted(state, path):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # in the middle of the second epoch's write
+        real(state, path)
+    monkeypatch.setattr(loop, "save_checkpoint", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        transfer_probe(net, train, test, recipe, run_dir=tmp_path / "cut")
+    monkeypatch.setattr(loop, "save_checkpoint", real)
+    assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["epoch"] == 1
+    resumed = transfer_probe(net, train, test, recipe, run_dir=tmp_path / "cut")
+    assert resumed["top1"] == whole["top1"]
+    _same(load_checkpoint(tmp_path / "whole" / "checkpoint.pt")["head"],
+          load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["head"])
