@@ -114,3 +114,37 @@ def test_key_shuffle_is_undone():
     plain = F.normalize(model.momentum_encoder(x), dim=1)
     model.shuffle_keys = True
     assert torch.allclose(model.encode_keys(x, torch.Generator().manual_seed(3)), plain, atol=1e-6)
+
+
+def test_symmetric_step_with_a_predictor_and_a_queue_per_view():
+    """L = ½[ℓ(q₁, k₂, queue₂) + ℓ(q₂, k₁, queue₁)], queries through the predictor, keys without
+    it; then k₁ joins queue 1 and k₂ queue 2. The predictor learns; the key encoder does not."""
+    torch.manual_seed(0)
+    predictor = nn.Linear(4, 4)
+    model = MoCoV2(_Flat(), nn.Linear(6, 4), dim=4, queue_size=8, momentum=0.5, temperature=0.2,
+                   shuffle_keys=False, generator=torch.Generator().manual_seed(0), predictor=predictor,
+                   symmetric=True)
+    x1, x2 = torch.randn(4, 3, 2, 2), torch.randn(4, 3, 2, 2)
+    queue_1, queue_2 = model.queue.keys.clone(), model.queue_2.keys.clone()
+    assert not torch.equal(queue_1, queue_2)  # two queues, drawn one after the other
+    loss, metrics = model(x1, x2)
+    with torch.no_grad():
+        q1 = F.normalize(predictor(model.encoder(x1)), dim=1)
+        q2 = F.normalize(predictor(model.encoder(x2)), dim=1)
+        k1 = F.normalize(model.momentum_encoder(x1), dim=1)
+        k2 = F.normalize(model.momentum_encoder(x2), dim=1)
+    expected = 0.5 * (info_nce(contrastive_logits(q1, k2, queue_2), 0.2)
+                      + info_nce(contrastive_logits(q2, k1, queue_1), 0.2))
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert torch.allclose(model.queue.keys[:4], k1, atol=1e-6) and torch.allclose(model.queue_2.keys[:4], k2, atol=1e-6)
+    loss.backward()
+    assert predictor.weight.grad is not None
+    assert all(p.grad is None for p in model.momentum_encoder.parameters())
+    assert not any(p is predictor.weight for p in model.momentum_encoder.parameters())
+
+
+def test_each_view_can_have_its_own_augmentation():
+    model = _moco()
+    model.views = (lambda x, g=None: x + 1, lambda x, g=None: x - 1)
+    first, second = model.make_inputs(torch.zeros(2, 3, 2, 2), None)
+    assert torch.equal(first, torch.ones(2, 3, 2, 2)) and torch.equal(second, -torch.ones(2, 3, 2, 2))
