@@ -43,8 +43,8 @@ FOUNDATIONS = ChapterSpec(
     overlays={"paper": {"cifar10": CIFAR, "cifar100": CIFAR}},
     notes={
         "smoke": "a tiny check that every cell runs (1,024 images, width-4 network); its numbers mean nothing",
-        "cpu": "Fashion-MNIST at 16×16 px, a width-16 ResNet-18, two seeds of about three and a half minutes per "
-               "run on a 2-core CPU",
+        "cpu": "Fashion-MNIST at 16×16 px, a width-16 ResNet-18, two seeds of two epochs on a 2-core CPU (each "
+               "run's training time is printed with its results)",
         "paper": "MoCo-v2's ImageNet recipe: ResNet-50, 200 epochs, batch 256, lr 0.03, K 65,536, m 0.999, τ 0.2",
         **{f"paper/{d}": CIFAR_PRESET for d in ("cifar10", "cifar100")},
     },
