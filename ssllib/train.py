@@ -32,7 +32,7 @@ from ssllib.engine.allocator import keep_freed_memory
 from ssllib.engine.checkpoint import CheckpointError, WriteError
 from ssllib.engine.loop import TrainingDiverged
 from ssllib.engine.params import ParameterError
-from ssllib.engine.registry import family_of, load_plugin, methods
+from ssllib.engine.registry import family_of, load_plugin
 
 
 # Errors a user can cause and fix (a bad value, missing data, a damaged or foreign checkpoint, a
@@ -83,8 +83,6 @@ def main(argv: list[str] | None = None) -> int:
         shutdown()
     return 0
 
-
-__all__ = ["main", "methods"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ssllib.data.augment import prepare_eval
-from ssllib.distill.config import DistillConfig
+from ssllib.distill.config import DistillConfig, needs_teacher
 from ssllib.distill.trainer import (DistillData, DistillResult, load_distill_data, load_teacher, teacher_key,
                                     train_distill)
 from ssllib.engine.registry import method as find_method
@@ -61,7 +61,8 @@ def train_students(settings, methods, seeds: int, paper: str = "",
 
 
 def label(method: str) -> str:
-    return "student alone" if find_method(method).fixed.get("teacher", "") is None else find_method(method).label
+    declared = find_method(method)
+    return declared.label if needs_teacher(declared) else "student alone"
 
 
 def accuracy_rows(students: dict[str, list[DistillResult]]) -> list[dict]:
