@@ -101,3 +101,73 @@ def test_an_interrupted_transfer_probe_resumes_to_the_same_head(tmp_path, monkey
     assert resumed["top1"] == whole["top1"]
     _same(load_checkpoint(tmp_path / "whole" / "checkpoint.pt")["head"],
           load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["head"])
+
+
+@pytest.mark.timeout(600)
+def test_a_distillation_killed_at_a_random_point_of_the_students_epoch_resumes_exactly(tmp_path):
+    import random
+    import signal
+    import time
+
+    config = {**DISTILLATION, "train_subset": 0, "image_size": 16, "epochs": 4, "lr_milestones": [3.0]}
+    whole = _train(tmp_path, "whole", config)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(config))
+    env = {**os.environ, "SSLLIB_PROGRESS": "off", "OMP_NUM_THREADS": "1"}
+    victim = subprocess.Popen([sys.executable, "-m", "ssllib.train", str(path), "--runs-dir", str(tmp_path / "killed"),
+                               "--ledger-dir", str(tmp_path / "ledger")], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    student = lambda: [p for p in (tmp_path / "killed").glob("kd-*/checkpoint.pt")]  # noqa: E731
+    deadline = time.time() + 240
+    while not student() and time.time() < deadline:
+        time.sleep(0.02)
+    assert student(), "the student never wrote a checkpoint"
+    start = time.time()
+    while load_checkpoint(student()[0])["epoch"] < 2 and time.time() < deadline:
+        time.sleep(0.02)
+    epoch_seconds = time.time() - start
+    time.sleep(random.Random(7).uniform(0.1, 0.8) * epoch_seconds)  # somewhere inside epoch 3
+    assert victim.poll() is None, "the run finished before it could be killed; make it longer"
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert 2 <= load_checkpoint(student()[0])["epoch"] < config["epochs"]
+    resumed = _train(tmp_path, "killed", config)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    a, b = _states(tmp_path / "whole"), _states(tmp_path / "killed")
+    assert a.keys() == b.keys()
+    for run in a:
+        _same({k: v for k, v in a[run].items() if isinstance(v, dict)},
+              {k: v for k, v in b[run].items() if isinstance(v, dict)}, run)
+
+
+def test_a_transfer_probe_stopped_at_a_random_step_resumes_to_the_same_head(tmp_path, monkeypatch):
+    import random
+
+    from ssllib.evaluate import transfer
+    from ssllib.evaluate.transfer import TransferRecipe, transfer_probe
+    from ssllib.nets.registry import build_classifier
+    from tests.fixtures import tiny_dataset
+
+    torch.manual_seed(0)
+    net = build_classifier("resnet8", 3, 1)
+    train, test = tiny_dataset(n=64, size=8, channels=1, classes=3), tiny_dataset(n=24, size=8, channels=1,
+                                                                                 classes=3, seed=1)
+    recipe = TransferRecipe(epochs=3, lr_milestones=(2.0,), batch_size=16, size=8)
+    whole = transfer_probe(net, train, test, recipe, run_dir=tmp_path / "whole")
+    stop_at = random.Random(3).randrange(4, 12)  # a step of epoch 2 or 3 (4 steps an epoch)
+    real, steps = transfer.TransferTask.inputs, []
+
+    def stopping(self, *args):
+        steps.append(1)
+        if len(steps) == stop_at:
+            raise KeyboardInterrupt
+        return real(self, *args)
+    monkeypatch.setattr(transfer.TransferTask, "inputs", stopping)
+    with pytest.raises(KeyboardInterrupt):
+        transfer_probe(net, train, test, recipe, run_dir=tmp_path / "cut")
+    monkeypatch.setattr(transfer.TransferTask, "inputs", real)
+    resumed = transfer_probe(net, train, test, recipe, run_dir=tmp_path / "cut")
+    assert resumed["top1"] == whole["top1"] and len(resumed["history"]) == 3
+    _same(load_checkpoint(tmp_path / "whole" / "checkpoint.pt")["head"],
+          load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["head"])

@@ -81,7 +81,7 @@ CASES = (
     Case("a checkpoint that would run code when loaded", ALL, "run checkpoint", "CheckpointError",
          r"only running its code could rebuild, which is refused", "move it aside; never load such files",
          damage="pickle"),
-    Case("a checkpoint of another configuration in the run's folder", ALL, "run checkpoint", "RuntimeError",
+    Case("a checkpoint of another configuration in the run's folder", ALL, "run checkpoint", "CheckpointError",
          r"was written by another configuration; move it aside", "move it aside", damage="foreign"),
     Case("a teacher checkpoint of another architecture", DISTILLATION, "teacher checkpoint", "CheckpointError",
          r"holds a resnet20, not the resnet14", "name the network it was trained as", damage="architecture"),

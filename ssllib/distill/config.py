@@ -114,7 +114,9 @@ class DistillConfig(Configuration):
         ``teacher_seed``, cross-entropy only."""
         if self.teacher is None:
             raise ParameterError(f"method {self.method!r} has no teacher")
-        return self.replace(method="ce", network=self.teacher, seed=self.teacher_seed)
+        from ssllib.distill.kd import TEACHER_METHOD
+
+        return self.replace(method=TEACHER_METHOD, network=self.teacher, seed=self.teacher_seed)
 
     def validate(self) -> None:
         self.check_optimisation()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ import torch
 import torch.nn as nn
 
 from ssllib.engine import progress
-from ssllib.engine.checkpoint import load_checkpoint, save_checkpoint, write_json
+from ssllib.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, write_json
 from ssllib.engine.devices import autocast
 from ssllib.engine.distributed import average_gradients, is_main_process, mean_over_processes, world_size
 from ssllib.engine.ledger import environment, write_record
@@ -157,7 +157,6 @@ class Fitted:
     history: list[dict]
     record: dict
     trained_now: bool = True
-    extra: dict = field(default_factory=dict)
 
 
 def previous_state(run: Run, retrain: bool = False) -> dict | None:
@@ -170,7 +169,7 @@ def previous_state(run: Run, retrain: bool = False) -> dict | None:
     state = load_checkpoint(path, map_location=run.device)
     saved = state.get("identity", state.get("config"))
     if saved != run.config.identity():
-        raise RuntimeError(f"{path} was written by another configuration; move it aside to train this one")
+        raise CheckpointError(f"{path} was written by another configuration; move it aside to train this one")
     return state
 
 
