@@ -47,6 +47,36 @@ def _same(a: dict, b: dict, path: str = "") -> None:
             assert torch.equal(x, y), f"{path}/{key}"
 
 
+def _same_runs(first: Path, second: Path) -> dict[str, dict]:
+    """Every run folder's checkpoint under ``first`` equals the one under ``second``, tensor for
+    tensor (weights, optimiser state, buffers, queues); returns ``first``'s checkpoints."""
+    a, b = _states(first), _states(second)
+    assert a.keys() == b.keys()
+    for run in a:
+        assert a[run]["epoch"] == b[run]["epoch"], run
+        _same({k: v for k, v in a[run].items() if isinstance(v, dict)},
+              {k: v for k, v in b[run].items() if isinstance(v, dict)}, run)
+    return a
+
+
+def _probe(tmp_path: Path):
+    """(a function that runs the transfer probe of a fixed network into a folder, its
+    uninterrupted result under tmp_path/whole)."""
+    from ssllib.evaluate.transfer import TransferRecipe, transfer_probe
+    from ssllib.nets.registry import build_classifier
+    from tests.fixtures import tiny_dataset
+
+    torch.manual_seed(0)
+    net = build_classifier("resnet8", 3, 1)
+    train = tiny_dataset(n=64, size=8, channels=1, classes=3)
+    test = tiny_dataset(n=24, size=8, channels=1, classes=3, seed=1)
+    recipe = TransferRecipe(epochs=3, lr_milestones=(2.0,), batch_size=16, size=8)
+
+    def probe(folder: Path) -> dict:
+        return transfer_probe(net, train, test, recipe, run_dir=folder)
+    return probe, probe(tmp_path / "whole")
+
+
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("family,config,kill_at", [
     ("self-supervised", SELF_SUPERVISED, 2),   # in the write of epoch 2
@@ -62,12 +92,10 @@ def test_a_kill_during_a_checkpoint_write_resumes_to_the_uninterrupted_result(tm
     resumed = _train(tmp_path, "killed", config)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert not list((tmp_path / "killed").rglob("*.tmp"))
-    a, b = _states(tmp_path / "whole"), _states(tmp_path / "killed")
-    assert a.keys() == b.keys() and len(a) == (2 if family == "distillation" else 1)
+    a = _same_runs(tmp_path / "whole", tmp_path / "killed")
+    assert len(a) == (2 if family == "distillation" else 1)
     for run in a:
-        assert a[run]["epoch"] == b[run]["epoch"] == config["epochs"]
-        _same({k: v for k, v in a[run].items() if isinstance(v, dict)},
-              {k: v for k, v in b[run].items() if isinstance(v, dict)}, run)
+        assert a[run]["epoch"] == config["epochs"]
         record_a = json.loads((tmp_path / "whole" / run / "record.json").read_text())
         record_b = json.loads((tmp_path / "killed" / run / "record.json").read_text())
         assert record_a["metrics"] == record_b["metrics"]
@@ -75,16 +103,8 @@ def test_a_kill_during_a_checkpoint_write_resumes_to_the_uninterrupted_result(tm
 
 def test_an_interrupted_transfer_probe_resumes_to_the_same_head(tmp_path, monkeypatch):
     from ssllib.engine import loop
-    from ssllib.evaluate.transfer import TransferRecipe, transfer_probe
-    from ssllib.nets.registry import build_classifier
-    from tests.fixtures import tiny_dataset
 
-    torch.manual_seed(0)
-    net = build_classifier("resnet8", 3, 1)
-    train, test = tiny_dataset(n=64, size=8, channels=1, classes=3), tiny_dataset(n=24, size=8, channels=1,
-                                                                                 classes=3, seed=1)
-    recipe = TransferRecipe(epochs=3, lr_milestones=(2.0,), batch_size=16, size=8)
-    whole = transfer_probe(net, train, test, recipe, run_dir=tmp_path / "whole")
+    probe, whole = _probe(tmp_path)
     real, calls = loop.save_checkpoint, []
 
     def interrupted(state, path):
@@ -94,10 +114,10 @@ def test_an_interrupted_transfer_probe_resumes_to_the_same_head(tmp_path, monkey
         real(state, path)
     monkeypatch.setattr(loop, "save_checkpoint", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        transfer_probe(net, train, test, recipe, run_dir=tmp_path / "cut")
+        probe(tmp_path / "cut")
     monkeypatch.setattr(loop, "save_checkpoint", real)
     assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["epoch"] == 1
-    resumed = transfer_probe(net, train, test, recipe, run_dir=tmp_path / "cut")
+    resumed = probe(tmp_path / "cut")
     assert resumed["top1"] == whole["top1"]
     _same(load_checkpoint(tmp_path / "whole" / "checkpoint.pt")["head"],
           load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["head"])
@@ -134,27 +154,15 @@ def test_a_distillation_killed_at_a_random_point_of_the_students_epoch_resumes_e
     assert 2 <= load_checkpoint(student()[0])["epoch"] < config["epochs"]
     resumed = _train(tmp_path, "killed", config)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    a, b = _states(tmp_path / "whole"), _states(tmp_path / "killed")
-    assert a.keys() == b.keys()
-    for run in a:
-        _same({k: v for k, v in a[run].items() if isinstance(v, dict)},
-              {k: v for k, v in b[run].items() if isinstance(v, dict)}, run)
+    _same_runs(tmp_path / "whole", tmp_path / "killed")
 
 
 def test_a_transfer_probe_stopped_at_a_random_step_resumes_to_the_same_head(tmp_path, monkeypatch):
     import random
 
     from ssllib.evaluate import transfer
-    from ssllib.evaluate.transfer import TransferRecipe, transfer_probe
-    from ssllib.nets.registry import build_classifier
-    from tests.fixtures import tiny_dataset
 
-    torch.manual_seed(0)
-    net = build_classifier("resnet8", 3, 1)
-    train, test = tiny_dataset(n=64, size=8, channels=1, classes=3), tiny_dataset(n=24, size=8, channels=1,
-                                                                                 classes=3, seed=1)
-    recipe = TransferRecipe(epochs=3, lr_milestones=(2.0,), batch_size=16, size=8)
-    whole = transfer_probe(net, train, test, recipe, run_dir=tmp_path / "whole")
+    probe, whole = _probe(tmp_path)
     stop_at = random.Random(3).randrange(4, 12)  # a step of epoch 2 or 3 (4 steps an epoch)
     real, steps = transfer.TransferTask.inputs, []
 
@@ -165,9 +173,9 @@ def test_a_transfer_probe_stopped_at_a_random_step_resumes_to_the_same_head(tmp_
         return real(self, *args)
     monkeypatch.setattr(transfer.TransferTask, "inputs", stopping)
     with pytest.raises(KeyboardInterrupt):
-        transfer_probe(net, train, test, recipe, run_dir=tmp_path / "cut")
+        probe(tmp_path / "cut")
     monkeypatch.setattr(transfer.TransferTask, "inputs", real)
-    resumed = transfer_probe(net, train, test, recipe, run_dir=tmp_path / "cut")
+    resumed = probe(tmp_path / "cut")
     assert resumed["top1"] == whole["top1"] and len(resumed["history"]) == 3
     _same(load_checkpoint(tmp_path / "whole" / "checkpoint.pt")["head"],
           load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["head"])
