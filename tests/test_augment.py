@@ -155,3 +155,40 @@ def test_sync_free_path_equals_the_picked_rows_path():
         out[sync_free] = aug(images, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), torch.Generator().manual_seed(7))
     torch.testing.assert_close(out[True], out[False], atol=1e-5, rtol=1e-5)
     assert out[True].std() > 0.1
+
+
+def test_solarize_matches_torchvision(rgb):
+    torch.testing.assert_close(A.solarize(rgb), TF.solarize(rgb, 0.5))
+    x = torch.tensor([0.0, 0.49, 0.5, 0.8, 1.0]).view(1, 1, 1, 5)
+    torch.testing.assert_close(A.solarize(x), torch.tensor([0.0, 0.49, 0.5, 0.2, 0.0]).view(1, 1, 1, 5))
+
+
+def test_solarisation_comes_last_and_draws_nothing_at_p_zero():
+    """At p 1 the view is the p-0 view solarised before normalisation; at p 0 the generator
+    ends where it would without the option (so views without it keep their random stream)."""
+    images = (torch.rand(8, 3, 12, 12, generator=torch.Generator().manual_seed(1)) * 255).to(torch.uint8)
+    mean, std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
+    plain_g, sol_g = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    plain = A.ViewAugmentation(size=10, sync_free=False)(images, mean, std, plain_g)
+    solarised = A.ViewAugmentation(size=10, solarize_p=1.0, sync_free=False)(images, mean, std, sol_g)
+    m, s = torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
+    torch.testing.assert_close(solarised, A.normalize(A.solarize(plain * s + m), mean, std), atol=1e-5, rtol=0)
+    reference = torch.Generator().manual_seed(3)
+    A.ViewAugmentation(size=10, sync_free=False)(images, mean, std, reference)
+    assert torch.equal(plain_g.get_state(), reference.get_state())
+    assert not torch.equal(sol_g.get_state(), reference.get_state())
+
+
+def test_the_second_view_takes_its_own_blur_and_solarisation():
+    from ssllib.data.registry import load_dataset
+    from ssllib.selfsup.build import views_of
+    from ssllib.selfsup.config import RunConfig
+
+    data = load_dataset("digits")
+    same = RunConfig.from_dict(dict(dataset="digits", lr=0.1))
+    assert callable(views_of(same, data, 8))  # one augmentation for both views
+    byol = same.replace(blur_p=1.0, view2_blur_p=0.1, view2_solarize_p=0.2, jitter=[0.4, 0.4, 0.2, 0.1])
+    first, second = (view.args[0] for view in views_of(byol, data, 8))
+    assert (first.blur_p, first.solarize_p, second.blur_p, second.solarize_p) == (1.0, 0.0, 0.1, 0.2)
+    assert first.jitter == second.jitter == (0.4, 0.4, 0.2, 0.1)
+    assert first.crop_scale == second.crop_scale and first.grayscale_p == second.grayscale_p

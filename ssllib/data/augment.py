@@ -251,6 +251,12 @@ def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor, kernel_size: int) -
     return out.view(n, c, height, width)
 
 
+def solarize(images: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """Invert the pixels at or above ``threshold``: x ↦ 1 − x where x ≥ threshold (torchvision's
+    ``RandomSolarize`` on float images; BYOL's second view uses threshold ½ with p 0.2)."""
+    return torch.where(images >= threshold, 1 - images, images)
+
+
 @lru_cache(maxsize=64)
 def _channel_stats(mean: tuple, std: tuple, device: torch.device, dtype: torch.dtype):
     """(mean, std) as (1, C, 1, 1) tensors on ``device``, made once: copying them to a GPU at
@@ -270,7 +276,8 @@ def normalize(images: torch.Tensor, mean, std) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class ViewAugmentation:
-    """MoCo-v2's "aug-plus" view: random resized crop, colour jitter, grayscale, blur, flip.
+    """MoCo-v2's "aug-plus" view: random resized crop, colour jitter, grayscale, blur, flip; and,
+    with ``solarize_p`` > 0, BYOL's solarisation after the blur.
 
     ``blur_kernel`` 0 picks an odd kernel of about a tenth of the output size (23 at 224 px).
     Given a batch of crops already drawn (image-file datasets crop in the loader's workers),
@@ -287,6 +294,7 @@ class ViewAugmentation:
     blur_sigma: tuple[float, float] = (0.1, 2.0)
     blur_kernel: int = 0
     flip_p: float = 0.5
+    solarize_p: float = 0.0
     crop: bool = True
     sync_free: bool | None = None  # see sync_free_default (None: by the device)
 
@@ -329,6 +337,8 @@ class ViewAugmentation:
                 x[rows] = gaussian_blur(x[rows], sigma[rows], self.kernel_size)
         elif self.kernel_size > 1:
             x = torch.where(blur.view(-1, 1, 1, 1), gaussian_blur(x, sigma, self.kernel_size), x)
+        if self.solarize_p > 0:  # no draw at p 0, so views without it keep their random stream
+            x = torch.where(_coin(n, self.solarize_p, generator, dev).view(-1, 1, 1, 1), solarize(x), x)
         return normalize(x, mean, std)
 
 

@@ -111,7 +111,7 @@ def param_field(default, help: str, **constraints):
 
 
 _FIELD_TYPES = {"str": str, "str | None": str, "int": int, "int | None": int, "float": float,
-                "float | None": float, "bool": bool, "tuple": tuple}
+                "float | None": float, "bool": bool, "tuple": tuple, "tuple | None": tuple}
 
 
 def dataclass_params(cls, skip=()) -> dict[str, Param]:

@@ -8,12 +8,27 @@ from ssllib.nets.registry import build_backbone
 from ssllib.nets.resnet import mlp_head
 
 
-def view_augmentation(cfg, size: int, crop: bool = True) -> ViewAugmentation:
-    """MoCo-v2's view from the run's settings; ``crop=False`` where the loader crops."""
+def view_augmentation(cfg, size: int, crop: bool = True, view: int = 1) -> ViewAugmentation:
+    """View 1 or 2 from the run's settings (view 2 takes the ``view2_`` settings that are set);
+    ``crop=False`` where the loader crops."""
     s = cfg.jitter_strength
-    return ViewAugmentation(size=size, crop_scale=(cfg.crop_min_scale, 1.0), jitter=(s, s, s, s / 4),
-                            jitter_p=cfg.jitter_p, grayscale_p=cfg.grayscale_p, blur_p=cfg.blur_p,
-                            blur_sigma=tuple(cfg.blur_sigma), crop=crop)
+    blur_p, solarize_p = cfg.blur_p, cfg.solarize_p
+    if view == 2:
+        blur_p = blur_p if cfg.view2_blur_p is None else cfg.view2_blur_p
+        solarize_p = solarize_p if cfg.view2_solarize_p is None else cfg.view2_solarize_p
+    return ViewAugmentation(size=size, crop_scale=(cfg.crop_min_scale, 1.0),
+                            jitter=(s, s, s, s / 4) if cfg.jitter is None else tuple(cfg.jitter),
+                            jitter_p=cfg.jitter_p, grayscale_p=cfg.grayscale_p, blur_p=blur_p,
+                            blur_sigma=tuple(cfg.blur_sigma), solarize_p=solarize_p, crop=crop)
+
+
+def views_of(cfg, dataset, size: int):
+    """The two views' augmentations with the dataset's normalisation: one callable when they
+    are the same, else the pair (view 1, view 2)."""
+    first, second = (view_augmentation(cfg, size, crop=dataset.in_memory, view=v) for v in (1, 2))
+    if first == second:
+        return bound(first, dataset.mean, dataset.std)
+    return bound(first, dataset.mean, dataset.std), bound(second, dataset.mean, dataset.std)
 
 
 def momentum_builder(cls, **fixed):
@@ -22,7 +37,7 @@ def momentum_builder(cls, **fixed):
     def build(cfg, dataset, size: int):
         backbone = build_backbone(cfg.backbone, cfg.stem, cfg.width, dataset.channels, cfg.bn_splits, size)
         head = mlp_head(backbone.feature_dim, cfg.embed_dim)
-        views = bound(view_augmentation(cfg, size, crop=dataset.in_memory), dataset.mean, dataset.std)
+        views = views_of(cfg, dataset, size)
         return cls(backbone, head, cfg.embed_dim, cfg.queue_size, cfg.ema_momentum, cfg.momentum_schedule,
                    cfg.temperature, cfg.shuffle_keys, views=views,
                    generator=torch.Generator().manual_seed(cfg.seed), **cfg.options, **fixed)

@@ -44,13 +44,20 @@ class RunConfig(Configuration):
     shuffle_keys: bool = _p(True, "shuffle the key batch so its batch-norm statistics differ from the query's")
     sync_bn: bool = _p(False, "batch-norm statistics over all processes (SyncBatchNorm; CUDA, several processes) "
                               "instead of per process")
-    # augmentation (MoCo-v2 aug-plus)
+    # augmentation (MoCo-v2 aug-plus; the view2_ fields make the two views differ, as BYOL's do)
     crop_min_scale: float = _p(0.2, "smallest area fraction of a random resized crop", min=0.01, max=1.0)
     jitter_strength: float = _p(0.4, "colour jitter: brightness, contrast, saturation = s, hue = s/4", min=0.0, max=1.0)
+    jitter: tuple | None = _p(None, "colour jitter as [brightness, contrast, saturation, hue] "
+                                    "(None: from jitter_strength; BYOL: [0.4, 0.4, 0.2, 0.1])", min=0.0, nullable=True)
     jitter_p: float = _p(0.8, "probability of colour jitter", min=0.0, max=1.0)
     grayscale_p: float = _p(0.2, "probability of grayscale", min=0.0, max=1.0)
     blur_p: float = _p(0.5, "probability of Gaussian blur", min=0.0, max=1.0)
     blur_sigma: tuple = _p((0.1, 2.0), "range of the blur's σ in pixels", min=0.0)
+    solarize_p: float = _p(0.0, "probability of solarisation (pixels ≥ ½ inverted)", min=0.0, max=1.0)
+    view2_blur_p: float | None = _p(None, "probability of blur in the second view (None: blur_p; BYOL: 1.0 and 0.1)",
+                                    min=0.0, max=1.0, nullable=True)
+    view2_solarize_p: float | None = _p(None, "probability of solarisation in the second view (None: solarize_p; "
+                                              "BYOL: 0 and 0.2)", min=0.0, max=1.0, nullable=True)
     # monitoring and evaluation
     knn_k: int = _p(200, "neighbours of the weighted kNN classifier", min=1)
     knn_t: float = _p(0.1, "temperature of the kNN vote weights exp(s/T)", min=1e-4)
@@ -95,6 +102,9 @@ class RunConfig(Configuration):
         if self.sync_bn and self.bn_splits > 1:
             raise ParameterError(f"sync_bn=True and bn_splits={self.bn_splits} ask for opposite batch-norm statistics "
                                  f"(over all processes, or over sub-batches); choose one")
+        if self.jitter is not None and (len(self.jitter) != 4 or self.jitter[3] > 0.5):
+            raise ParameterError(f"jitter={list(self.jitter)} must be four numbers [brightness, contrast, saturation, "
+                                 f"hue] with hue at most 0.5 (or None to use jitter_strength)")
         if len(self.blur_sigma) != 2 or self.blur_sigma[0] > self.blur_sigma[1]:
             raise ParameterError(f"blur_sigma={list(self.blur_sigma)} must be two numbers [low, high] with low ≤ high")
 
