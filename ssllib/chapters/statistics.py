@@ -1,0 +1,92 @@
+"""Paired comparisons over seeds, and the one sentence each chapter prints for them.
+
+Two methods run on the same seeds share their data order, initial weights and augmentation
+stream as far as their code allows, so the comparison is made on the per-seed differences
+d_s = a_s − b_s. With n seeds, mean d̄ and sample standard deviation s_d, the 95% interval is
+
+    d̄ ± t₀.₉₇₅,ₙ₋₁ · s_d / √n        (Student's t over seeds; ``scipy.stats.t``)
+
+and the sentence follows it: "higher"/"lower" only when the interval excludes 0, otherwise
+"no detectable difference at this scale". One seed gives no interval and no verdict.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+from scipy import stats
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """a − b over the seeds both have: the mean, its confidence interval and the seeds used."""
+
+    a: str
+    b: str
+    metric: str
+    mean: float
+    low: float
+    high: float
+    seeds: tuple
+    level: float = 0.95
+
+    @property
+    def n(self) -> int:
+        return len(self.seeds)
+
+    @property
+    def detected(self) -> bool:
+        """Whether the interval excludes 0."""
+        return self.low > 0 or self.high < 0
+
+    def interval(self, digits: int = 2) -> str:
+        return f"{round(self.level * 100)}% CI {self.low:+.{digits}f} to {self.high:+.{digits}f}"
+
+    def sentence(self, unit: str = "points", digits: int = 2) -> str:
+        """'A is higher than B on top-1 by 1.20 points (95% CI +0.40 to +2.00; 3 paired seeds).'
+        or, when the interval contains 0, 'No detectable difference …'."""
+        where = f"{self.interval(digits)}; {self.n} paired seeds"
+        if not self.detected:
+            return (f"No detectable difference between {self.a} and {self.b} on {self.metric} at this scale: "
+                    f"{self.a} − {self.b} = {self.mean:+.{digits}f} {unit} ({where}).")
+        word = "higher" if self.mean > 0 else "lower"
+        return f"{self.a} is {word} than {self.b} on {self.metric} by {abs(self.mean):.{digits}f} {unit} ({where})."
+
+
+def paired_difference(a: Mapping, b: Mapping, names: tuple[str, str] = ("A", "B"), metric: str = "the metric",
+                      level: float = 0.95) -> PairedDifference:
+    """The paired difference ``a − b`` of two ``{seed: value}`` maps over the seeds both hold.
+
+    Fewer than two shared seeds is refused: one difference has no spread, so no interval."""
+    seeds = tuple(sorted(set(a) & set(b)))
+    if len(seeds) < 2:
+        raise ValueError(f"comparing {names[0]} with {names[1]} needs at least 2 seeds run by both "
+                         f"(they share {len(seeds)}: {list(seeds)}); run more seeds, e.g. -p seeds 3")
+    if not 0 < level < 1:
+        raise ValueError(f"level={level} must be between 0 and 1 (0.95 for a 95% interval)")
+    diffs = [float(a[s]) - float(b[s]) for s in seeds]
+    n = len(diffs)
+    mean = sum(diffs) / n
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    return PairedDifference(names[0], names[1], metric, mean, mean - half, mean + half, seeds, level)
+
+
+def by_seed(rows: Iterable[Mapping], by: str, label: str, key: str, seed: str = "seed") -> dict:
+    """``{seed: row[key]}`` for the rows whose ``by`` column is ``label`` (one row per run)."""
+    out = {}
+    for row in rows:
+        if row[by] == label:
+            if row[seed] in out:
+                raise ValueError(f"{label!r} has two runs with seed {row[seed]}; pass one row per run")
+            out[row[seed]] = row[key]
+    return out
+
+
+def compare(rows: Iterable[Mapping], by: str, a: str, b: str, key: str, metric: str | None = None,
+            level: float = 0.95) -> PairedDifference:
+    """The paired difference of ``key`` between the runs labelled ``a`` and ``b`` in ``rows``
+    (one dict per run, with a ``seed``)."""
+    rows = list(rows)
+    return paired_difference(by_seed(rows, by, a, key), by_seed(rows, by, b, key), (a, b), metric or key, level)

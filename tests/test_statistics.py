@@ -1,0 +1,45 @@
+"""The paired-difference helper on hand-worked samples, and the sentences it allows."""
+import pytest
+
+from ssllib.chapters.statistics import compare, paired_difference
+
+
+def test_an_interval_that_excludes_zero():
+    # d = 2, 2.5, 2.5: mean 7/3, s_d = √(1/12), t(0.975, 2) = 4.302653 → half-width 0.717109
+    d = paired_difference({0: 80, 1: 81, 2: 82}, {0: 78, 1: 78.5, 2: 79.5}, ("SynCo", "MoCo-v2"), "kNN top-1")
+    assert d.mean == pytest.approx(7 / 3)
+    assert (d.low, d.high) == pytest.approx((7 / 3 - 0.717109, 7 / 3 + 0.717109), abs=1e-5)
+    assert d.detected and d.n == 3
+    assert d.sentence() == ("SynCo is higher than MoCo-v2 on kNN top-1 by 2.33 points "
+                            "(95% CI +1.62 to +3.05; 3 paired seeds).")
+    flipped = paired_difference({0: 78, 1: 78.5, 2: 79.5}, {0: 80, 1: 81, 2: 82}, ("B", "A"), "kNN")
+    assert flipped.sentence().startswith("B is lower than A on kNN by 2.33 points (95% CI -3.05 to -1.62")
+
+
+def test_an_interval_that_contains_zero_gives_no_verdict():
+    # d = 1, −1, 0.5: mean 1/6, s_d = 1.040833 → half-width 4.302653 · 1.040833 / √3 = 2.585573
+    d = paired_difference({0: 11, 1: 9, 2: 10.5}, {0: 10, 1: 10, 2: 10}, ("KD", "student alone"), "top-1")
+    assert (d.low, d.high) == pytest.approx((1 / 6 - 2.585573, 1 / 6 + 2.585573), abs=1e-5)
+    assert not d.detected
+    text = d.sentence()
+    assert text.startswith("No detectable difference between KD and student alone on top-1 at this scale")
+    for word in ("higher", "lower", "beats", "falls short"):
+        assert word not in text
+
+
+def test_one_seed_is_refused_and_only_shared_seeds_are_paired():
+    with pytest.raises(ValueError, match="at least 2 seeds run by both"):
+        paired_difference({0: 1.0}, {0: 2.0})
+    with pytest.raises(ValueError, match="they share 1"):
+        paired_difference({0: 1.0, 1: 2.0}, {1: 2.0, 2: 3.0})
+    d = paired_difference({0: 3.0, 1: 5.0, 7: 100.0}, {0: 1.0, 1: 2.0, 2: -50.0})
+    assert d.seeds == (0, 1) and d.mean == pytest.approx(2.5)
+
+
+def test_compare_pairs_rows_by_seed_not_by_order():
+    rows = [dict(method="a", seed=1, acc=12.0), dict(method="a", seed=0, acc=10.0), dict(method="a", seed=2, acc=11.0),
+            dict(method="b", seed=0, acc=9.0), dict(method="b", seed=1, acc=11.0), dict(method="b", seed=2, acc=10.0)]
+    d = compare(rows, "method", "a", "b", "acc")
+    assert d.mean == pytest.approx(1.0) and d.low == d.high == pytest.approx(1.0) and d.detected
+    with pytest.raises(ValueError, match="two runs with seed 0"):
+        compare(rows + [dict(method="b", seed=0, acc=1.0)], "method", "a", "b", "acc")
