@@ -300,6 +300,12 @@ def test_dcd_scale_clamps_bias_gets_no_gradient_and_symmetric_logits_are_consist
     assert parts["scale"].item() == 10.0  # exp(3) ≈ 20 is clamped
     loss.backward()
     assert abs(bias.grad.item()) < 1e-6 and theta.grad.item() == 0.0  # past the clamp θ gets no gradient either
+    assert parts["at_clamp"].item() == 1.0
+    raised = torch.tensor(3.0, requires_grad=True)  # with the clamp raised past exp(3), θ learns again
+    loss, parts = dcd_loss(z_s, z_t, raised, bias, max_scale=100.0)
+    loss.backward()
+    assert parts["scale"].item() == pytest.approx(math.exp(3.0), rel=1e-6) and parts["at_clamp"].item() == 0.0
+    assert raised.grad.item() != 0.0
     for theta_value in (-1.0, 0.5, 2.0):  # identical embeddings: a symmetric logit matrix, whatever κ
         _, parts = dcd_loss(z_t, z_t, torch.tensor(theta_value), torch.tensor(0.3))
         assert parts["consistency"].item() == pytest.approx(0.0, abs=1e-6)

@@ -38,6 +38,8 @@ class DistillConfig(Configuration):
     teacher_checkpoint: str | None = _p(None, "a teacher checkpoint to use instead of training the teacher",
                                         nullable=True)
     teacher_seed: int = _p(0, "seed of the teacher run (trained once, reused by every student)", min=0)
+    teacher_epochs: int | None = _p(None, "epochs of the teacher run, its milestones scaled to match (None: epochs)",
+                                    min=1, nullable=True)
     dataset: str = _p("cifar100", "dataset", choices=tuple(DATASETS))
     data_root: str | None = _p(None, "folder holding the datasets (default $SSLLIB_DATA or ~/.cache/ssllib/data)",
                                nullable=True)
@@ -90,7 +92,7 @@ class DistillConfig(Configuration):
         if cfg.lr is None:
             fill["lr"] = 0.01 if network in LOW_LR_NETWORKS else 0.05
         if not needs_teacher(spec):
-            fill.update(teacher=None, teacher_checkpoint=None, teacher_seed=0)
+            fill.update(teacher=None, teacher_checkpoint=None, teacher_seed=0, teacher_epochs=None)
         cfg = dataclasses.replace(cfg, **fill)
         cfg.validate()
         if spec.check is not None:
@@ -111,12 +113,17 @@ class DistillConfig(Configuration):
 
     def teacher_config(self) -> "DistillConfig":
         """The run that trains this configuration's teacher: the same recipe and data, seed
-        ``teacher_seed``, cross-entropy only."""
+        ``teacher_seed``, cross-entropy only; with ``teacher_epochs`` the schedule is stretched
+        to that many epochs (milestones at the same fractions of training)."""
         if self.teacher is None:
             raise ParameterError(f"method {self.method!r} has no teacher")
         from ssllib.distill.kd import TEACHER_METHOD
 
-        return self.replace(method=TEACHER_METHOD, network=self.teacher, seed=self.teacher_seed)
+        epochs = self.teacher_epochs or self.epochs
+        stretch = epochs / self.epochs
+        return self.replace(method=TEACHER_METHOD, network=self.teacher, seed=self.teacher_seed, epochs=epochs,
+                            lr_milestones=tuple(m * stretch for m in self.lr_milestones),
+                            lr_warmup_epochs=self.lr_warmup_epochs * stretch)
 
     def validate(self) -> None:
         self.check_optimisation()
