@@ -89,6 +89,35 @@ def beats_teacher(students: dict[str, list[DistillResult]], teacher_top1: float)
 
 
 @torch.no_grad()
+def penultimate_features(network: torch.nn.Module, images: torch.Tensor, dataset, size: int) -> torch.Tensor:
+    """The pooled features before the classifier (eval mode, no augmentation) of uint8 ``images``."""
+    device = next(network.parameters()).device
+    x = prepare_eval(images.to(device), dataset.mean, dataset.std, size)
+    return network.eval()(x)[0][-1].float().cpu()
+
+
+def relation_rows(teacher, students: dict[str, list[DistillResult]], data: DistillData, images: int = 1000,
+                  k: int = 10) -> list[dict]:
+    """How well each student run keeps the teacher's similarity structure on the first
+    ``images`` test images (read after training, like every reported number): one row per run
+    with the relation correlation and the neighbour overlap at ``k``
+    (:mod:`ssllib.evaluate.relations`)."""
+    from ssllib.evaluate.relations import neighbour_overlap, relation_correlation
+
+    test = data.test
+    batch = test.images[:images]
+    reference = penultimate_features(teacher.network, batch, test, data.size)
+    rows = []
+    for method, runs in students.items():
+        for run in runs:
+            features = penultimate_features(run.network, batch, test, data.size)
+            rows.append({"method": label(method), "seed": run.config.seed,
+                         "relation correlation": relation_correlation(features, reference),
+                         f"neighbour overlap at {k}": neighbour_overlap(features, reference, k)})
+    return rows
+
+
+@torch.no_grad()
 def relation_distributions(result: DistillResult, teacher: torch.nn.Module, images: torch.Tensor, dataset):
     """RRD's two distributions over its memory for a few images (uint8, N×C×H×W): returns
     (p_T, p_S), each (N, K), computed as the loss computes them, with the run's trained heads

@@ -16,7 +16,8 @@ from ssllib.engine.fingerprint import run_code_fingerprint, shared_code_fingerpr
 from ssllib.engine.ledger import results_dir
 from ssllib.engine.registry import method as find_method
 from ssllib.nets.registry import backbone_modules
-from ssllib.selfsup.trainer import RunData, RunResult, evaluate_backbone, evaluate_features, load_run_data, train
+from ssllib.selfsup.trainer import (RunData, RunResult, backbone_features, evaluate_backbone, evaluate_features, load_run_data,
+                                   monitor_accuracy, train)
 
 
 def train_seeds(cfg: RunConfig, seeds: int, paper: str = "", profile: str = "",
@@ -38,8 +39,18 @@ def _remembered(kind: str, name: str, key: dict, code: str, compute) -> dict:
     return metrics
 
 
+def _with_monitor(metrics: dict, encode, data: RunData, cfg: RunConfig) -> dict:
+    """``metrics`` and the monitor's kNN top-1 for ``encode``, where the run has a monitor."""
+    if cfg.monitor_every:
+        split = data.monitor_split(cfg.monitor_size, cfg.monitor_test)
+        metrics["knn_monitor_top1"] = {"value": monitor_accuracy(encode, split, cfg),
+                                       "protocol": {"test": f"held-out training images ({len(split[1])})"}}
+    return metrics
+
+
 def random_init(cfg: RunConfig, seeds: int, data: RunData | None = None) -> list[dict]:
-    """kNN and linear probe of the same architecture at its random initialisation, per seed."""
+    """kNN and linear probe of the same architecture at its random initialisation, per seed,
+    and its kNN on the per-epoch monitor (the level a training curve starts from)."""
     data = data or load_run_data(cfg)
     device = pick_device(cfg.device)
     code = run_code_fingerprint(cfg.method, *backbone_modules(cfg.backbone))
@@ -48,7 +59,8 @@ def random_init(cfg: RunConfig, seeds: int, data: RunData | None = None) -> list
         torch.manual_seed(seed)
         model, _ = place_model(find_method(cfg.method).build(cfg.replace(seed=seed), data.train, data.size), device,
                                cfg.channels_last)
-        return evaluate_backbone(model.backbone, data, cfg, device, seed=seed)
+        return _with_monitor(evaluate_backbone(model.backbone, data, cfg, device, seed=seed),
+                             lambda images: backbone_features(model.backbone, images, data.size, cfg, device), data, cfg)
     return [_remembered("random-init", f"{cfg.dataset}-s{seed}", cfg.replace(seed=seed).identity(), code,
                         partial(measure, seed)) for seed in range(seeds)]
 
@@ -60,10 +72,12 @@ def raw_pixel_baseline(cfg: RunConfig, data: RunData | None = None) -> dict:
     data = data or load_run_data(cfg)
 
     def measure() -> dict:
-        return evaluate_features(raw_pixels(data.bank, data.size), data.bank.labels, raw_pixels(data.test, data.size),
-                                 data.test.labels, data.bank.num_classes, cfg)
+        return _with_monitor(evaluate_features(raw_pixels(data.bank, data.size), data.bank.labels,
+                                               raw_pixels(data.test, data.size), data.test.labels,
+                                               data.bank.num_classes, cfg),
+                             lambda images: raw_pixels(images, data.size), data, cfg)
     key = {"dataset": cfg.dataset, "train_subset": cfg.train_subset, "size": data.size, "knn_k": cfg.knn_k,
-           "knn_t": cfg.knn_t}
+           "knn_t": cfg.knn_t, "monitor": [cfg.monitor_every > 0, cfg.monitor_size, cfg.monitor_test]}
     return _remembered("raw-pixels", f"{cfg.dataset}-{data.size}px", key, shared_code_fingerprint(), measure)
 
 

@@ -31,8 +31,8 @@ from ssllib.nets.registry import backbone_modules
 from ssllib.evaluate.frozen import extract_features, knn_accuracy, knn_protocol, linear_probe
 from ssllib.selfsup.config import RunConfig
 
-__all__ = ["RunData", "RunResult", "TrainingDiverged", "evaluate_backbone", "evaluate_features", "load_run_data",
-           "run_id_for", "train"]
+__all__ = ["RunData", "RunResult", "TrainingDiverged", "backbone_features", "evaluate_backbone", "evaluate_features", "load_run_data",
+           "monitor_accuracy", "run_id_for", "train"]
 
 PRETRAIN_SPLIT = {"stl10": "train+unlabeled"}  # unlabelled images join self-supervised training
 
@@ -118,17 +118,27 @@ def prepare_inputs(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     return inputs
 
 
-def _features(backbone: nn.Module, dataset, size: int, cfg: RunConfig, device) -> torch.Tensor:
+def backbone_features(backbone: nn.Module, dataset, size: int, cfg: RunConfig, device) -> torch.Tensor:
+    """The frozen backbone's features of every image of ``dataset`` at the run's input size."""
     return extract_features(backbone, dataset, size, device, num_workers=cfg.num_workers,
                             autocast_dtype=autocast_dtype(device, cfg.precision))
+
+
+def monitor_accuracy(encode, split, cfg: RunConfig) -> float:
+    """kNN top-1 of the per-epoch monitor for ``encode`` (a dataset → its features) on
+    ``split``, the (bank, queries) of :meth:`RunData.monitor_split`: held-out training images,
+    never the test split, so anything can be compared on it at any epoch."""
+    bank, queries = split
+    return knn_accuracy(encode(bank), bank.labels, encode(queries), queries.labels, bank.num_classes, cfg.knn_k,
+                        cfg.knn_t)
 
 
 def evaluate_backbone(backbone: nn.Module, data: RunData, cfg: RunConfig, device=None, linear: bool = True,
                       seed: int = 0) -> dict:
     """kNN and linear-probe top-1 of a frozen backbone on the full bank and test sets."""
     device = device or next(backbone.parameters()).device
-    return evaluate_features(_features(backbone, data.bank, data.size, cfg, device), data.bank.labels,
-                             _features(backbone, data.test, data.size, cfg, device), data.test.labels,
+    return evaluate_features(backbone_features(backbone, data.bank, data.size, cfg, device), data.bank.labels,
+                             backbone_features(backbone, data.test, data.size, cfg, device), data.test.labels,
                              data.bank.num_classes, cfg, linear, seed)
 
 
@@ -161,11 +171,8 @@ class SelfSupervisedTask(Task):
         return prepare_inputs(self.model, images, labels, generator, self.channels_last)
 
     def _monitor(self) -> float:
-        bank, queries = self.monitor
-        cfg, size = self.cfg, self.data.size
-        return knn_accuracy(_features(self.model.backbone, bank, size, cfg, self.device), bank.labels,
-                            _features(self.model.backbone, queries, size, cfg, self.device), queries.labels,
-                            bank.num_classes, cfg.knn_k, cfg.knn_t)
+        return monitor_accuracy(lambda images: backbone_features(self.model.backbone, images, self.data.size, self.cfg,
+                                                         self.device), self.monitor, self.cfg)
 
     def after_epoch(self, epoch, entry):
         cfg = self.cfg
