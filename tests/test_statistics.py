@@ -43,3 +43,14 @@ def test_compare_pairs_rows_by_seed_not_by_order():
     assert d.mean == pytest.approx(1.0) and d.low == d.high == pytest.approx(1.0) and d.detected
     with pytest.raises(ValueError, match="two runs with seed 0"):
         compare(rows + [dict(method="b", seed=0, acc=1.0)], "method", "a", "b", "acc")
+
+
+def test_paired_by_epoch_compares_each_epoch_both_sides_measured():
+    from ssllib.chapters.statistics import paired_by_epoch
+
+    a = {0: [{"epoch": 1, "m": 10.0}, {"epoch": 2, "m": 12.0}], 1: [{"epoch": 1, "m": 11.0}, {"epoch": 2, "m": 13.0}]}
+    b = {0: [{"epoch": 1, "m": 9.0}, {"epoch": 2}], 1: [{"epoch": 1, "m": 9.0}, {"epoch": 2, "m": 1.0}]}
+    (epoch, d), = paired_by_epoch(a, b, "m", ("a", "b"))  # epoch 2 is missing for seed 0 of b
+    assert epoch == 1 and d.mean == pytest.approx(1.5) and d.seeds == (0, 1)
+    # d = 1, 2: s_d = 1/√2, t(0.975, 1) = 12.7062 → half-width 12.7062 · 0.5 = 6.3531
+    assert (d.low, d.high) == pytest.approx((1.5 - 6.35310, 1.5 + 6.35310), abs=1e-4) and not d.detected

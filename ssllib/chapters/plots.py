@@ -95,6 +95,54 @@ def training_curves(histories: dict[str, list[list[dict]]], metrics=("loss", "kn
     return fig
 
 
+def budget_curve(histories: dict[str, list[list[dict]]], levels: dict[str, float], start: dict[str, list[float]],
+                 steps_per_epoch: int | None = None, title: str = "kNN monitor top-1 (%) against training budget"):
+    """Accuracy against training budget: each label's per-epoch kNN monitor (mean over seeds,
+    min–max band), starting at epoch 0 from ``start[label]`` (its networks at initialisation),
+    with ``levels`` (name → accuracy on the same monitor) drawn as horizontal lines. With
+    ``steps_per_epoch`` a second axis counts optimisation steps."""
+    fig, ax = plt.subplots(figsize=(6.2, 3.6))
+    for label, runs in histories.items():
+        series = [_series(run, "knn_monitor") for run in runs]
+        length = min(len(x) for x, _ in series)
+        x = np.concatenate([[0], series[0][0][:length]])
+        values = np.array([np.concatenate([[s0], y[:length]]) for s0, (_, y) in zip(start[label], series)])
+        ax.plot(x, values.mean(0), marker="o", label=label)
+        if len(values) > 1:
+            ax.fill_between(x, values.min(0), values.max(0), alpha=0.2)
+    for i, (name, value) in enumerate(levels.items()):
+        ax.axhline(value, color=f"C{len(histories) + i}", linestyle="--", linewidth=1.2, label=f"{name} ({value:.1f})")
+    ax.set_xlabel("epoch")
+    if steps_per_epoch:
+        top = ax.secondary_xaxis("top", functions=(lambda e: e * steps_per_epoch, lambda s: s / steps_per_epoch))
+        top.set_xlabel("optimisation steps", fontsize=9)
+    ax.set_ylabel("top-1 (%)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def difference_curve(differences, title: str, ylabel: str = "difference (points)"):
+    """A paired difference against epochs: ``differences`` is a list of (epoch,
+    :class:`~ssllib.chapters.statistics.PairedDifference`); the line is the mean, the band its
+    95% interval, the dashed line zero."""
+    fig, ax = plt.subplots(figsize=(6.2, 3.0))
+    epochs = [e for e, _ in differences]
+    ax.plot(epochs, [d.mean for _, d in differences], marker="o")
+    ax.fill_between(epochs, [d.low for _, d in differences], [d.high for _, d in differences], alpha=0.25,
+                    label="95% CI over paired seeds")
+    ax.axhline(0, color="black", linestyle="--", linewidth=1)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def accuracy_bars(table, metrics=("kNN top-1", "linear top-1"), title: str = ""):
     """Grouped bars with ± std error bars from a table with '<metric> mean' and '<metric> std' columns."""
     fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(table), 3.4))

@@ -90,3 +90,15 @@ def compare(rows: Iterable[Mapping], by: str, a: str, b: str, key: str, metric: 
     (one dict per run, with a ``seed``)."""
     rows = list(rows)
     return paired_difference(by_seed(rows, by, a, key), by_seed(rows, by, b, key), (a, b), metric or key, level)
+
+
+def paired_by_epoch(a: Mapping, b: Mapping, metric: str = "knn_monitor", names: tuple[str, str] = ("A", "B"),
+                    level: float = 0.95) -> list[tuple[int, PairedDifference]]:
+    """The paired difference at every epoch both sides measured ``metric``: ``a`` and ``b`` map
+    a seed to that run's history (a list of per-epoch dicts with 'epoch')."""
+    def at(histories):
+        return {seed: {h["epoch"]: h[metric] for h in history if metric in h} for seed, history in histories.items()}
+    a_at, b_at = at(a), at(b)
+    epochs = sorted(set.intersection(*(set(v) for v in (*a_at.values(), *b_at.values()))))
+    return [(epoch, paired_difference({s: v[epoch] for s, v in a_at.items()}, {s: v[epoch] for s, v in b_at.items()},
+                                      names, f"{metric} after epoch {epoch}", level)) for epoch in epochs]
