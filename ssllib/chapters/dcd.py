@@ -12,14 +12,18 @@ TRANSFER_PARAMS = {
     "transfer_epochs": Param("transfer_epochs", int, "epochs of the transfer probe", min=1),
     "transfer_milestones": Param("transfer_milestones", tuple, "epochs after which the probe's learning rate is "
                                  "multiplied by 0.1", min=0.0),
+    "unclamped_max_scale": Param("unclamped_max_scale", float, "κ_max of a second set of DCD runs that tests the "
+                                 "clamp on the learnt scale (None: no such runs)", min=1.0, nullable=True),
 }
 
 # The benchmark's recipe with the pair of the transfer test, then DCD's 120-epoch probe on STL-10.
 PAPER = derive(rrd.PAPER, teacher="wrn_40_2", student="wrn_16_2") | dict(
-    dcd_alpha=0.5, transfer_dataset="stl10", transfer_epochs=120, transfer_milestones=(30.0, 60.0, 90.0))
+    dcd_alpha=0.5, dcd_max_scale=10.0, transfer_dataset="stl10", transfer_epochs=120,
+    transfer_milestones=(30.0, 60.0, 90.0), unclamped_max_scale=None)
 # The RRD chapter's CPU recipe, then a 30-epoch probe on scikit-learn's digits (16 px).
+# The clamp study raises κ_max to 10⁶, beyond any κ a run reaches.
 CPU = derive(derive(PAPER, **rrd.CPU), transfer_dataset="digits", transfer_epochs=30,
-             transfer_milestones=(7.5, 15.0, 22.5))
+             transfer_milestones=(7.5, 15.0, 22.5), unclamped_max_scale=1e6)
 SMOKE = derive(derive(CPU, **rrd.SMOKE), transfer_epochs=2, transfer_milestones=(1.0,))
 
 DCD = ChapterSpec(

@@ -1,4 +1,5 @@
-"""Tables from measured results: mean ± std over seeds, with the protocol beside the numbers."""
+"""Tables from measured results: mean ± std over seeds, with the protocol beside the numbers, and
+the sentences that compare methods (paired over seeds, following the interval)."""
 from __future__ import annotations
 
 from typing import Iterable
@@ -36,18 +37,21 @@ def formatted(table: pd.DataFrame, metrics: Iterable[str], digits: int = 2) -> p
     return pd.DataFrame(shown, index=table.index)
 
 
-def verdict(table: pd.DataFrame, a: str, b: str, metric: str) -> str:
-    """One sentence comparing rows ``a`` and ``b`` of a :func:`mean_std_table` on ``metric``,
-    with the gap measured in standard deviations of the noisier side."""
-    ma, mb = table.loc[a, f"{metric} mean"], table.loc[b, f"{metric} mean"]
-    sa, sb = (np.nan_to_num(table.loc[x, f"{metric} std"]) for x in (a, b))
-    na, nb = int(table.loc[a, f"{metric} runs"]), int(table.loc[b, f"{metric} runs"])
-    gap = ma - mb
-    word = "beats" if gap > 0 else "falls short of"
-    spread = max(sa, sb)
-    clear = f"; the gap is {abs(gap) / spread:.1f}× the larger standard deviation" if spread > 0 else ""
-    return (f"{a} {word} {b} on {metric} by {abs(gap):.2f} points "
-            f"({ma:.2f} vs {mb:.2f}; {na} and {nb} run{'s' if nb > 1 else ''}){clear}.")
+def comparisons(rows: Iterable[dict], pairs: Iterable[tuple[str, str]], key: str, by: str = "method",
+                metric: str | None = None) -> list[str]:
+    """One sentence per pair (a, b): the paired difference a − b of ``key`` over the seeds both
+    ran, in words that follow its 95% interval (:mod:`ssllib.chapters.statistics`). A pair
+    with fewer than two shared seeds gets no verdict, and says so."""
+    from ssllib.chapters.statistics import compare
+
+    rows = list(rows)
+    out = []
+    for a, b in pairs:
+        try:
+            out.append(compare(rows, by, a, b, key, metric).sentence())
+        except ValueError as err:
+            out.append(f"{a} against {b} on {metric or key}: no verdict ({err}).")
+    return out
 
 
 def training_summary(label: str, runs) -> str:

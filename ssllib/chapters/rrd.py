@@ -5,13 +5,13 @@ from ssllib.chapters.spec import ChapterSpec, derive, distill_params, option_par
 from ssllib.engine.params import Param
 
 DISTILL_FIELDS = ("dataset", "data_root", "download", "train_subset", "validation_size", "image_size", "teacher",
-                  "teacher_checkpoint", "epochs", "batch_size", "lr", "lr_milestones", "weight_decay",
+                  "teacher_checkpoint", "teacher_epochs", "epochs", "batch_size", "lr", "lr_milestones", "weight_decay",
                   "kd_temperature", "embed_dim", "device", "log_every")
 
 # The CIFAR-100 benchmark's recipe (CRD's code, as RRD and DCD use it): 240 epochs, batch 64,
 # lr 0.05 ×0.1 at 150/180/210; the last epoch is reported, so nothing is held out.
 PAPER = dict(dataset="cifar100", data_root=None, download=False, train_subset=0, validation_size=0, image_size=0,
-             teacher="resnet32x4", student="resnet8x4", teacher_checkpoint=None, epochs=240, batch_size=64, lr=None,
+             teacher="resnet32x4", student="resnet8x4", teacher_checkpoint=None, teacher_epochs=None, epochs=240, batch_size=64, lr=None,
              lr_milestones=(150.0, 180.0, 210.0), weight_decay=5e-4, kd_temperature=4.0, embed_dim=128,
              crd_negatives=16384, crd_temperature=0.07, crd_momentum=0.5, device="auto", log_every=50, seeds=1,
              rrd_queue=16384, rrd_tau_s=0.04, rrd_tau_t=0.10, rrd_enqueue="after")
