@@ -83,3 +83,27 @@ def test_supervised_method_trains_a_classifier(dirs):
     result = train(cfg, **dirs)
     assert result.history[-1]["train_acc"] > result.history[0]["train_acc"]
     assert result.metric("linear_top1") > 50  # digits is easy for a trained classifier's features
+
+
+def test_a_run_starts_from_its_seeds_random_init_and_the_baseline_measures_that_network(tmp_path, monkeypatch):
+    """Epoch 0 of a chapter's budget curve is the random-init baseline of the same seed: the
+    network a run of any method starts from (MoCo-v2 and SynCo alike), measured on the monitor."""
+    from ssllib.chapters.selfsup_experiments import random_init
+    from ssllib.selfsup.trainer import SelfSupervisedTask, backbone_features, load_run_data, monitor_accuracy
+
+    monkeypatch.setattr("ssllib.engine.ledger.results_dir", lambda: tmp_path)
+    monkeypatch.setattr("ssllib.chapters.selfsup_experiments.results_dir", lambda: tmp_path)
+    options = {"n_hard": 16, "n1": 2, "n2": 2, "n3": 2, "n4": 2, "n5": 2, "n6": 2, "warmup_epochs": 1}
+    cfg = RunConfig.from_dict({**TINY, "method": "synco", "options": options, "seed": 0})
+    data = load_run_data(cfg)
+    start = SelfSupervisedTask(cfg, data, torch.device("cpu"), evaluate=False).model
+    reference = SelfSupervisedTask(cfg.replace(method="mocov2", options={}), data, torch.device("cpu"), False).model
+    for (name, x), (_, y) in zip(start.backbone.state_dict().items(), reference.backbone.state_dict().items()):
+        assert torch.equal(x, y), name
+    other_seed = SelfSupervisedTask(cfg.replace(seed=1), data, torch.device("cpu"), evaluate=False).model
+    assert not torch.equal(next(other_seed.backbone.parameters()), next(start.backbone.parameters()))
+    start.eval()
+    level = monitor_accuracy(lambda d: backbone_features(start.backbone, d, data.size, cfg, torch.device("cpu")),
+                             data.monitor_split(cfg.monitor_size, cfg.monitor_test), cfg)
+    baseline = random_init(cfg.replace(method="mocov2", options={}), 1, data)[0]
+    assert baseline["knn_monitor_top1"]["value"] == pytest.approx(level)

@@ -6,7 +6,6 @@ import hashlib
 import json
 from functools import partial
 
-import torch
 
 from ssllib.engine.checkpoint import write_json
 from ssllib.selfsup.config import RunConfig
@@ -14,10 +13,9 @@ from ssllib.engine.devices import pick_device, place_model
 from ssllib.evaluate.frozen import raw_pixels
 from ssllib.engine.fingerprint import run_code_fingerprint, shared_code_fingerprint
 from ssllib.engine.ledger import results_dir
-from ssllib.engine.registry import method as find_method
 from ssllib.nets.registry import backbone_modules
 from ssllib.selfsup.trainer import (RunData, RunResult, backbone_features, evaluate_backbone, evaluate_features, load_run_data,
-                                   monitor_accuracy, train)
+                                   initial_model, monitor_accuracy, train)
 
 
 def train_seeds(cfg: RunConfig, seeds: int, paper: str = "", profile: str = "",
@@ -56,9 +54,7 @@ def random_init(cfg: RunConfig, seeds: int, data: RunData | None = None) -> list
     code = run_code_fingerprint(cfg.method, *backbone_modules(cfg.backbone))
 
     def measure(seed: int) -> dict:
-        torch.manual_seed(seed)
-        model, _ = place_model(find_method(cfg.method).build(cfg.replace(seed=seed), data.train, data.size), device,
-                               cfg.channels_last)
+        model, _ = place_model(initial_model(cfg.replace(seed=seed), data.train, data.size), device, cfg.channels_last)
         return _with_monitor(evaluate_backbone(model.backbone, data, cfg, device, seed=seed),
                              lambda images: backbone_features(model.backbone, images, data.size, cfg, device), data, cfg)
     return [_remembered("random-init", f"{cfg.dataset}-s{seed}", cfg.replace(seed=seed).identity(), code,

@@ -138,6 +138,27 @@ def mean_over_processes(values: dict[str, torch.Tensor]) -> dict[str, torch.Tens
 
 
 @torch.no_grad()
+@torch.no_grad()
+def average_batch_norm_statistics(module: torch.nn.Module) -> None:
+    """Replace every batch norm's running mean and variance by their mean over processes.
+
+    Each process updates its running statistics from its own rows only, r_k ← (1 − μ)·r_k + μ·b_k,
+    while one process with ``bn_splits = W`` keeps the mean over its W sub-batches. The update is
+    linear and the processes' weights are equal, so averaging over processes, at any point,
+    gives exactly the one-process statistics (up to rounding): the loop does it after every
+    epoch, before the statistics are used (evaluation) or saved (the checkpoint)."""
+    if not is_distributed():
+        return
+    stats = [t for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+             for t in (m.running_mean, m.running_var) if t is not None]
+    if stats:
+        flat = torch.cat([t.reshape(-1).float() for t in stats])
+        dist.all_reduce(flat)
+        flat /= world_size()
+        for t, part in zip(stats, flat.split([t.numel() for t in stats])):
+            t.copy_(part.view_as(t))
+
+
 def broadcast_state(module: torch.nn.Module) -> None:
     """Make every process start from rank 0's parameters and buffers."""
     if is_distributed():

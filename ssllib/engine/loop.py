@@ -33,7 +33,8 @@ import torch.nn as nn
 from ssllib.engine import progress
 from ssllib.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, write_json
 from ssllib.engine.devices import autocast
-from ssllib.engine.distributed import average_gradients, is_main_process, mean_over_processes, world_size
+from ssllib.engine.distributed import (average_batch_norm_statistics, average_gradients, is_main_process,
+                                       mean_over_processes, world_size)
 from ssllib.engine.ledger import environment, write_record
 from ssllib.engine.optim import clip_gradients, learning_rate, set_lr
 
@@ -221,6 +222,7 @@ def fit(task: Task, run: Run, retrain: bool = False) -> Fitted:
             if (step + 1) % cfg.log_every == 0 or step + 1 == steps:
                 meter.log_point(global_step + 1, epoch, step, run.checkpoint_path, bar, steps)
         entry = {"epoch": epoch + 1, "lr": task.optimizer.param_groups[0]["lr"], **meter.epoch_means(steps)}
+        average_batch_norm_statistics(task.model)  # as one process with bn_splits = processes keeps them
         task.after_epoch(epoch, entry)
         entry["seconds"] = time.perf_counter() - t0
         bar.set_postfix(**{k: f"{v:.3f}" if isinstance(v, float) else v for k, v in entry.items()

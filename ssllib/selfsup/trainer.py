@@ -92,6 +92,13 @@ def run_id_for(cfg: RunConfig) -> str:
     return f"{cfg.method}-{cfg.dataset}-{cfg.backbone}w{cfg.width}-s{cfg.seed}-{cfg.fingerprint(code)}"
 
 
+def initial_model(cfg: RunConfig, train_set, size: int) -> nn.Module:
+    """The method's networks as seed ``cfg.seed`` initialises them: what a run starts from, and
+    what the random-init baseline of the same seed measures."""
+    torch.manual_seed(cfg.seed)
+    return find_method(cfg.method).build(cfg, train_set, size)
+
+
 def ready_model(model: nn.Module, cfg: RunConfig, device: torch.device) -> tuple[nn.Module, bool]:
     """``model`` on ``device`` as the run trains it: channels-last where asked for and safe,
     SyncBatchNorm where asked for, rank 0's starting weights on every process, and the method's
@@ -158,9 +165,8 @@ class SelfSupervisedTask(Task):
     def __init__(self, cfg: RunConfig, data: RunData, device: torch.device, evaluate: bool):
         self.cfg, self.data, self.device, self.evaluate = cfg, data, device, evaluate
         spec = find_method(cfg.method)
-        torch.manual_seed(cfg.seed)
         train_set = data.training_set(spec.uses_labels)
-        self.model, self.channels_last = ready_model(spec.build(cfg, train_set, data.size), cfg, device)
+        self.model, self.channels_last = ready_model(initial_model(cfg, train_set, data.size), cfg, device)
         self.optimizer = build_optimizer(cfg, [self.model])
         self.batches = TrainBatches(train_set, cfg.batch_size, device, data.size, (cfg.crop_min_scale, 1.0),
                                     num_workers=cfg.num_workers)
