@@ -113,7 +113,7 @@ def test_bad_input(chapter, case, results, tmp_path, monkeypatch):
                 monkeypatch.setattr("ssllib.chapters.distill_experiments.train_distill",
                                     lambda *a, **k: pytest.fail("a run trained before the bad teacher was found"))
                 before = _hashes(results)
-                train_students(settings, ("ce", "kd"), 1, data=data)
+                train_students(settings, ("ce", "kd"), [0], data=data)
             else:
                 if case.kind == "divergence":
                     settings = resolve(spec, {"profile": "smoke", **small, "lr": 1e12})

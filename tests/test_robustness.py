@@ -171,7 +171,7 @@ def test_a_given_teacher_is_used_for_the_teacher_too_and_checked_before_training
     trained = []
     real = trainer.train_distill
     monkeypatch.setattr(experiments, "train_distill", lambda cfg, **kw: trained.append(cfg.method) or real(cfg, **kw))
-    teacher, students = experiments.train_students(settings, ("ce", "kd"), 1, data=data)
+    teacher, students = experiments.train_students(settings, ("ce", "kd"), [0], data=data)
     assert "ce" in trained and trained.count("ce") == 1  # the student alone; no teacher was trained
     # a zeroed classifier predicts class 0 for everything: 10 of 30 test images
     assert teacher.metric() == pytest.approx(100 * 10 / 30)
@@ -183,7 +183,7 @@ def test_a_given_teacher_is_used_for_the_teacher_too_and_checked_before_training
     before = _hashes(tmp_path / "results")
     trained.clear()
     with pytest.raises(CheckpointError, match="holds a resnet14, not the resnet8"):
-        experiments.train_students(_distill_settings(tmp_path, wrong), ("ce", "kd"), 1, data=data)
+        experiments.train_students(_distill_settings(tmp_path, wrong), ("ce", "kd"), [0], data=data)
     assert trained == [] and _hashes(tmp_path / "results") == before
 
 

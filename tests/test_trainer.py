@@ -105,5 +105,5 @@ def test_a_run_starts_from_its_seeds_random_init_and_the_baseline_measures_that_
     start.eval()
     level = monitor_accuracy(lambda d: backbone_features(start.backbone, d, data.size, cfg, torch.device("cpu")),
                              data.monitor_split(cfg.monitor_size, cfg.monitor_test), cfg)
-    baseline = random_init(cfg.replace(method="mocov2", options={}), 1, data)[0]
+    baseline = random_init(cfg.replace(method="mocov2", options={}), [0], data)[0]
     assert baseline["knn_monitor_top1"]["value"] == pytest.approx(level)

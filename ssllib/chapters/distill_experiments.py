@@ -4,6 +4,7 @@ their teacher, and look inside RRD's relation distributions."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -43,10 +44,10 @@ def given_teacher(cfg: DistillConfig, data: DistillData) -> GivenTeacher:
     return GivenTeacher(cfg.teacher_config(), network, top1, f"given-{teacher_key(cfg)}", cfg.teacher_checkpoint)
 
 
-def train_students(settings, methods, seeds: int, paper: str = "",
+def train_students(settings, methods, seeds: Iterable[int], paper: str = "",
                    data: DistillData | None = None) -> tuple[DistillResult, dict[str, list[DistillResult]]]:
     """The teacher (the user's ``teacher_checkpoint``, or a run trained once and then loaded)
-    and ``seeds`` runs of the student under each of ``methods`` ('ce' is the student alone),
+    and a run of the student per seed of ``seeds`` under each of ``methods`` ('ce' is the student alone),
     all on one copy of the data. A given checkpoint is loaded and checked before any training."""
     with_teacher = settings.distill_config("kd")
     data = data or load_distill_data(with_teacher)
@@ -55,7 +56,7 @@ def train_students(settings, methods, seeds: int, paper: str = "",
     else:
         teacher = train_distill(with_teacher.teacher_config(), paper=paper, profile=settings.profile, data=data)
     students = {method: [train_distill(settings.distill_config(method, seed=seed), paper=paper,
-                                       profile=settings.profile, data=data) for seed in range(seeds)]
+                                       profile=settings.profile, data=data) for seed in seeds]
                 for method in methods}
     return teacher, students
 

@@ -1,7 +1,7 @@
 """The foundations chapter: MoCo-v2 against raw pixels, a random encoder and supervised training."""
 from __future__ import annotations
 
-from ssllib.chapters.spec import ChapterSpec, derive, run_params
+from ssllib.chapters.spec import FIRST_SEED, ChapterSpec, derive, run_params
 from ssllib.engine.params import Param
 
 MOCO_RUN_FIELDS = ("dataset", "data_root", "download", "train_subset", "backbone", "stem", "width", "image_size",
@@ -17,7 +17,7 @@ PAPER = dict(dataset="imagenet", data_root=None, download=False, train_subset=0,
              stem="imagenet", width=64, image_size=224, embed_dim=128, queue_size=65536, ema_momentum=0.999,
              temperature=0.2, bn_splits=8, crop_min_scale=0.2, blur_p=0.5, epochs=200, batch_size=256, lr=0.03,
              weight_decay=1e-4, lr_warmup_epochs=0, knn_k=200, knn_t=0.1, monitor_every=10, monitor_size=50000,
-             device="auto", seeds=1, supervised_epochs=90, supervised_lr=0.1)
+             device="auto", seeds=1, first_seed=0, supervised_epochs=90, supervised_lr=0.1)
 # The one-GPU CIFAR preset that replaces the ImageNet recipe for -p dataset cifar10/cifar100.
 CIFAR = dict(backbone="resnet18", stem="cifar", width=64, image_size=0, queue_size=4096, ema_momentum=0.99,
              temperature=0.1, batch_size=512, lr=0.06, weight_decay=5e-4, epochs=200, blur_p=0.0, monitor_every=5,
@@ -35,7 +35,8 @@ FOUNDATIONS = ChapterSpec(
     name="foundations",
     params={
         **run_params(*MOCO_RUN_FIELDS),
-        "seeds": Param("seeds", int, "independent runs (seeds 0…seeds−1) for mean ± std", min=1),
+        "seeds": Param("seeds", int, "independent runs (from first_seed) of every trained encoder", min=1),
+        "first_seed": FIRST_SEED,
         "supervised_epochs": Param("supervised_epochs", int, "epochs of the supervised baseline", min=1),
         "supervised_lr": Param("supervised_lr", float, "peak learning rate of the supervised baseline", min=0.0),
     },

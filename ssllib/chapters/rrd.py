@@ -1,7 +1,7 @@
 """The RRD chapter: a teacher, the student alone, KD, CRD, RRD and RRD+KD over seeds."""
 from __future__ import annotations
 
-from ssllib.chapters.spec import ChapterSpec, derive, distill_params, option_params
+from ssllib.chapters.spec import FIRST_SEED, ChapterSpec, derive, distill_params, option_params
 from ssllib.engine.params import Param
 
 DISTILL_FIELDS = ("dataset", "data_root", "download", "train_subset", "validation_size", "image_size", "teacher",
@@ -13,7 +13,7 @@ DISTILL_FIELDS = ("dataset", "data_root", "download", "train_subset", "validatio
 PAPER = dict(dataset="cifar100", data_root=None, download=False, train_subset=0, validation_size=0, image_size=0,
              teacher="resnet32x4", student="resnet8x4", teacher_checkpoint=None, teacher_epochs=None, epochs=240, batch_size=64, lr=None,
              lr_milestones=(150.0, 180.0, 210.0), weight_decay=5e-4, kd_temperature=4.0, embed_dim=128,
-             crd_negatives=16384, crd_temperature=0.07, crd_momentum=0.5, device="auto", log_every=50, seeds=1,
+             crd_negatives=16384, crd_temperature=0.07, crd_momentum=0.5, device="auto", log_every=50, seeds=1, first_seed=0,
              rrd_queue=16384, rrd_tau_s=0.04, rrd_tau_t=0.10, rrd_enqueue="after")
 # Fashion-MNIST at 16 px, 5,120 training images (1,000 more held out to choose the best epoch on),
 # 5 epochs with the milestones scaled from 240 epochs (150, 180, 210 → 3.125, 3.75, 4.375);
@@ -34,7 +34,8 @@ RRD = ChapterSpec(
     name="rrd",
     params={**distill_params(*DISTILL_FIELDS), **option_params("crd"), **option_params("rrd"),
             "student": student_param(),
-            "seeds": Param("seeds", int, "independent runs (seeds 0…seeds−1) of every student", min=1)},
+            "seeds": Param("seeds", int, "independent runs (from first_seed) of every student", min=1),
+            "first_seed": FIRST_SEED},
     profiles={"smoke": SMOKE, "cpu": CPU, "paper": PAPER},
     notes={
         "smoke": "a tiny check that every cell runs (512 images, resnet14→resnet8, 2 epochs); its numbers mean "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import partial
+from typing import Iterable
 
 
 from ssllib.engine.checkpoint import write_json
@@ -18,11 +19,11 @@ from ssllib.selfsup.trainer import (RunData, RunResult, backbone_features, evalu
                                    initial_model, monitor_accuracy, train)
 
 
-def train_seeds(cfg: RunConfig, seeds: int, paper: str = "", profile: str = "",
+def train_seeds(cfg: RunConfig, seeds: Iterable[int], paper: str = "", profile: str = "",
                 data: RunData | None = None) -> list[RunResult]:
-    """``cfg`` trained (or loaded) with seeds 0 … seeds−1, sharing one copy of the data."""
+    """``cfg`` trained (or loaded) with each of ``seeds``, sharing one copy of the data."""
     data = data or load_run_data(cfg)
-    return [train(cfg.replace(seed=seed), paper=paper, profile=profile, data=data) for seed in range(seeds)]
+    return [train(cfg.replace(seed=seed), paper=paper, profile=profile, data=data) for seed in seeds]
 
 
 def _remembered(kind: str, name: str, key: dict, code: str, compute) -> dict:
@@ -46,7 +47,7 @@ def _with_monitor(metrics: dict, encode, data: RunData, cfg: RunConfig) -> dict:
     return metrics
 
 
-def random_init(cfg: RunConfig, seeds: int, data: RunData | None = None) -> list[dict]:
+def random_init(cfg: RunConfig, seeds: Iterable[int], data: RunData | None = None) -> list[dict]:
     """kNN and linear probe of the same architecture at its random initialisation, per seed,
     and its kNN on the per-epoch monitor (the level a training curve starts from)."""
     data = data or load_run_data(cfg)
@@ -58,7 +59,7 @@ def random_init(cfg: RunConfig, seeds: int, data: RunData | None = None) -> list
         return _with_monitor(evaluate_backbone(model.backbone, data, cfg, device, seed=seed),
                              lambda images: backbone_features(model.backbone, images, data.size, cfg, device), data, cfg)
     return [_remembered("random-init", f"{cfg.dataset}-s{seed}", cfg.replace(seed=seed).identity(), code,
-                        partial(measure, seed)) for seed in range(seeds)]
+                        partial(measure, seed)) for seed in seeds]
 
 
 def raw_pixel_baseline(cfg: RunConfig, data: RunData | None = None) -> dict:
@@ -77,14 +78,30 @@ def raw_pixel_baseline(cfg: RunConfig, data: RunData | None = None) -> dict:
     return _remembered("raw-pixels", f"{cfg.dataset}-{data.size}px", key, shared_code_fingerprint(), measure)
 
 
-def metric_rows(label: str, metrics_per_run: list[dict], seeds=None) -> list[dict]:
-    """One row per run: {'method', 'seed', 'kNN top-1', 'linear top-1'} for :mod:`ssllib.chapters.report`."""
+def metric_rows(label: str, metrics_per_run: list[dict], seeds: Iterable[int] | None = None) -> list[dict]:
+    """One row per run: {'method', 'seed', 'kNN top-1', 'linear top-1'} for :mod:`ssllib.chapters.report`;
+    ``seeds`` names each run's seed (default 0, 1, …)."""
+    seeds = list(seeds) if seeds is not None else list(range(len(metrics_per_run)))
     rows = []
-    for i, metrics in enumerate(metrics_per_run):
-        row = {"method": label, "seed": seeds[i] if seeds else i}
+    for seed, metrics in zip(seeds, metrics_per_run, strict=True):
+        row = {"method": label, "seed": seed}
         if "knn_top1" in metrics:
             row["kNN top-1"] = metrics["knn_top1"]["value"]
         if "linear_top1" in metrics:
             row["linear top-1"] = metrics["linear_top1"]["value"]
         rows.append(row)
     return rows
+
+
+def run_rows(label: str, runs: list[RunResult]) -> list[dict]:
+    """:func:`metric_rows` of trained runs, each with its own seed."""
+    return metric_rows(label, [r.record["metrics"] for r in runs], [r.config.seed for r in runs])
+
+
+def with_fixed_level(rows: list[dict], label: str, seeds: Iterable[int]) -> list[dict]:
+    """``rows`` with the one row labelled ``label`` (a baseline with no seed, such as raw pixels)
+    repeated for every seed, so that paired comparisons against it take the other side's spread."""
+    fixed = [r for r in rows if r["method"] == label]
+    if len(fixed) != 1:
+        raise ValueError(f"expected one row labelled {label!r}, found {len(fixed)}")
+    return [r for r in rows if r["method"] != label] + [{**fixed[0], "seed": s} for s in seeds]

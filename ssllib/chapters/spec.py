@@ -50,6 +50,12 @@ class Settings(dict):
         except KeyError:
             raise AttributeError(name) from None
 
+    @property
+    def seed_list(self) -> list[int]:
+        """The seeds of a chapter's compared runs: first_seed, …, first_seed + seeds − 1."""
+        first = self.get("first_seed", 0)
+        return list(range(first, first + self["seeds"]))
+
     def method_options(self, method: str) -> dict[str, Any]:
         """The settings that are options of ``method`` (its declaration's ``options``)."""
         return {k: self[k] for k in find_method(method).options if k in self}
@@ -69,6 +75,9 @@ class Settings(dict):
             values["network"] = self["student"]
         return DistillConfig.from_dict({**values, "method": method, "options": self.method_options(method), **changes})
 
+
+FIRST_SEED = Param("first_seed", int, "the first seed: runs use first_seed … first_seed+seeds−1 (another value "
+                   "re-runs the chapter on fresh seeds)", min=0)
 
 PROFILE_PARAM = Param("profile", str, "preset: smoke, cpu or paper (default: $SSLLIB_PROFILE, else cpu)",
                       choices=PROFILES, nullable=True)

@@ -3,10 +3,10 @@ step-time overhead."""
 from __future__ import annotations
 
 from ssllib.chapters import foundations
-from ssllib.chapters.spec import ChapterSpec, derive, option_params, run_params
+from ssllib.chapters.spec import FIRST_SEED, ChapterSpec, derive, option_params, run_params
 from ssllib.engine.params import Param
 
-_FOUNDATIONS_ONLY = ("seeds", "supervised_epochs", "supervised_lr")
+_FOUNDATIONS_ONLY = ("seeds", "first_seed", "supervised_epochs", "supervised_lr")
 
 
 def _moco(profile: dict) -> dict:
@@ -16,7 +16,7 @@ def _moco(profile: dict) -> dict:
 # SynCo's ImageNet recipe: MoCo-v2's, the six types at the paper's counts from epoch 10.
 PAPER = dict(_moco(foundations.PAPER), n_hard=1024, n1=256, n2=256, n3=256, n4=64, n5=64, n6=64, sigma=0.01,
              delta=0.01, eta=0.01, finite_difference=False, warmup_epochs=10, mochi_n_hard=1024, mochi_n3=1024,
-             mochi_n1=128, seeds=1, ablation=False, overhead_steps=10, log_every=50)
+             mochi_n1=128, seeds=1, first_seed=0, ablation=False, overhead_steps=10, log_every=50)
 CIFAR = _moco(foundations.CIFAR)
 # The foundations chapter's CPU recipe on 6,400 images for 3 epochs, synthetic negatives from the second.
 CPU = derive(derive(PAPER, **_moco(foundations.CPU)), train_subset=6400, epochs=3, warmup_epochs=1,
@@ -34,8 +34,9 @@ SYNCO = ChapterSpec(
         "mochi_n_hard": Param("mochi_n_hard", int, "MoCHI's N: size of each query's hard set", min=1),
         "mochi_n3": Param("mochi_n3", int, "MoCHI's s: mixes of two hard negatives per query", min=0),
         "mochi_n1": Param("mochi_n1", int, "MoCHI's s′: mixes of the query with a hard negative per query", min=0),
-        "seeds": Param("seeds", int, "independent runs (seeds 0…seeds−1) of MoCo-v2, MoCHI and SynCo", min=1),
-        "ablation": Param("ablation", bool, "also train SynCo with each type alone (seed 0)"),
+        "seeds": Param("seeds", int, "independent runs (from first_seed) of MoCo-v2, MoCHI and SynCo", min=1),
+        "first_seed": FIRST_SEED,
+        "ablation": Param("ablation", bool, "also train SynCo with each type alone (first seed only)"),
         "overhead_steps": Param("overhead_steps", int, "training steps per round (16 rounds) when timing SynCo "
                                 "against MoCo-v2", min=1),
     },
