@@ -138,7 +138,6 @@ def mean_over_processes(values: dict[str, torch.Tensor]) -> dict[str, torch.Tens
 
 
 @torch.no_grad()
-@torch.no_grad()
 def average_batch_norm_statistics(module: torch.nn.Module) -> None:
     """Replace every batch norm's running mean and variance by their mean over processes.
 
@@ -159,6 +158,7 @@ def average_batch_norm_statistics(module: torch.nn.Module) -> None:
             t.copy_(part.view_as(t))
 
 
+@torch.no_grad()
 def broadcast_state(module: torch.nn.Module) -> None:
     """Make every process start from rank 0's parameters and buffers."""
     if is_distributed():
