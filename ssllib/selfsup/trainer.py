@@ -31,8 +31,8 @@ from ssllib.nets.registry import backbone_modules
 from ssllib.evaluate.frozen import extract_features, knn_accuracy, knn_protocol, linear_probe
 from ssllib.selfsup.config import RunConfig
 
-__all__ = ["RunData", "RunResult", "TrainingDiverged", "backbone_features", "evaluate_backbone", "evaluate_features", "load_run_data",
-           "monitor_accuracy", "run_id_for", "train"]
+__all__ = ["RunData", "RunResult", "TrainingDiverged", "backbone_features", "evaluate_backbone", "evaluate_features",
+           "initial_model", "load_run_data", "monitor_accuracy", "run_id_for", "train"]
 
 PRETRAIN_SPLIT = {"stl10": "train+unlabeled"}  # unlabelled images join self-supervised training
 
