@@ -22,14 +22,17 @@ PAPER = dict(dataset="imagenet", data_root=None, download=False, train_subset=0,
 CIFAR = dict(backbone="resnet18", stem="cifar", width=64, image_size=0, queue_size=4096, ema_momentum=0.99,
              temperature=0.1, batch_size=512, lr=0.06, weight_decay=5e-4, epochs=200, blur_p=0.0, monitor_every=5,
              monitor_size=0, supervised_epochs=200, supervised_lr=0.1)
-# Scaled down to a 2-core CPU: Fashion-MNIST at 16 px, a width-16 ResNet-18, 2 epochs.
-CPU = derive(PAPER, dataset="fashion_mnist", backbone="resnet18", stem="cifar", width=16, image_size=16,
-             queue_size=4096, ema_momentum=0.99, temperature=0.1, bn_splits=4, crop_min_scale=0.4, blur_p=0.0,
-             epochs=2, batch_size=128, weight_decay=5e-4, monitor_every=1, monitor_size=10000, seeds=2,
-             supervised_epochs=1, supervised_lr=0.05)
-# Shrunk to seconds: 1,024 images, a width-4 network, one epoch.
+# Scaled down to a 2-core CPU: 6,400 Fashion-MNIST images at 16 px, a width-8 ResNet-18, batch 64,
+# 15 epochs. Trials (seed 1, same subset and epochs): width 16 ended 3.5 kNN points above its
+# random init, width 32 2.0, width 8 8.7 (random features of a wider network are already good).
+CPU = derive(PAPER, dataset="fashion_mnist", train_subset=6400, backbone="resnet18", stem="cifar", width=8,
+             image_size=16, queue_size=4096, ema_momentum=0.99, temperature=0.1, bn_splits=4, crop_min_scale=0.4,
+             blur_p=0.0, epochs=15, batch_size=64, weight_decay=5e-4, monitor_every=1, monitor_size=0, seeds=3,
+             supervised_epochs=15, supervised_lr=0.05)
+# Shrunk to seconds: 1,024 images, a width-4 network, one epoch, two seeds.
 SMOKE = derive(CPU, train_subset=1024, width=4, embed_dim=32, queue_size=256, temperature=0.2, bn_splits=2,
-               crop_min_scale=0.3, epochs=1, batch_size=64, lr=0.06, knn_k=20, monitor_size=512)
+               crop_min_scale=0.3, epochs=1, batch_size=64, lr=0.06, knn_k=20, monitor_size=512, seeds=2,
+               supervised_epochs=1)
 
 FOUNDATIONS = ChapterSpec(
     name="foundations",
@@ -44,8 +47,8 @@ FOUNDATIONS = ChapterSpec(
     overlays={"paper": {"cifar10": CIFAR, "cifar100": CIFAR}},
     notes={
         "smoke": "a tiny check that every cell runs (1,024 images, width-4 network); its numbers mean nothing",
-        "cpu": "Fashion-MNIST at 16×16 px, a width-16 ResNet-18, two seeds of two epochs on a 2-core CPU (each "
-               "run's training time is printed with its results)",
+        "cpu": "6,400 Fashion-MNIST training images at 16×16 px, a width-8 ResNet-18, three seeds of 15 epochs on "
+               "a 2-core CPU (each run's training time is printed with its results)",
         "paper": "MoCo-v2's ImageNet recipe: ResNet-50, 200 epochs, batch 256, lr 0.03, K 65,536, m 0.999, τ 0.2",
         **{f"paper/{d}": CIFAR_PRESET for d in ("cifar10", "cifar100")},
     },

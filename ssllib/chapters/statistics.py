@@ -47,6 +47,8 @@ class PairedDifference:
         """'A is higher than B on top-1 by 1.20 points (95% CI +0.40 to +2.00; 3 paired seeds).'
         or, when the interval contains 0, 'No detectable difference …'."""
         where = f"{self.interval(digits)}; {self.n} paired seeds"
+        if self.low == self.high:
+            where += ", every one with the same difference"
         if not self.detected:
             return (f"No detectable difference between {self.a} and {self.b} on {self.metric} at this scale: "
                     f"{self.a} − {self.b} = {self.mean:+.{digits}f} {unit} ({where}).")
@@ -93,12 +95,13 @@ def compare(rows: Iterable[Mapping], by: str, a: str, b: str, key: str, metric: 
 
 
 def paired_by_epoch(a: Mapping, b: Mapping, metric: str = "knn_monitor", names: tuple[str, str] = ("A", "B"),
-                    level: float = 0.95) -> list[tuple[int, PairedDifference]]:
+                    level: float = 0.95, label: str | None = None) -> list[tuple[int, PairedDifference]]:
     """The paired difference at every epoch both sides measured ``metric``: ``a`` and ``b`` map
-    a seed to that run's history (a list of per-epoch dicts with 'epoch')."""
+    a seed to that run's history (a list of per-epoch dicts with 'epoch'); ``label`` names the
+    metric in the sentences (default: its key)."""
     def at(histories):
         return {seed: {h["epoch"]: h[metric] for h in history if metric in h} for seed, history in histories.items()}
     a_at, b_at = at(a), at(b)
     epochs = sorted(set.intersection(*(set(v) for v in (*a_at.values(), *b_at.values()))))
     return [(epoch, paired_difference({s: v[epoch] for s, v in a_at.items()}, {s: v[epoch] for s, v in b_at.items()},
-                                      names, f"{metric} after epoch {epoch}", level)) for epoch in epochs]
+                                      names, f"{label or metric} after epoch {epoch}", level)) for epoch in epochs]
