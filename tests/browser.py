@@ -1,0 +1,189 @@
+"""Open a rendered book in headless Chromium and check every page as a reader would see it.
+
+Used by ``tests/test_browser.py``; runnable on its own on any built book:
+
+    python tests/browser.py _build/html [--screenshots _build/screenshots]
+
+Each page is served from 127.0.0.1 and checked for: a title; MathJax typeset every formula and
+no raw TeX is left in the text; every image loaded and has alt text or a caption; every table
+has rows; no traceback or stderr block; every internal link and citation resolves; no request
+left 127.0.0.1; nothing wider than the 1280-px viewport. A list of problems comes back, one
+sentence each.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import re
+import http.server
+import shutil
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urldefrag, urljoin, urlparse
+
+VIEWPORT = {"width": 1280, "height": 900}
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+
+# Runs in the page: what a reader sees, measured after MathJax has finished.
+PAGE_FACTS = r"""
+async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
+  const main = document.querySelector('main') || document.body;
+  const clone = main.cloneNode(true);
+  clone.querySelectorAll('pre, code, mjx-container, script, style, .highlight').forEach(e => e.remove());
+  const text = clone.innerText;
+  const width = document.documentElement.clientWidth;
+  const wide = [];
+  main.querySelectorAll('pre, table, img, .cell_output, .output, div.highlight, mjx-container[display="true"], figure')
+      .forEach(e => {
+    const r = e.getBoundingClientRect();
+    if (r.width === 0) return;
+    if (r.right > width + 1 || e.scrollWidth > e.clientWidth + 1) {
+      wide.push((e.tagName + '.' + (e.className || '')).slice(0, 60) + ': ' + (e.innerText || e.src || '').slice(0, 60));
+    }
+  });
+  return {
+    title: document.title,
+    h1: (document.querySelector('main h1') || {}).innerText || '',
+    mathSources: main.querySelectorAll('.math, span.math, div.math').length,
+    typeset: main.querySelectorAll('mjx-container').length,
+    rawTex: ['$$', '\\frac', '\\begin{', '\\mathcal', '\\(', '\\['].filter(t => text.includes(t)),
+    images: [...main.querySelectorAll('img')].map(i => ({src: i.getAttribute('src'), ok: i.complete && i.naturalWidth > 0,
+        alt: (i.getAttribute('alt') || '').trim(), caption: !!i.closest('figure')?.querySelector('figcaption')})),
+    emptyTables: [...main.querySelectorAll('table')].filter(t => t.querySelectorAll('tbody tr, tr').length < 2).length,
+    errors: main.querySelectorAll('.stderr, .output_stderr, .traceback, .output.error').length
+            + (main.innerText.includes('Traceback (most recent call last)') ? 1 : 0),
+    links: [...main.querySelectorAll('a[href]')].map(a => a.href),
+    pageScroll: document.scrollingElement.scrollWidth - width,
+    wide: wide,
+  };
+}
+"""
+
+
+@contextmanager
+def served(folder: Path):
+    """An HTTP server for ``folder`` on 127.0.0.1 (a free port); yields its base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def chromium_path() -> str | None:
+    for candidate in CHROMIUM_CANDIDATES:
+        if Path(candidate).exists():
+            return candidate
+    return shutil.which("chromium")
+
+
+def pages_of(html: Path) -> list[str]:
+    """The book's pages, relative to its root: every .html file except Sphinx's own."""
+    skip = {"genindex.html", "search.html", "index.html"}
+    return sorted(str(p.relative_to(html)) for p in html.rglob("*.html")
+                  if p.name not in skip and "_static" not in p.parts and "_sources" not in p.parts)
+
+
+def check_book(html: Path, screenshots: Path | None = None) -> dict[str, list[str]]:
+    """{page: [problem, …]} for every page of the book rendered in ``html``."""
+    from playwright.sync_api import sync_playwright
+
+    problems: dict[str, list[str]] = {}
+    with served(html) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        page = browser.new_context(viewport=VIEWPORT).new_page()
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        anchors: dict[str, set[str]] = {}
+        for name in pages_of(html):
+            requests.clear()
+            found: list[str] = []
+            url = urljoin(base, name)
+            response = page.goto(url, wait_until="load")
+            if response is None or response.status != 200:
+                problems[name] = [f"the page did not load (status {getattr(response, 'status', None)})"]
+                continue
+            facts = page.evaluate(PAGE_FACTS)
+            page.wait_for_timeout(200)
+            if not facts["title"].strip() or not facts["h1"].strip():
+                found.append("the page has no title or no heading")
+            if facts["mathSources"] and facts["typeset"] < facts["mathSources"]:
+                found.append(f"MathJax typeset {facts['typeset']} of {facts['mathSources']} formulas")
+            if facts["rawTex"]:
+                found.append(f"raw TeX is left in the text: {', '.join(facts['rawTex'])}")
+            for image in facts["images"]:
+                if not image["ok"]:
+                    found.append(f"an image did not load: {image['src']}")
+                elif not image["alt"] and not image["caption"]:
+                    found.append(f"an image has neither alt text nor a caption: {image['src']}")
+            if facts["emptyTables"]:
+                found.append(f"{facts['emptyTables']} table(s) have no rows")
+            if facts["errors"]:
+                found.append(f"{facts['errors']} traceback or stderr block(s) are shown")
+            if facts["pageScroll"] > 1:
+                found.append(f"the page scrolls sideways by {facts['pageScroll']} px at 1280 px")
+            for block in facts["wide"]:
+                found.append(f"wider than the text column: {block}")
+            outside = sorted({urlparse(r).netloc for r in requests if urlparse(r).hostname not in ("127.0.0.1", None)
+                              and not r.startswith("data:")})
+            if outside:
+                found.append(f"the page asked other hosts: {', '.join(outside)}")
+            found += _broken_links(html, base, facts["links"], anchors)
+            if screenshots is not None:
+                screenshots.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(screenshots / (name.replace("/", "_").removesuffix(".html") + ".png")),
+                                full_page=True)
+            problems[name] = found
+        browser.close()
+    return problems
+
+
+def _broken_links(html: Path, base: str, links: list[str], anchors: dict[str, set[str]]) -> list[str]:
+    """Internal links that lead nowhere: a target file that is not in the book, or an anchor
+    that is not on the target page (Sphinx writes every anchor into the HTML)."""
+    broken = []
+    for link in links:
+        if not link.startswith(base):
+            continue  # outside the book: not followed (and never requested by reading the page)
+        target, fragment = urldefrag(link)
+        path = html / urlparse(target).path.lstrip("/")
+        if path.is_dir():
+            path = path / "index.html"
+        if not path.is_file():
+            broken.append(f"a link leads to a page that is not in the book: {link}")
+            continue
+        if fragment:
+            if target not in anchors:
+                anchors[target] = set(re.findall(r'\bid="([^"]+)"', path.read_text(errors="replace")))
+            if fragment not in anchors[target]:
+                broken.append(f"a link or citation points at a missing anchor: {link}")
+    return broken
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("html", type=Path, help="the built book (_build/html)")
+    parser.add_argument("--screenshots", type=Path, default=None)
+    args = parser.parse_args(argv)
+    problems = check_book(args.html, args.screenshots)
+    for name, found in problems.items():
+        print(f"{name}: {'ok' if not found else ''}")
+        for problem in found:
+            print(f"  - {problem}")
+    return 1 if any(problems.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
