@@ -48,12 +48,16 @@ def ledger_dir() -> Path:
 
 
 def git_commit() -> str | None:
+    """HEAD, with '+dirty' when tracked files differ from it. The executed chapters are left out
+    of that test: they are what a build writes, so a build of several chapters would otherwise
+    mark every chapter after the first as built from uncommitted code."""
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
         if out.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)book/*.ipynb"], cwd=REPO_ROOT, capture_output=True, text=True,
+                               timeout=5).stdout.strip()
         return out.stdout.strip() + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
