@@ -41,7 +41,7 @@ async () => {
     const r = e.getBoundingClientRect();
     if (r.width === 0) return;
     if (r.right > width + 1 || e.scrollWidth > e.clientWidth + 1) {
-      wide.push((e.tagName + '.' + (e.className || '')).slice(0, 60) + ': ' + (e.innerText || e.src || '').slice(0, 60));
+      wide.push((e.tagName + '.' + (e.className || '')).slice(0, 60) + ': ' + (e.innerText || e.src || '').replace(/\s+/g, ' ').slice(0, 60));
     }
   });
   return {
