@@ -136,13 +136,17 @@ def check_no_errors(path: Path) -> None:
                 raise SystemExit(f"{path.relative_to(ROOT)} cell {i} holds an error output; run the build with --force")
 
 
-def render() -> None:
+def render(root: Path = ROOT, quiet: bool = False) -> Path:
+    """Jupyter Book on the book in ``root`` (warnings are errors); returns the HTML folder."""
     jb = Path(sys.executable).parent / "jupyter-book"
-    command = [str(jb if jb.exists() else "jupyter-book"), "build", str(ROOT), "--warningiserror", "--keep-going"]
+    command = [str(jb if jb.exists() else "jupyter-book"), "build", str(root), "--warningiserror", "--keep-going"]
     print("$", " ".join(command), flush=True)
-    if subprocess.run(command, cwd=ROOT).returncode != 0:
-        raise SystemExit("Jupyter Book reported errors or warnings (treated as errors); see above")
-    print(f"\nThe book is at {ROOT / '_build' / 'html' / 'index.html'}")
+    done = subprocess.run(command, cwd=root, capture_output=quiet, text=True)
+    if done.returncode != 0:
+        raise SystemExit("Jupyter Book reported errors or warnings (treated as errors); see "
+                         + ("above" if not quiet else f"its output:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"))
+    print(f"\nThe book is at {root / '_build' / 'html' / 'index.html'}")
+    return root / "_build" / "html"
 
 
 def main(argv: list[str] | None = None) -> None:

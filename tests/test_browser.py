@@ -1,0 +1,95 @@
+"""The book as readers see it: every page of a book built at the smoke profile, opened in the
+system Chromium at 1280 px (``tests/browser.py`` holds the checks), and a page made broken on
+purpose to show that each check fails when it should."""
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import browser  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _why_not() -> str | None:
+    """One sentence saying why the browser checks cannot run here, or None."""
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (make setup installs it with the dev extras)"
+    if browser.chromium_path() is None:
+        return "no Chromium is installed (make setup installs Debian's chromium where apt works)"
+    if not (ROOT / "_static" / "mathjax" / "tex-mml-chtml.js").exists():
+        return "MathJax is not in _static/mathjax (make setup fetches it from npm)"
+    return None
+
+
+pytestmark = pytest.mark.skipif(_why_not() is not None, reason=_why_not() or "")
+
+
+@pytest.fixture(scope="module")
+def smoke_book(tmp_path_factory):
+    """The whole book, its chapters executed at the smoke profile, rendered into a temporary folder."""
+    import nbformat
+    import papermill
+
+    from ssllib import book
+
+    root = tmp_path_factory.mktemp("smoke-book")
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, root / name)
+    shutil.copytree(ROOT / "_static", root / "_static")
+    shutil.copytree(ROOT / "book", root / "book", ignore=shutil.ignore_patterns("*.ipynb"))
+    for chapter in book.chapters():
+        target = root / "book" / chapter.name
+        papermill.execute_notebook(str(chapter), str(target), parameters={"profile": "smoke"},
+                                   cwd=str(chapter.parent), kernel_name="python3", progress_bar=False)
+        nb = nbformat.read(target, as_version=4)
+        book.normalise(nb)
+        nbformat.write(nb, target)
+    return book.render(root, quiet=True)
+
+
+@pytest.mark.timeout(900)
+def test_every_page_of_the_smoke_book_reads_well(smoke_book):
+    problems = browser.check_book(smoke_book, ROOT / "_build" / "screenshots")
+    assert set(problems) >= {"book/intro.html", *(f"book/{p.stem}.html" for p in (ROOT / "book").glob("*.ipynb"))}
+    found = {page: issues for page, issues in problems.items() if issues}
+    assert not found, "\n".join(f"{page}: {'; '.join(issues)}" for page, issues in found.items())
+    assert len(list((ROOT / "_build" / "screenshots").glob("*.png"))) >= len(problems)
+
+
+BROKEN_PAGE = """<!doctype html><html><head><title>broken</title></head><body><main>
+<h1>A broken page</h1>
+<p>A formula left as text: $$\\frac{a}{b}$$</p>
+<img src="missing.png" alt="a figure that is not there">
+<img src="dot.png">
+<table><tr><th>only a header</th></tr></table>
+<pre>{wide}</pre>
+<div class="output stderr">Traceback (most recent call last): boom</div>
+<a href="other.html#nowhere">a link to a missing anchor</a> <a href="gone.html">a link to a missing page</a>
+<img src="https://example.org/tracker.png" alt="from another host">
+</main></body></html>
+"""
+
+
+@pytest.mark.timeout(120)
+def test_each_check_fails_on_a_page_made_broken_on_purpose(tmp_path):
+    (tmp_path / "page.html").write_text(BROKEN_PAGE.replace("{wide}", "x" * 400))
+    (tmp_path / "other.html").write_text('<html><head><title>o</title></head><body><main><h1 id="here">o</h1>'
+                                         '</main></body></html>')
+    # a valid 1×1 PNG, shown without alt text or caption
+    (tmp_path / "dot.png").write_bytes(bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000 1f15c4890000000d49444154789c6360000002000154a24f5d"
+        "0000000049454e44ae426082".replace(" ", "")))
+    problems = browser.check_book(tmp_path)["page.html"]
+    text = "\n".join(problems)
+    for expected in ("raw TeX is left in the text: $$, \\frac", "an image did not load: missing.png",
+                     "an image has neither alt text nor a caption: dot.png", "1 table(s) have no rows",
+                     "traceback or stderr block", "wider than the text column: PRE",
+                     "the page scrolls sideways", "missing anchor", "not in the book: ",
+                     "the page asked other hosts: example.org"):
+        assert expected in text, (expected, problems)
+    assert browser.check_book(tmp_path)["other.html"] == []
