@@ -124,6 +124,17 @@ def budget_curve(histories: dict[str, list[list[dict]]], levels: dict[str, float
     return fig
 
 
+def _epoch_axes(fig, ax, title: str, ylabel: str):
+    """The finish of a plot against epochs: labels, title, grid, legend, tight layout."""
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def difference_curve(differences, title: str, ylabel: str = "difference (points)"):
     """A paired difference against epochs: ``differences`` is a list of (epoch,
     :class:`~ssllib.chapters.statistics.PairedDifference`); the line is the mean, the band its
@@ -134,13 +145,7 @@ def difference_curve(differences, title: str, ylabel: str = "difference (points)
     ax.fill_between(epochs, [d.low for _, d in differences], [d.high for _, d in differences], alpha=0.25,
                     label="95% CI over paired seeds")
     ax.axhline(0, color="black", linestyle="--", linewidth=1)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _epoch_axes(fig, ax, title, ylabel)
 
 
 def accuracy_bars(table, metrics=("kNN top-1", "linear top-1"), title: str = ""):
@@ -189,13 +194,7 @@ def metric_traces(series: dict[str, tuple[list[list[dict]], str]], title: str, y
         ax.plot(x, values.mean(0), label=label)
         if len(values) > 1:
             ax.fill_between(x, values.min(0), values.max(0), alpha=0.2)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _epoch_axes(fig, ax, title, ylabel)
 
 
 def relation_distributions(p_t: np.ndarray, p_s: np.ndarray, top: int = 30, titles=None):
