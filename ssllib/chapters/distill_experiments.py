@@ -124,11 +124,10 @@ def relation_distributions(result: DistillResult, teacher: torch.nn.Module, imag
     (p_T, p_S), each (N, K), computed as the loss computes them, with the run's trained heads
     and final queue (eval-mode networks, no augmentation)."""
     rrd = result.model.criterion
-    device = next(result.network.parameters()).device
-    x = prepare_eval(images.to(device), dataset.mean, dataset.std, result.data.size)
-    h_s, h_t = result.network.eval()(x)[0][-1], teacher.eval()(x)[0][-1]
     memory = rrd.queue.keys.float()
-    z_s, z_t = F.normalize(rrd.embed_s(h_s.float()), dim=1), F.normalize(rrd.embed_t(h_t.float()), dim=1)
+    h_s, h_t = (penultimate_features(net, images, dataset, result.data.size).to(memory.device)
+                for net in (result.network, teacher))
+    z_s, z_t = F.normalize(rrd.embed_s(h_s), dim=1), F.normalize(rrd.embed_t(h_t), dim=1)
     p_t = F.softmax(z_t @ memory.t() / rrd.tau_t, dim=1)
     p_s = F.softmax(z_s @ memory.t() / rrd.tau_s, dim=1)
     return p_t.cpu().numpy(), p_s.cpu().numpy()
