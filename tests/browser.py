@@ -7,7 +7,9 @@ Used by ``tests/test_browser.py``; runnable on its own on any built book:
 Each page is served from 127.0.0.1 and checked for: a title; MathJax typeset every formula and
 no raw TeX is left in the text; every image loaded and has alt text or a caption; every table
 has rows; no traceback or stderr block; every internal link and citation resolves; no request
-left 127.0.0.1; nothing wider than the 1280-px viewport. A list of problems comes back, one
+left 127.0.0.1; nothing wider than the 1280-px viewport; every image in a numbered, captioned
+figure that the text refers to; a chapter opens with "The idea" and keeps its settings for an
+appendix; citations resolve to the page's own reference list and no label names two papers. A list of problems comes back, one
 sentence each.
 """
 from __future__ import annotations
@@ -56,6 +58,14 @@ async () => {
     errors: main.querySelectorAll('.stderr, .output_stderr, .traceback, .output.error').length
             + (main.innerText.includes('Traceback (most recent call last)') ? 1 : 0),
     links: [...main.querySelectorAll('a[href]')].map(a => a.href),
+    figures: [...main.querySelectorAll('figure')].map(f => ({id: f.id || (f.querySelector('[id]') || {}).id || '',
+        numbered: !!f.querySelector('figcaption .caption-number'), hasImage: !!f.querySelector('img')})),
+    referenced: [...main.querySelectorAll('a[href*="#"]')].filter(a => !a.classList.contains('headerlink'))
+        .map(a => a.getAttribute('href').split('#')[1]),
+    headings: [...main.querySelectorAll('section > h2')].map(h => h.innerText.replace(/#$/, '').trim()),
+    citations: [...main.querySelectorAll('.bibtex-citation a')].map(a => ({text: a.innerText.trim(),
+        href: a.getAttribute('href'), title: a.getAttribute('title') || ''})),
+    bibliography: main.querySelectorAll('.bibliography, div.citation, dl.citation').length,
     pageScroll: document.scrollingElement.scrollWidth - width,
     wide: wide,
   };
@@ -128,6 +138,9 @@ def check_book(html: Path, screenshots: Path | None = None) -> dict[str, list[st
                     found.append(f"an image did not load: {image['src']}")
                 elif not image["alt"] and not image["caption"]:
                     found.append(f"an image has neither alt text nor a caption: {image['src']}")
+            found += _figure_problems(facts)
+            found += _shape_problems(facts)
+            found += _citation_problems(facts)
             if facts["emptyTables"]:
                 found.append(f"{facts['emptyTables']} table(s) have no rows")
             if facts["errors"]:
@@ -148,6 +161,53 @@ def check_book(html: Path, screenshots: Path | None = None) -> dict[str, list[st
             problems[name] = found
         browser.close()
     return problems
+
+
+def _figure_problems(facts: dict) -> list[str]:
+    """Every image sits in a numbered, captioned figure, and the text refers to every figure."""
+    found = []
+    for image in facts["images"]:
+        if image["ok"] and not image["caption"]:
+            found.append(f"an image is not in a captioned figure: {image['src']}")
+    for figure in facts["figures"]:
+        if not figure["hasImage"]:
+            continue
+        if not figure["numbered"]:
+            found.append(f"a figure has no number: {figure['id'] or 'without an id'}")
+        elif figure["id"] not in facts["referenced"]:
+            found.append(f"no text refers to the figure {figure['id'] or 'without an id'}")
+    return found
+
+
+def _shape_problems(facts: dict) -> list[str]:
+    """A chapter opens with its idea, and its settings table is an appendix after the results."""
+    headings = facts["headings"]
+    if "The idea" not in headings:
+        return []
+    found = []
+    if headings[0] != "The idea":
+        found.append(f"the first section is {headings[0]!r}, not 'The idea'")
+    settings = [i for i, h in enumerate(headings) if "settings" in h.lower()]
+    if settings and settings[0] < len(headings) - 3:
+        found.append("the settings section is not an appendix at the end of the page")
+    return found
+
+
+def _citation_problems(facts: dict) -> list[str]:
+    """Citations point at a reference list on their own page, and two papers never share a label."""
+    found = []
+    if facts["citations"] and not facts["bibliography"]:
+        found.append("the page cites papers but has no reference list of its own")
+    elsewhere = sorted({c["text"] for c in facts["citations"] if not c["href"].startswith("#")})
+    if elsewhere:
+        found.append(f"citations point at another page's reference list: {', '.join(elsewhere)}")
+    papers: dict[str, set[str]] = {}
+    for citation in facts["citations"]:
+        papers.setdefault(citation["text"], set()).add(citation["title"])
+    for text, titles in papers.items():
+        if len(titles) > 1:
+            found.append(f"the label {text!r} stands for {len(titles)} different papers")
+    return found
 
 
 def _broken_links(html: Path, base: str, links: list[str], anchors: dict[str, set[str]]) -> list[str]:

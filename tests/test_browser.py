@@ -71,6 +71,16 @@ BROKEN_PAGE = """<!doctype html><html><head><title>broken</title></head><body><m
 <div class="output stderr">Traceback (most recent call last): boom</div>
 <a href="other.html#nowhere">a link to a missing anchor</a> <a href="gone.html">a link to a missing page</a>
 <img src="https://example.org/tracker.png" alt="from another host">
+<section><h2>Appendix: the settings of this run</h2></section>
+<section><h2>The idea</h2></section><section><h2>Results</h2></section><section><h2>Takeaways</h2></section>
+<section><h2>Limits</h2></section>
+<figure id="fig-unnumbered"><img src="dot.png" alt="a dot"><figcaption>no number</figcaption></figure>
+<figure id="fig-unreferenced"><img src="dot.png" alt="a dot"><figcaption><span class="caption-number">Figure 1
+</span>never referred to</figcaption></figure>
+<span class="bibtex-citation"><a href="#c1" title="Paper one">Chen et al., 2020</a></span>
+<span class="bibtex-citation"><a href="#c2" title="Paper two">Chen et al., 2020</a></span>
+<span class="bibtex-citation"><a href="other.html#here" title="Paper three">Far, 2021</a></span>
+<span id="c1"></span><span id="c2"></span>
 </main></body></html>
 """
 
@@ -90,6 +100,11 @@ def test_each_check_fails_on_a_page_made_broken_on_purpose(tmp_path):
                      "an image has neither alt text nor a caption: dot.png", "1 table(s) have no rows",
                      "traceback or stderr block", "wider than the text column: PRE",
                      "the page scrolls sideways", "missing anchor", "not in the book: ",
-                     "the page asked other hosts: example.org"):
+                     "the page asked other hosts: example.org", "an image is not in a captioned figure: dot.png",
+                     "a figure has no number: fig-unnumbered", "no text refers to the figure fig-unreferenced",
+                     "the first section is 'Appendix: the settings of this run'",
+                     "the settings section is not an appendix", "has no reference list of its own",
+                     "citations point at another page's reference list: Far, 2021",
+                     "the label 'Chen et al., 2020' stands for 2 different papers"):
         assert expected in text, (expected, problems)
     assert browser.check_book(tmp_path)["other.html"] == []

@@ -44,7 +44,7 @@ def augmented_views(images: torch.Tensor, augment, mean, std, views: int = 4, se
 def distribution_match(ours: dict[str, np.ndarray], reference: dict[str, np.ndarray], bins: int = 30,
                        labels=("ssllib (batched)", "torchvision (per image)")):
     """Overlaid histograms, one panel per quantity."""
-    fig, axes = plt.subplots(1, len(ours), figsize=(3.6 * len(ours), 2.8))
+    fig, axes = plt.subplots(1, len(ours), figsize=(3.4 * len(ours) + 1.8, 2.8))
     for ax, key in zip(np.atleast_1d(axes), ours):
         lo = min(ours[key].min(), reference[key].min())
         hi = max(ours[key].max(), reference[key].max())
@@ -52,7 +52,9 @@ def distribution_match(ours: dict[str, np.ndarray], reference: dict[str, np.ndar
         ax.hist(ours[key], edges, alpha=0.55, density=True, label=labels[0])
         ax.hist(reference[key], edges, histtype="step", linewidth=1.5, density=True, label=labels[1], color="k")
         ax.set_title(key, fontsize=10)
-    np.atleast_1d(axes)[0].legend(fontsize=8)
+        ax.set_xlabel(key)
+        ax.set_ylabel("density")
+    legend_outside(np.atleast_1d(axes)[-1])
     fig.tight_layout()
     return fig
 
@@ -70,11 +72,12 @@ def _series(run: list[dict], metric: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def training_curves(histories: dict[str, list[list[dict]]], metrics=("loss", "knn_monitor"),
-                    titles=("training loss", "kNN monitor top-1 (%)")):
+                    titles=("training loss", "kNN monitor top-1 (%)"), ylabels=None):
     """Mean (line) and min–max (band) over seeds of each metric against epochs, one line per
-    label; metrics logged within epochs are drawn at that resolution."""
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.2))
-    for ax, metric, title in zip(np.atleast_1d(axes), metrics, titles):
+    label; metrics logged within epochs are drawn at that resolution. ``ylabels`` (default the
+    titles) name each panel's y-axis with its unit."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics) + 1.6, 3.2))
+    for ax, metric, title, ylabel in zip(np.atleast_1d(axes), metrics, titles, ylabels or titles):
         for label, runs in histories.items():
             series = [_series(run, metric) for run in runs]
             length = min(len(x) for x, _ in series)
@@ -88,9 +91,11 @@ def training_curves(histories: dict[str, list[list[dict]]], metrics=("loss", "kn
             if len(values) > 1:
                 ax.fill_between(x, np.nanmin(values, 0), np.nanmax(values, 0), alpha=0.2)
         ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
-    np.atleast_1d(axes)[0].legend(fontsize=8)
+        mark_cut(ax)
+    legend_outside(np.atleast_1d(axes)[-1])
     fig.tight_layout()
     return fig
 
@@ -101,7 +106,7 @@ def budget_curve(histories: dict[str, list[list[dict]]], levels: dict[str, float
     min–max band), starting at epoch 0 from ``start[label]`` (its networks at initialisation),
     with ``levels`` (name → accuracy on the same monitor) drawn as horizontal lines. With
     ``steps_per_epoch`` a second axis counts optimisation steps."""
-    fig, ax = plt.subplots(figsize=(6.2, 3.6))
+    fig, ax = plt.subplots(figsize=(7.4, 3.6))
     for label, runs in histories.items():
         series = [_series(run, "knn_monitor") for run in runs]
         length = min(len(x) for x, _ in series)
@@ -112,25 +117,38 @@ def budget_curve(histories: dict[str, list[list[dict]]], levels: dict[str, float
             ax.fill_between(x, values.min(0), values.max(0), alpha=0.2)
     for i, (name, value) in enumerate(levels.items()):
         ax.axhline(value, color=f"C{len(histories) + i}", linestyle="--", linewidth=1.2, label=f"{name} ({value:.1f})")
-    ax.set_xlabel("epoch")
     if steps_per_epoch:
         top = ax.secondary_xaxis("top", functions=(lambda e: e * steps_per_epoch, lambda s: s / steps_per_epoch))
         top.set_xlabel("optimisation steps", fontsize=9)
-    ax.set_ylabel("top-1 (%)")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, title, "top-1 (%)")
 
 
-def _epoch_axes(fig, ax, title: str, ylabel: str):
-    """The finish of a plot against epochs: labels, title, grid, legend, tight layout."""
-    ax.set_xlabel("epoch")
+def legend_outside(ax) -> None:
+    """The legend to the right of the axes, where it covers no data."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
+
+
+def mark_cut(ax) -> None:
+    """A y-axis that does not start at 0 says so: break marks at its foot and 'axis from …' in
+    its label. An axis that reaches 0 or below is left alone."""
+    low, _ = ax.get_ylim()
+    if low <= 0:
+        return
+    marks = dict(transform=ax.transAxes, color="black", clip_on=False, linewidth=1)
+    for dy in (0.0, 0.025):
+        ax.plot([-0.02, 0.02], [0.005 + dy, 0.025 + dy], **marks)
+    ax.set_ylabel(f"{ax.get_ylabel()}, axis from {low:.3g}")
+
+
+def _finish(fig, ax, title: str, ylabel: str, xlabel: str = "epoch"):
+    """The finish of a plot: axis labels, title, grid, a cut y-axis marked, the legend outside."""
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    mark_cut(ax)
+    legend_outside(ax)
     fig.tight_layout()
     return fig
 
@@ -139,28 +157,27 @@ def difference_curve(differences, title: str, ylabel: str = "difference (points)
     """A paired difference against epochs: ``differences`` is a list of (epoch,
     :class:`~ssllib.chapters.statistics.PairedDifference`); the line is the mean, the band its
     95% interval, the dashed line zero."""
-    fig, ax = plt.subplots(figsize=(6.2, 3.0))
+    fig, ax = plt.subplots(figsize=(7.4, 3.0))
     epochs = [e for e, _ in differences]
     ax.plot(epochs, [d.mean for _, d in differences], marker="o")
     ax.fill_between(epochs, [d.low for _, d in differences], [d.high for _, d in differences], alpha=0.25,
                     label="95% CI over paired seeds")
     ax.axhline(0, color="black", linestyle="--", linewidth=1)
-    return _epoch_axes(fig, ax, title, ylabel)
+    return _finish(fig, ax, title, ylabel)
 
 
 def accuracy_bars(table, metrics=("kNN top-1", "linear top-1"), title: str = ""):
     """Grouped bars with ± std error bars from a table with '<metric> mean' and '<metric> std' columns."""
-    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(table), 3.4))
+    fig, ax = plt.subplots(figsize=(2.6 + 1.1 * len(table), 3.4))
     x = np.arange(len(table))
     width = 0.8 / len(metrics)
     for i, metric in enumerate(metrics):
         ax.bar(x + (i - (len(metrics) - 1) / 2) * width, table[f"{metric} mean"], width,
                yerr=table[f"{metric} std"].fillna(0), capsize=3, label=metric)
     ax.set_xticks(x, table.index, rotation=15, ha="right", fontsize=9)
-    low = np.nanmin(np.concatenate([table[f"{m} mean"].to_numpy(dtype=float) for m in metrics]))
-    ax.set_ylim(max(0, low - 10), 100)
+    ax.set_ylim(0, 100)
     ax.set_ylabel("top-1 accuracy (%)")
-    ax.legend(fontsize=8, loc="lower right")
+    legend_outside(ax)
     ax.grid(axis="y", alpha=0.3)
     if title:
         ax.set_title(title, fontsize=10)
@@ -184,7 +201,7 @@ def similarity_distributions(samples: dict, title: str = "q·n for each kind of 
 def metric_traces(series: dict[str, tuple[list[list[dict]], str]], title: str, ylabel: str = ""):
     """Several logged metrics on one axis: ``{label: (histories over seeds, metric name)}``;
     mean over seeds with the min–max band, at the resolution the metric was logged."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    fig, ax = plt.subplots(figsize=(7.6, 3.4))
     for label, (runs, metric) in series.items():
         curves = [_series(run, metric) for run in runs]
         length = min(len(x) for x, _ in curves)
@@ -194,14 +211,14 @@ def metric_traces(series: dict[str, tuple[list[list[dict]], str]], title: str, y
         ax.plot(x, values.mean(0), label=label)
         if len(values) > 1:
             ax.fill_between(x, values.min(0), values.max(0), alpha=0.2)
-    return _epoch_axes(fig, ax, title, ylabel)
+    return _finish(fig, ax, title, ylabel)
 
 
 def relation_distributions(p_t: np.ndarray, p_s: np.ndarray, top: int = 30, titles=None):
     """For each row (one image), the teacher's distribution over the memory at its ``top``
     entries, largest first (bars), with the student's probability of the same entries (dots)."""
     n = len(p_t)
-    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.0), sharey=True)
+    fig, axes = plt.subplots(1, n, figsize=(3.4 * n + 1.6, 3.0), sharey=True)
     for i, ax in enumerate(np.atleast_1d(axes)):
         order = np.argsort(-p_t[i])[:top]
         ax.bar(np.arange(top), p_t[i][order], color="tab:blue", alpha=0.6, label="teacher $p_T$")
@@ -211,6 +228,6 @@ def relation_distributions(p_t: np.ndarray, p_s: np.ndarray, top: int = 30, titl
             ax.set_title(titles[i], fontsize=9)
         ax.grid(axis="y", alpha=0.3)
     np.atleast_1d(axes)[0].set_ylabel("probability")
-    np.atleast_1d(axes)[0].legend(fontsize=8)
+    legend_outside(np.atleast_1d(axes)[-1])
     fig.tight_layout()
     return fig

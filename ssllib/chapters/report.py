@@ -67,3 +67,39 @@ def training_summary(label: str, runs) -> str:
     epochs = runs[0].config.epochs
     return f"{label}: {len(runs)} run{'s' if len(runs) > 1 else ''} of {epochs} epoch{'s' if epochs > 1 else ''}, " \
            f"{took} of training each ({state})"
+
+
+BESIDE_COLUMNS = ("method", "from", "data", "network", "epochs", "protocol", "runs", "result")
+
+
+def measured_entry(table: pd.DataFrame, method: str, metric: str, *, data: str, network: str, epochs,
+                   protocol: str, title: str | None = None, digits: int = 2) -> dict:
+    """One row of an 'ours beside the paper' table, from a :func:`mean_std_table`: the mean ±
+    std over the seeds this run trained (the mean alone for one run)."""
+    row = table.loc[method]
+    runs = int(row[f"{metric} runs"])
+    value = f"{row[f'{metric} mean']:.{digits}f}"
+    if runs > 1 and not np.isnan(row[f"{metric} std"]):
+        value += f" ± {row[f'{metric} std']:.{digits}f}"
+    return {"method": title or method, "from": "this run", "data": data, "network": network, "epochs": epochs,
+            "protocol": protocol, "runs": runs, "result": value}
+
+
+def published_entry(method: str, value, source: str, *, data: str, network: str, epochs, protocol: str,
+                    std: float | None = None, runs: int | None = None) -> dict:
+    """One published row of an 'ours beside the paper' table, with its source; ``value`` is a
+    number (shown as published, to 2 decimals) or a string such as 'AP50 82.4, AP 57.0'."""
+    shown = value if isinstance(value, str) else f"{value:.2f}"
+    if std is not None and not pd.isna(std):
+        shown += f" ± {std:.2f}"
+    return {"method": method, "from": f"published: {source}", "data": data, "network": network, "epochs": epochs,
+            "protocol": protocol, "runs": "n/a" if runs is None or pd.isna(runs) else int(runs), "result": shown}
+
+
+def beside_the_paper(entries: Iterable[dict]):
+    """The curated comparison of a chapter: one row per number, ours and published, each with
+    its protocol, budget, number of runs and source; no index column."""
+    frame = pd.DataFrame(list(entries), columns=list(BESIDE_COLUMNS))
+    frame["epochs"] = frame["epochs"].map(lambda e: "n/a" if e is None or pd.isna(e) else str(e))
+    frame["runs"] = frame["runs"].astype(str)
+    return frame.style.hide(axis="index")

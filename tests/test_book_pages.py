@@ -1,0 +1,90 @@
+"""What the rendered pages rely on: distinct citation labels, figures whose axes say what they
+show, and the curated 'ours beside the paper' table."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from pybtex.database import parse_string
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+import bibyear  # noqa: E402
+
+from ssllib.chapters import plots, report  # noqa: E402
+
+BIB = r"""
+@article{chen2020b, author = {Chen, Ting and Kornblith, Simon and Hinton, Geoffrey}, title = {B}, year = {2020}}
+@article{chen2020a, author = {Chen, Xinlei and Fan, Haoqi and He, Kaiming}, title = {A}, year = {2020}}
+@article{g2024x, author = {Giakoumoglou, Nikolaos and Stathaki, Tania}, title = {X}, year = {2024}}
+@article{g2024y, author = {Giakoumoglou, Nikolaos and Stathaki, Tania}, title = {Y}, year = {2024}}
+@article{g2024z, author = {Giakoumoglou, Nikolaos and Stathaki, Tania and Gkelias, Athanasios}, title = {Z}, year = {2024}}
+@article{g2025, author = {Giakoumoglou, Nikolaos and Stathaki, Tania}, title = {W}, year = {2025}}
+"""
+
+
+def test_papers_that_would_share_a_label_get_letters_in_key_order():
+    entries = parse_string(BIB, "bibtex").entries
+    assert bibyear.disambiguate(entries) == {"chen2020a": "2020a", "chen2020b": "2020b",
+                                             "g2024x": "2024a", "g2024y": "2024b"}
+
+
+def test_the_books_bibliography_has_no_two_papers_with_one_label():
+    from pybtex.database import parse_file
+
+    entries = parse_file(str(ROOT / "book" / "references.bib")).entries
+    years = bibyear.disambiguate(entries)
+    labels = [(bibyear.author_text(e), years.get(k, e.fields["year"])) for k, e in entries.items()]
+    assert len(labels) == len(set(labels))
+    assert years["chen2020mocov2"] == "2020a" and years["chen2020simclr"] == "2020b"
+
+
+def test_accuracy_bars_start_at_zero_and_keep_the_legend_off_the_bars():
+    table = pd.DataFrame({"kNN top-1 mean": [70.0, 72.0], "kNN top-1 std": [0.5, np.nan],
+                          "linear top-1 mean": [75.0, 78.0], "linear top-1 std": [0.3, 0.2]}, index=["a", "b"])
+    fig = plots.accuracy_bars(table)
+    ax = fig.axes[0]
+    assert ax.get_ylim() == (0, 100)
+    fig.canvas.draw()
+    legend = ax.get_legend().get_window_extent()
+    assert legend.x0 >= ax.get_window_extent().x1  # to the right of the axes, over no bar
+
+
+def test_a_cut_axis_is_marked_and_an_axis_from_zero_is_not():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [60, 70])
+    ax.set_ylabel("top-1 (%)")
+    plots.mark_cut(ax)
+    assert ax.get_ylabel().startswith("top-1 (%), axis from ")
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 70])
+    ax.set_ylim(0, 80)
+    ax.set_ylabel("top-1 (%)")
+    plots.mark_cut(ax)
+    assert ax.get_ylabel() == "top-1 (%)"
+
+
+def test_training_curves_label_every_y_axis():
+    history = [[{"epoch": 1, "loss": 3.0}, {"epoch": 2, "loss": 2.0}]]
+    fig = plots.training_curves({"m": history}, metrics=("loss",), titles=("training loss",),
+                                ylabels=("loss (nats)",))
+    assert fig.axes[0].get_ylabel().startswith("loss (nats)")
+    assert fig.axes[0].get_xlabel() == "epoch"
+
+
+def test_the_curated_table_shows_ours_and_published_with_their_conditions():
+    table = report.mean_std_table([{"method": "m", "top": 70.0}, {"method": "m", "top": 72.0}], "method", {"top": "top"})
+    ours = report.measured_entry(table, "m", "top", data="d", network="n", epochs=5, protocol="p")
+    assert ours["result"] == "71.00 ± 1.41" and ours["runs"] == 2 and ours["from"] == "this run"
+    theirs = report.published_entry("m", 67.5, "the README", data="ImageNet", network="R50", epochs=200,
+                                    protocol="linear", std=0.1, runs=5)
+    assert theirs["result"] == "67.50 ± 0.10" and theirs["from"] == "published: the README"
+    none = report.published_entry("m", "AP 57.0", "x", data="d", network="n", epochs=pd.NA, protocol="p")
+    frame = report.beside_the_paper([ours, theirs, none]).data
+    assert list(frame.columns) == list(report.BESIDE_COLUMNS)
+    assert list(frame.runs) == ["2", "5", "n/a"] and frame.epochs.iloc[2] == "n/a"
+    html = report.beside_the_paper([ours]).to_html()
+    assert "this run" in html and "<th class=\"blank level0\"" not in html  # no index column
