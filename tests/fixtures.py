@@ -125,3 +125,46 @@ def tiny_dataset(n: int = 32, size: int = 8, channels: int = 1, classes: int = 1
     labels = torch.from_numpy(labels_for(n, classes))
     return ImageDataset("tiny", "train", images, labels, [str(c) for c in range(classes)],
                         (0.5,) * channels, (0.25,) * channels)
+
+
+def flat_momentum_method(cls, seed: int = 0, **options):
+    """A momentum method (``cls``) on a one-layer backbone for (3, 4, 4) inputs: 12 features, an
+    8-dimensional embedding, a queue of 32, no key shuffle; the same weights for the same seed."""
+    import torch
+    import torch.nn as nn
+
+    class Flat(nn.Module):
+        feature_dim = 12
+
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 12))
+
+        def forward(self, x):
+            return self.net(x)
+
+    torch.manual_seed(seed)
+    return cls(Flat(), nn.Linear(12, 8), 8, 32, momentum=0.9, temperature=0.2, shuffle_keys=False,
+               generator=torch.Generator().manual_seed(seed), **options)
+
+
+def two_views(seed: int = 1):
+    """Two random (4, 3, 4, 4) batches: the query and key views of a flat momentum method."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(4, 3, 4, 4, generator=g), torch.randn(4, 3, 4, 4, generator=g)
+
+
+def assert_same_step(model, reference) -> None:
+    """One step of ``model`` and of ``reference`` on the same views and draws gives the same
+    loss and the same gradient on every encoder parameter, bit for bit."""
+    import torch
+
+    xq, xk = two_views()
+    a = model(xq, xk, epoch=3, generator=torch.Generator().manual_seed(5))
+    b = reference(xq, xk, epoch=3, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(a[0], b[0])
+    a[0].backward(), b[0].backward()
+    for p, r in zip(model.encoder.parameters(), reference.encoder.parameters()):
+        assert torch.equal(p.grad, r.grad)

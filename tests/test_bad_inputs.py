@@ -50,10 +50,10 @@ def _cached(load, cfg):
 def _first_run(chapter: str, settings, student: bool = False):
     """The configuration, trainer and data of the first run the chapter trains (of its student
     trained alone, with ``student``: the teacher keeps the benchmark's learning rate)."""
-    if chapter in ("foundations", "synco"):
+    if chapter in ("foundations", "synco", "cueco"):
         from ssllib.selfsup.trainer import load_run_data, run_id_for, train
 
-        cfg = settings.run_config(method="mocov2") if chapter == "synco" else settings.run_config()
+        cfg = settings.run_config(method="mocov2") if chapter in ("synco", "cueco") else settings.run_config()
         return cfg, run_id_for(cfg), lambda: train(cfg, data=_cached(load_run_data, cfg))
     from ssllib.distill.trainer import load_distill_data, run_id_for, train_distill
 

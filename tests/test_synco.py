@@ -3,7 +3,6 @@ import math
 
 import pytest
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from ssllib.selfsup import synthetic_negatives as sn
@@ -12,6 +11,7 @@ from ssllib.selfsup import synco as synco_module
 from ssllib.selfsup.mocov2 import MoCoV2
 from ssllib.selfsup.synco import SynCo, negative_weight_shares
 from ssllib.engine.params import ParameterError
+from tests.fixtures import assert_same_step, flat_momentum_method as _method, two_views as _views
 
 Q = torch.tensor([[1.0, 0.0]])               # one query, D = 2
 N = torch.tensor([[[0.0, 1.0]]])             # one hard negative for it: (N, n, D)
@@ -156,39 +156,11 @@ def test_every_synthetic_vector_is_unit_norm_detached_and_fp32():
 
 # ------------------------------------------------------------------ the method on the momentum base
 
-class _Flat(nn.Module):
-    feature_dim = 12
-
-    def __init__(self):
-        super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 12))
-
-    def forward(self, x):
-        return self.net(x)
-
-
-def _method(cls, seed=0, **options):
-    torch.manual_seed(seed)
-    return cls(_Flat(), nn.Linear(12, 8), 8, 32, momentum=0.9, temperature=0.2, shuffle_keys=False,
-               generator=torch.Generator().manual_seed(seed), **options)
-
-
-def _views(seed=1):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(4, 3, 4, 4, generator=g), torch.randn(4, 3, 4, 4, generator=g)
-
-
 def test_with_all_counts_zero_the_loss_equals_mocov2_exactly():
     zero = dict(n1=0, n2=0, n3=0, n4=0, n5=0, n6=0, warmup_epochs=0)
     synco, moco = _method(SynCo, **zero), _method(MoCoV2)
     moco.load_state_dict(synco.state_dict())
-    xq, xk = _views()
-    a = synco(xq, xk, epoch=3, generator=torch.Generator().manual_seed(5))
-    b = moco(xq, xk, epoch=3, generator=torch.Generator().manual_seed(5))
-    assert torch.equal(a[0], b[0])
-    a[0].backward(), b[0].backward()
-    for p, r in zip(synco.encoder.parameters(), moco.encoder.parameters()):
-        assert torch.equal(p.grad, r.grad)
+    assert_same_step(synco, moco)
 
 
 def _capture(monkeypatch):

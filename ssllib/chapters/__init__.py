@@ -6,8 +6,9 @@ from __future__ import annotations
 
 def chapter_specs() -> dict:
     """Every chapter's :class:`~ssllib.chapters.spec.ChapterSpec`, by name, in book order."""
+    from ssllib.chapters.cueco import CUECO
     from ssllib.chapters.dcd import DCD
     from ssllib.chapters.foundations import FOUNDATIONS
     from ssllib.chapters.rrd import RRD
     from ssllib.chapters.synco import SYNCO
-    return {spec.name: spec for spec in (FOUNDATIONS, SYNCO, RRD, DCD)}
+    return {spec.name: spec for spec in (FOUNDATIONS, SYNCO, CUECO, RRD, DCD)}

@@ -34,6 +34,15 @@ SMOKE = derive(CPU, train_subset=1024, width=4, embed_dim=32, queue_size=256, te
                crop_min_scale=0.3, epochs=1, batch_size=64, lr=0.06, knn_k=20, monitor_size=512, seeds=2,
                supervised_epochs=1)
 
+FOUNDATIONS_ONLY = ("seeds", "first_seed", "supervised_epochs", "supervised_lr")
+
+
+def moco_settings(profile: dict) -> dict:
+    """A foundations profile without its own settings (seeds, the supervised baseline): the
+    MoCo-v2 recipe that the other self-supervised chapters start from."""
+    return {k: v for k, v in profile.items() if k not in FOUNDATIONS_ONLY}
+
+
 FOUNDATIONS = ChapterSpec(
     name="foundations",
     params={

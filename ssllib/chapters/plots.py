@@ -231,3 +231,42 @@ def relation_distributions(p_t: np.ndarray, p_s: np.ndarray, top: int = 30, titl
     legend_outside(np.atleast_1d(axes)[-1])
     fig.tight_layout()
     return fig
+
+
+def band_lines(series: dict[str, tuple[np.ndarray, np.ndarray]], title: str, ylabel: str, xlabel: str = "epoch"):
+    """One line per label: ``(x, values)`` with values (seeds, points); the mean is the line,
+    the min–max over seeds the band."""
+    fig, ax = plt.subplots(figsize=(7.6, 3.4))
+    for label, (x, values) in series.items():
+        if len(x) == 0:
+            continue
+        ax.plot(x, values.mean(0), label=label)
+        if len(values) > 1:
+            ax.fill_between(x, values.min(0), values.max(0), alpha=0.2)
+    return _finish(fig, ax, title, ylabel, xlabel)
+
+
+def cluster_picture(picture: dict, shown_clusters: int = 10):
+    """Two views of one 2-D embedding (``cluster_experiments.picture``): points coloured by
+    their cluster (the ``shown_clusters`` largest in colour, the rest grey) and by their class."""
+    points, clusters, classes = picture["points"], picture["clusters"], picture["classes"]
+    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.6))
+    ids, counts = np.unique(clusters, return_counts=True)
+    largest = ids[np.argsort(-counts)][:shown_clusters]
+    rest = ~np.isin(clusters, largest)
+    axes[0].scatter(points[rest, 0], points[rest, 1], s=3, color="lightgrey", label="other clusters")
+    for i, c in enumerate(largest):
+        mask = clusters == c
+        axes[0].scatter(points[mask, 0], points[mask, 1], s=3, color=plt.cm.tab10(i % 10), label=f"cluster {c}")
+    axes[0].set_title(f"by cluster (the {len(largest)} largest of {len(ids)} in colour)", fontsize=10)
+    for y in np.unique(classes):
+        mask = classes == y
+        axes[1].scatter(points[mask, 0], points[mask, 1], s=3, color=plt.cm.tab10(int(y) % 10),
+                        label=picture["class_names"][int(y)])
+    axes[1].set_title("by true class", fontsize=10)
+    for ax in axes:
+        ax.set_xticks([]), ax.set_yticks([])
+        ax.set_xlabel("t-SNE 1"), ax.set_ylabel("t-SNE 2")
+        ax.legend(fontsize=7, markerscale=3, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.tight_layout()
+    return fig

@@ -6,11 +6,7 @@ from ssllib.chapters import foundations
 from ssllib.chapters.spec import FIRST_SEED, ChapterSpec, derive, option_params, run_params
 from ssllib.engine.params import Param
 
-_FOUNDATIONS_ONLY = ("seeds", "first_seed", "supervised_epochs", "supervised_lr")
-
-
-def _moco(profile: dict) -> dict:
-    return {k: v for k, v in profile.items() if k not in _FOUNDATIONS_ONLY}
+_moco = foundations.moco_settings
 
 
 # SynCo's ImageNet recipe: MoCo-v2's, the six types at the paper's counts from epoch 10.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-SELF_SUPERVISED = ("foundations", "synco")
+SELF_SUPERVISED = ("foundations", "synco", "cueco")
 DISTILLATION = ("rrd", "dcd")
 ALL = SELF_SUPERVISED + DISTILLATION
 
@@ -43,7 +43,7 @@ CASES = (
          r"backbone='resnet19' is not one of the valid choices", "use a listed backbone", {"backbone": "resnet19"}),
     Case("an unknown teacher (`-p teacher resnet33`)", DISTILLATION, "parameters", "ParameterError",
          r"teacher='resnet33' is not one of the valid choices", "use a listed network", {"teacher": "resnet33"}),
-    Case("a dataset that is not on disk (`-p dataset cifar10 -p data_root /empty`)", ALL[:3], "parameters",
+    Case("a dataset that is not on disk (`-p dataset cifar10 -p data_root /empty`)", SELF_SUPERVISED + ("rrd",), "parameters",
          "DatasetNotFound", r"CIFAR-10 is not on disk under .*; pass download=True", "pass download=True, or point data_root at it",
          {"dataset": "cifar10", "data_root": "{empty}"}),
     Case("a dataset that is not on disk (`-p dataset cifar10 -p transfer_dataset cifar10 -p data_root /empty`)",
@@ -65,6 +65,20 @@ CASES = (
     Case("synthetic negatives that never start (`-p warmup_epochs 9`)", ("synco",), "parameters",
          "ParameterError", r"warmup_epochs=9 leaves no epoch with synthetic negatives", "use fewer warm-up epochs",
          {"warmup_epochs": 9}),
+    Case("no clusters (`-p num_clusters 0`)", ("cueco",), "parameters", "ParameterError",
+         r"num_clusters=0 is out of range: it must be at least 1", "use one cluster or more", {"num_clusters": 0}),
+    Case("a negative clustering weight (`-p cluster_weight -1`)", ("cueco",), "parameters", "ParameterError",
+         r"cluster_weight=-1.0 is out of range: it must be at least 0", "use λ ≥ 0 (0 is MoCo-v2)",
+         {"cluster_weight": -1.0}),
+    Case("more clusters than the keys they are fitted on (`-p num_clusters 5000`)", ("cueco",), "parameters",
+         "ParameterError", r"num_clusters=5000 is more than the 256 queued keys", "use num_clusters ≤ queue_size",
+         {"num_clusters": 5000}),
+    Case("centroids that are never refreshed (`-p refresh_every 0`)", ("cueco",), "parameters", "ParameterError",
+         r"refresh_every=0 is out of range: it must be at least 1", "refresh every step or more",
+         {"refresh_every": 0}),
+    Case("a clustering term that never starts (`-p cluster_warmup_epochs 9`)", ("cueco",), "parameters",
+         "ParameterError", r"cluster_warmup_epochs=9 leaves no epoch with the clustering term",
+         "use fewer warm-up epochs", {"cluster_warmup_epochs": 9}),
     Case("an RRD queue that does not take whole batches (`-p rrd_queue 1000`)", DISTILLATION, "parameters",
          "ParameterError", r"rrd_queue=1000 is not a multiple of batch_size", "use a multiple of the batch",
          {"rrd_queue": 1000}),
