@@ -1,7 +1,6 @@
 """The book as readers see it: every page of a book built at the smoke profile, opened in the
 system Chromium at 1280 px (``tests/browser.py`` holds the checks), and a page made broken on
 purpose to show that each check fails when it should."""
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -41,20 +40,19 @@ def smoke_book(tmp_path_factory):
     root = tmp_path_factory.mktemp("smoke-book")
     # The kernels draw figures inline, as the book build's do (conftest.py sets Agg for the tests,
     # under which a chapter would show no figure at all).
-    backend = os.environ.pop("MPLBACKEND", None)
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy(ROOT / name, root / name)
-    shutil.copytree(ROOT / "_static", root / "_static")
-    shutil.copytree(ROOT / "book", root / "book", ignore=shutil.ignore_patterns("*.ipynb"))
-    for chapter in book.chapters():
-        target = root / "book" / chapter.name
-        papermill.execute_notebook(str(chapter), str(target), parameters={"profile": "smoke"},
-                                   cwd=str(chapter.parent), kernel_name="python3", progress_bar=False)
-        nb = nbformat.read(target, as_version=4)
-        book.normalise(nb)
-        nbformat.write(nb, target)
-    if backend is not None:
-        os.environ["MPLBACKEND"] = backend
+    with pytest.MonkeyPatch.context() as patch:             # restored even when an execution fails
+        patch.delenv("MPLBACKEND", raising=False)
+        for name in ("_config.yml", "_toc.yml"):
+            shutil.copy(ROOT / name, root / name)
+        shutil.copytree(ROOT / "_static", root / "_static")
+        shutil.copytree(ROOT / "book", root / "book", ignore=shutil.ignore_patterns("*.ipynb"))
+        for chapter in book.chapters():
+            target = root / "book" / chapter.name
+            papermill.execute_notebook(str(chapter), str(target), parameters={"profile": "smoke"},
+                                       cwd=str(chapter.parent), kernel_name="python3", progress_bar=False)
+            nb = nbformat.read(target, as_version=4)
+            book.normalise(nb)
+            nbformat.write(nb, target)
     return book.render(root, quiet=True)
 
 

@@ -147,6 +147,22 @@ def test_the_state_resumes_exactly():
     assert torch.equal(a, b) and int(copy.step) == 4
 
 
+def test_a_loaded_state_replaces_the_host_counters_too():
+    """The step counters live on the host between loads; loading a state into a model that has
+    already trained must take the loaded counters, or the refreshes fall on other steps."""
+    options = dict(refresh_every=2, cluster_warmup_epochs=0, num_clusters=4)
+    model, used = _method(CueCo, **options), _method(CueCo, **options)
+    for step in range(3):
+        _step(model, step)
+    for step in range(5):                                       # its host counters now say step 5
+        _step(used, 20 + step)
+    used.load_state_dict(model.state_dict())
+    assert used.counters() == [3, 2] == [int(used.step), int(used.last_refresh)]
+    for step in range(4):
+        assert torch.equal(_step(model, 7 + step)[0], _step(used, 7 + step)[0])
+    assert model.counters() == used.counters() == [7, 6]
+
+
 @pytest.mark.parametrize("options, message", [
     ({"num_clusters": 0}, "num_clusters=0 is out of range"),
     ({"cluster_weight": -0.5}, "cluster_weight=-0.5 is out of range"),

@@ -117,7 +117,7 @@ def test_key_shuffle_is_undone():
 
 
 def test_symmetric_step_with_a_predictor_and_a_queue_per_view():
-    """L = ½[ℓ(q₁, k₂, queue₂) + ℓ(q₂, k₁, queue₁)], queries through the predictor, keys without
+    """L = ℓ(q₁, k₂, queue₂) + ℓ(q₂, k₁, queue₁), queries through the predictor, keys without
     it; then k₁ joins queue 1 and k₂ queue 2. The predictor learns; the key encoder does not."""
     torch.manual_seed(0)
     predictor = nn.Linear(4, 4)
@@ -133,8 +133,8 @@ def test_symmetric_step_with_a_predictor_and_a_queue_per_view():
         q2 = F.normalize(predictor(model.encoder(x2)), dim=1)
         k1 = F.normalize(model.momentum_encoder(x1), dim=1)
         k2 = F.normalize(model.momentum_encoder(x2), dim=1)
-    expected = 0.5 * (info_nce(contrastive_logits(q1, k2, queue_2), 0.2)
-                      + info_nce(contrastive_logits(q2, k1, queue_1), 0.2))
+    expected = (info_nce(contrastive_logits(q1, k2, queue_2), 0.2)
+                + info_nce(contrastive_logits(q2, k1, queue_1), 0.2))
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert torch.allclose(model.queue.keys[:4], k1, atol=1e-6) and torch.allclose(model.queue_2.keys[:4], k2, atol=1e-6)
     loss.backward()

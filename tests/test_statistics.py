@@ -54,3 +54,20 @@ def test_paired_by_epoch_compares_each_epoch_both_sides_measured():
     assert epoch == 1 and d.mean == pytest.approx(1.5) and d.seeds == (0, 1)
     # d = 1, 2: s_d = 1/√2, t(0.975, 1) = 12.7062 → half-width 12.7062 · 0.5 = 6.3531
     assert (d.low, d.high) == pytest.approx((1.5 - 6.35310, 1.5 + 6.35310), abs=1e-4) and not d.detected
+
+
+def _difference(mean, low, high):
+    from ssllib.chapters.statistics import PairedDifference
+    return PairedDifference("A", "B", "m", mean, low, high, (0, 1, 2))
+
+
+def test_the_claim_sentence_follows_the_intervals():
+    from ssllib.chapters.report import claim_outcome
+    ahead, none, behind = _difference(1.0, 0.2, 1.8), _difference(0.3, -0.5, 1.1), _difference(-1.0, -1.6, -0.4)
+    supports = claim_outcome("A is better", {"x": ahead, "y": none}, "A", "B")
+    assert "ahead of B in 1 of 2 comparisons (x)" in supports and "behind in 0;" in supports
+    assert supports.endswith("the run supports the claim that A is better.")
+    assert claim_outcome("A is better", {"x": none, "y": none}, "A", "B").endswith("does not support the claim that A is better.")
+    assert claim_outcome("A is better", {"x": behind, "y": none}, "A", "B").endswith("runs against the claim that A is better.")
+    both = claim_outcome("A is better", {"x": ahead, "y": behind}, "A", "B")
+    assert "behind in 1 (y)" in both and both.endswith("does not support the claim that A is better.")

@@ -23,7 +23,8 @@ def key_embeddings(run, dataset, size: int) -> torch.Tensor:
 def cluster_quality(embeddings: torch.Tensor, labels: torch.Tensor, clusters: int, seed: int = CLUSTER_SEED) -> dict:
     """Purity and NMI against ``labels`` of a spherical k-means of ``embeddings`` into
     ``clusters`` groups (the same k-means, seed and rounds for every encoder)."""
-    _, assignments = spherical_kmeans(embeddings, clusters, iters=20, generator=torch.Generator().manual_seed(seed))
+    _, assignments = spherical_kmeans(embeddings, clusters, iters=20,
+                                     generator=torch.Generator(device=embeddings.device).manual_seed(seed))
     labels = labels.to(assignments.device)
     return {"cluster purity": 100 * purity(assignments, labels),
             "cluster NMI": 100 * normalised_mutual_information(assignments, labels)}

@@ -54,6 +54,26 @@ def comparisons(rows: Iterable[dict], pairs: Iterable[tuple[str, str]], key: str
     return out
 
 
+def claim_outcome(claim: str, differences: dict, subject: str, baseline: str) -> str:
+    """The sentence that names what a run says about a paper's claim, from paired differences
+    ``subject − baseline`` (``{what was compared: PairedDifference}``, higher meaning better
+    for the claim): it *supports* the claim when some interval puts the subject ahead and none
+    behind, *runs against* it when some put it behind and none ahead, and otherwise does not
+    support it (no interval excludes 0, or they point both ways)."""
+    ahead = [name for name, d in differences.items() if d.detected and d.mean > 0]
+    behind = [name for name, d in differences.items() if d.detected and d.mean < 0]
+    if ahead and not behind:
+        verdict = "supports"
+    elif behind and not ahead:
+        verdict = "runs against"
+    else:
+        verdict = "does not support"
+    listed = lambda names: f" ({', '.join(names)})" if names else ""  # noqa: E731
+    return (f"{subject} is detectably ahead of {baseline} in {len(ahead)} of {len(differences)} comparisons"
+            f"{listed(ahead)} and detectably behind in {len(behind)}{listed(behind)}; the others show no "
+            f"detectable difference. At this scale the run {verdict} the claim that {claim}.")
+
+
 def training_summary(label: str, runs) -> str:
     """'<label>: 3 runs of 2 epochs, 2.9 min of training each (trained now)'; a teacher given
     as a checkpoint says so."""

@@ -59,8 +59,25 @@ def _check_multiple(name: str, image_size: int, step: int, reason: str) -> None:
                      f"use a multiple of {step}, e.g. {nearest}")
 
 
+# What each transformer needs of the image side: (the step that must divide it, why).
+SIZE_RULES: dict[str, tuple[int, str]] = {
+    "vit_small": (16, "patch size 16"),
+    "deit_small": (16, "patch size 16"),
+    # timm pads stages whose grid the 7-px window does not divide, so only the patch must divide.
+    "swin_tiny": (4, "patch size 4"),
+    "vit_tiny_small_image": (8, "an 8×8 patch grid (patch = image_size // 8)"),
+    "swin_tiny_small_image": (8, "patch 2 and two 2× patch merges (a factor 8)"),
+}
+
+
+def check_image_size(name: str, image_size: int) -> None:
+    """Raise a ValueError (one sentence, with the nearest working sizes) unless transformer
+    ``name`` can take ``image_size`` × ``image_size`` images; nothing is built."""
+    step, reason = SIZE_RULES[name]
+    _check_multiple(name, image_size, step, reason)
+
+
 def _vit_small(in_channels: int, image_size: int, drop_path: float) -> nn.Module:
-    _check_multiple("vit_small", image_size, 16, "patch size 16")
     model = VisionTransformer(img_size=image_size, patch_size=16, in_chans=in_channels, num_classes=0,
                               embed_dim=384, depth=12, num_heads=12, drop_path_rate=drop_path)
     grid = model.patch_embed.grid_size[0]
@@ -73,14 +90,11 @@ def _vit_small(in_channels: int, image_size: int, drop_path: float) -> nn.Module
 
 
 def _deit_small(in_channels: int, image_size: int, drop_path: float) -> nn.Module:
-    _check_multiple("deit_small", image_size, 16, "patch size 16")
     return timm.create_model("deit_small_patch16_224", pretrained=False, num_classes=0, img_size=image_size,
                              in_chans=in_channels, drop_path_rate=drop_path)
 
 
 def _swin_tiny(in_channels: int, image_size: int, drop_path: float) -> nn.Module:
-    # timm pads stages whose grid the 7-px window does not divide, so only the patch must divide.
-    _check_multiple("swin_tiny", image_size, 4, "patch size 4")
     return timm.create_model("swin_tiny_patch4_window7_224", pretrained=False, num_classes=0,
                              img_size=image_size, in_chans=in_channels, drop_path_rate=drop_path)
 
@@ -88,7 +102,6 @@ def _swin_tiny(in_channels: int, image_size: int, drop_path: float) -> nn.Module
 def _vit_tiny_small_image(in_channels: int, image_size: int, drop_path: float) -> nn.Module:
     """A tiny ViT on an 8×8 patch grid: patch = image_size // 8 (2 at 16 px, 4 at 32 px), embed 192,
     depth 6, 3 heads, MLP ratio 4, learnt position embedding, class-token pooled → (N, 192)."""
-    _check_multiple("vit_tiny_small_image", image_size, 8, "an 8×8 patch grid (patch = image_size // 8)")
     return VisionTransformer(img_size=image_size, patch_size=image_size // 8, in_chans=in_channels,
                              num_classes=0, embed_dim=192, depth=6, num_heads=3, drop_path_rate=drop_path)
 
@@ -98,7 +111,6 @@ def _swin_tiny_small_image(in_channels: int, image_size: int, drop_path: float) 
     average-pooled → (N, 192). The stage grids are image_size / 2, / 4, / 8, so the window equals
     the last grid and divides every stage (32 px: grids 16, 8, 4 with window 4; 16 px: grids
     8, 4, 2 with window 2); the last stage is one unshifted window."""
-    _check_multiple("swin_tiny_small_image", image_size, 8, "patch 2 and two 2× patch merges (a factor 8)")
     return SwinTransformer(img_size=image_size, patch_size=2, in_chans=in_channels, num_classes=0,
                            embed_dim=48, depths=(2, 2, 2), num_heads=(3, 6, 12), window_size=image_size // 8,
                            drop_path_rate=drop_path)
@@ -119,6 +131,7 @@ def build_transformer(name: str, in_channels: int, image_size: int, drop_path: f
     value over the blocks)."""
     if name not in TRANSFORMERS:
         raise ValueError(f"unknown transformer {name!r}; choose one of {', '.join(TRANSFORMERS)}")
+    check_image_size(name, image_size)
     model = TRANSFORMERS[name](in_channels, image_size, drop_path)
     model.feature_dim = int(model.num_features)
     return model

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from ssllib.data.augment import ViewAugmentation, bound
+from ssllib.nets.heads import bn_mlp_head
 from ssllib.nets.registry import build_backbone
 from ssllib.nets.resnet import mlp_head
 
@@ -32,13 +33,34 @@ def views_of(cfg, dataset, size: int):
 
 
 def momentum_builder(cls, **fixed):
-    """A builder for a :class:`~ssllib.selfsup.momentum.MomentumMethod` subclass; the run's
-    method options and ``fixed`` become keyword arguments of ``cls``."""
+    """A builder for a :class:`~ssllib.selfsup.momentum.MomentumMethod` subclass with MoCo-v2's
+    head; the run's method options and ``fixed`` become keyword arguments of ``cls``."""
     def build(cfg, dataset, size: int):
-        backbone = build_backbone(cfg.backbone, cfg.stem, cfg.width, dataset.channels, cfg.bn_splits, size)
-        head = mlp_head(backbone.feature_dim, cfg.embed_dim)
-        views = views_of(cfg, dataset, size)
-        return cls(backbone, head, cfg.embed_dim, cfg.queue_size, cfg.ema_momentum, cfg.momentum_schedule,
-                   cfg.temperature, cfg.shuffle_keys, views=views,
-                   generator=torch.Generator().manual_seed(cfg.seed), **cfg.options, **fixed)
+        backbone = _backbone(cfg, dataset, size)
+        return _assemble(cls, cfg, dataset, size, backbone, mlp_head(backbone.feature_dim, cfg.embed_dim),
+                         {**cfg.options, **fixed})
     return build
+
+
+def moby_builder(cls, **fixed):
+    """A builder for MoBY-shaped methods: projector and predictor are batch-normalised MLPs
+    (:func:`~ssllib.nets.heads.bn_mlp_head`, hidden ``head_hidden_dim``), both views are
+    queries and keys (``symmetric``, a queue per view); the other method options and ``fixed``
+    become keyword arguments of ``cls``."""
+    def build(cfg, dataset, size: int):
+        options = {**cfg.options, **fixed}
+        hidden = options.pop("head_hidden_dim")
+        backbone = _backbone(cfg, dataset, size)
+        return _assemble(cls, cfg, dataset, size, backbone, bn_mlp_head(backbone.feature_dim, hidden, cfg.embed_dim),
+                         options, predictor=bn_mlp_head(cfg.embed_dim, hidden, cfg.embed_dim), symmetric=True)
+    return build
+
+
+def _backbone(cfg, dataset, size: int):
+    return build_backbone(cfg.backbone, cfg.stem, cfg.width, dataset.channels, cfg.bn_splits, size, cfg.drop_path)
+
+
+def _assemble(cls, cfg, dataset, size: int, backbone, head, options: dict, **shape):
+    return cls(backbone, head, cfg.embed_dim, cfg.queue_size, cfg.ema_momentum, cfg.momentum_schedule,
+               cfg.temperature, cfg.shuffle_keys, views=views_of(cfg, dataset, size),
+               generator=torch.Generator().manual_seed(cfg.seed), **shape, **options)

@@ -23,21 +23,24 @@ def spherical_kmeans(x: torch.Tensor, k: int, iters: int = 10, generator: torch.
         a_i = argmax_j x_i·c_j,        c_j = normalise(Σ_{i: a_i = j} x_i),
 
     an empty cluster keeping its previous centroid. Returns (centroids (k, D), unit rows;
-    assignments (N,), long). Deterministic for a given ``generator`` (a CPU generator;
-    the draws are made on the CPU and the work on ``x``'s device)."""
+    assignments (N,), long). Deterministic for a given ``generator``, which must live on
+    ``x``'s device (``torch.Generator(device=x.device)``): every draw is made there and nothing
+    is read back to the host, so on a GPU the whole fit is queued without a synchronisation."""
     n = x.shape[0]
     if not 1 <= k <= n:
         raise ValueError(f"cannot make {k} clusters of {n} points; use 1 ≤ k ≤ {n}")
     x = F.normalize(x.float(), dim=1)
-    first = torch.randint(n, (1,), generator=generator).item()
-    centroids = x[first:first + 1]
+    first = torch.randint(n, (1,), generator=generator, device=x.device)
+    centroids = x.index_select(0, first)
     closest = 1 - x @ centroids[0]                                        # (N,) distance to the nearest centroid
     for _ in range(1, k):
-        weights = closest.clamp_min(0).cpu().double()
-        pick = torch.multinomial(weights, 1, generator=generator).item() if weights.sum() > 0 else \
-            torch.randint(n, (1,), generator=generator).item()
-        centroids = torch.cat([centroids, x[pick:pick + 1]])
-        closest = torch.minimum(closest, 1 - x @ x[pick])
+        # A tiny floor keeps the weights valid when every point already is a centroid (then
+        # the draw is uniform) without a host-side test of their sum.
+        weights = closest.clamp_min(0) + 1e-12
+        pick = torch.multinomial(weights, 1, generator=generator)
+        chosen = x.index_select(0, pick)
+        centroids = torch.cat([centroids, chosen])
+        closest = torch.minimum(closest, 1 - x @ chosen[0])
     assignments = (x @ centroids.T).argmax(dim=1)
     for _ in range(iters):
         sums = torch.zeros_like(centroids).index_add_(0, assignments, x)

@@ -15,6 +15,7 @@ from ssllib.data.splits import check_sizes
 from ssllib.engine.config import Configuration
 from ssllib.engine.params import Param, ParameterError, dataclass_params
 from ssllib.engine.params import param_field as _p
+from ssllib.nets import vit
 from ssllib.nets.registry import BACKBONES
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class RunConfig(Configuration):
     width: int = _p(64, "channels of the first ResNet stage (64 in the papers)", min=1)
     image_size: int = _p(0, "side of the training crops in pixels (0: the dataset's own size)", min=0)
     embed_dim: int = _p(128, "size of the projected embedding", min=1)
+    drop_path: float = _p(0.0, "stochastic-depth rate of a transformer backbone's online encoder (the momentum "
+                               "encoder has none; MoBY: 0.2)", min=0.0, max=1.0)
     # momentum contrast
     queue_size: int = _p(65536, "number of negative keys in the queue (K)", min=1)
     ema_momentum: float = _p(0.999, "momentum m of the key encoder's moving average", min=0.0, max=1.0)
@@ -96,6 +99,14 @@ class RunConfig(Configuration):
             raise ParameterError("lr needs a value (the peak learning rate)")
         self.check_optimisation()
         check_sizes(self.train_subset, self.batch_size, self.image_size)
+        if self.backbone in vit.TRANSFORMERS:
+            try:
+                vit.check_image_size(self.backbone, self.image_size or DATASETS[self.dataset].image_size)
+            except ValueError as err:
+                raise ParameterError(f"{err} (set image_size)") from None
+        elif self.drop_path:
+            raise ParameterError(f"drop_path={self.drop_path} is stochastic depth for transformer backbones; "
+                                 f"{self.backbone} has no blocks to drop, so use drop_path=0")
         if self.batch_size % self.bn_splits:
             raise ParameterError(f"batch_size={self.batch_size} does not split into bn_splits={self.bn_splits} "
                                  f"equal sub-batches; choose a batch size divisible by {self.bn_splits}")

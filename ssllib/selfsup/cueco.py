@@ -56,22 +56,37 @@ class CueCo(MomentumMethod):
         self.register_buffer("queue_labels", torch.full((len(self.queue),), -1, dtype=torch.long))
         self.register_buffer("quality", torch.zeros(2))  # purity and NMI of the last refresh
         self._labels: torch.Tensor | None = None
+        # The step counters are read every step; host copies of the two buffers spare a
+        # device-to-host read each time. They are taken from the buffers once, lazily, and
+        # dropped whenever a state dict is loaded (a resumed run).
+        self._counters: list[int] | None = None
+        self.register_load_state_dict_post_hook(lambda module, keys: setattr(module, "_counters", None))
+
+    def counters(self) -> list[int]:
+        """[step, last_refresh] as Python ints (read from the buffers once after each load)."""
+        if self._counters is None:
+            self._counters = [int(self.step), int(self.last_refresh)]
+        return self._counters
 
     def clustering_active(self, epoch: int) -> bool:
         return self.cluster_weight > 0 and epoch >= self.cluster_warmup_epochs
 
     def due_for_refresh(self) -> bool:
         """At the first step of the clustering phase, then every ``refresh_every`` steps."""
-        return bool(self.last_refresh < 0 or self.step - self.last_refresh >= self.refresh_every)
+        step, last = self.counters()
+        return last < 0 or step - last >= self.refresh_every
 
     @torch.no_grad()
     def refresh(self, queue: torch.Tensor) -> None:
         """Spherical k-means on the queue's keys; records the clusters' quality against the
-        queued keys' labels (monitoring only)."""
-        generator = torch.Generator().manual_seed(KMEANS_SEED + int(self.step))
+        queued keys' labels (monitoring only). The fit itself is queued on the device without a
+        read-back; the monitor reads its two numbers back, once per refresh."""
+        counters = self.counters()
+        generator = torch.Generator(device=queue.device).manual_seed(KMEANS_SEED + counters[0])
         centroids, assignments = spherical_kmeans(queue, self.num_clusters, self.kmeans_iters, generator)
         self.centroids.copy_(centroids)
         self.last_refresh.copy_(self.step)
+        counters[1] = counters[0]
         labels = self.queue_labels
         if (labels >= 0).any():
             self.quality.copy_(torch.tensor([purity(assignments, labels),
@@ -108,6 +123,7 @@ class CueCo(MomentumMethod):
             rows = (ptr + torch.arange(len(labels), device=labels.device)) % len(self.queue_labels)
             self.queue_labels[rows] = labels.long()
         self.step += 1
+        self.counters()[0] += 1
         return out
 
 

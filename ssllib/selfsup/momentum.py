@@ -8,9 +8,12 @@ One step, in the order the methods require (SynCo spec, gotcha 1):
   momentum update → key forward (shuffled) → loss against the *old* queue → enqueue keys.
 
 With ``symmetric=True`` (MoBY, BYOL-style) both views are queries and keys in turn, each view
-has its own queue, and the loss is the mean of the two directions:
-  L = ½ [ℓ(q₁, k₂, queue₂) + ℓ(q₂, k₁, queue₁)],   then k₁ → queue₁ and k₂ → queue₂.
+has its own queue, and the loss is the sum of the two directions, as MoBY's reference sums them:
+  L = ℓ(q₁, k₂, queue₂) + ℓ(q₂, k₁, queue₁),   then k₁ → queue₁ and k₂ → queue₂.
 The two views may be made by different augmentations (``views`` a pair).
+
+Stochastic depth (drop-path) regularises the online encoder only: the key encoder is built as
+a copy with every drop-path rate set to 0, so its keys never drop a block.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from timm.layers import DropPath
 
 from ssllib.engine.distributed import shuffle_batch, unshuffle_batch
 from ssllib.nets.queue import Queue
@@ -62,6 +66,9 @@ class MomentumMethod(nn.Module):
         self.momentum_encoder = copy.deepcopy(self.encoder)
         for p in self.momentum_encoder.parameters():
             p.requires_grad_(False)
+        for module in self.momentum_encoder.modules():
+            if isinstance(module, DropPath):
+                module.drop_prob = 0.0
         self.predictor = predictor
         self.queue = Queue(queue_size, dim, generator)
         self.queue_2 = Queue(queue_size, dim, generator) if symmetric else None
@@ -127,7 +134,7 @@ class MomentumMethod(nn.Module):
         loss_21, logits_21, extra_21 = self.contrastive_loss(q2, k1, queue_1, epoch, generator)
         self.queue.enqueue(k1)
         self.queue_2.enqueue(k2)
-        loss = (loss_12 + loss_21) / 2
+        loss = loss_12 + loss_21
         accuracy = ((logits_12.detach().argmax(1) == 0).float().mean()
                     + (logits_21.detach().argmax(1) == 0).float().mean()) / 2
         extra = {name: (value + extra_21[name]) / 2 for name, value in extra_12.items()}

@@ -21,14 +21,18 @@ from ssllib.selfsup.synthetic_negatives import TYPES, SyntheticSettings, draw_al
 class SynCo(MomentumMethod):
     def __init__(self, *args, n_hard: int = 1024, n1: int = 256, n2: int = 256, n3: int = 256, n4: int = 64,
                  n5: int = 64, n6: int = 64, sigma: float = 0.01, delta: float = 0.01, eta: float = 0.01,
-                 warmup_epochs: int = 10, finite_difference: bool = False, **kwargs):
+                 warmup_epochs: int = 10, cooldown_epochs: int | None = None, finite_difference: bool = False,
+                 **kwargs):
         super().__init__(*args, **kwargs)
         self.synthetic = SyntheticSettings((n1, n2, n3, n4, n5, n6), n_hard, sigma, delta, eta, finite_difference)
-        self.warmup_epochs = warmup_epochs
+        self.warmup_epochs, self.cooldown_epochs = warmup_epochs, cooldown_epochs
 
     def synthetic_active(self, epoch: int) -> bool:
-        """Epochs 0 … warmup_epochs − 1 are plain MoCo-v2 (0-indexed, as in the reference)."""
-        return epoch >= self.warmup_epochs and self.synthetic.total > 0
+        """Synthetic negatives from epoch ``warmup_epochs`` to epoch ``cooldown_epochs`` inclusive
+        (0-indexed, as in the references; no end when ``cooldown_epochs`` is None): epochs
+        0 … warmup_epochs − 1, and any after the cooldown, are the plain contrastive loss."""
+        closed = self.cooldown_epochs is not None and epoch > self.cooldown_epochs
+        return epoch >= self.warmup_epochs and not closed and self.synthetic.total > 0
 
     def contrastive_loss(self, q, k, queue, epoch, generator=None):
         with torch.autocast(q.device.type, enabled=False):
