@@ -50,10 +50,14 @@ def _cached(load, cfg):
 def _first_run(chapter: str, settings, student: bool = False):
     """The configuration, trainer and data of the first run the chapter trains (of its student
     trained alone, with ``student``: the teacher keeps the benchmark's learning rate)."""
-    if chapter in ("foundations", "synco", "cueco"):
+    if chapter in ("foundations", "synco", "synco_vit", "cueco"):
         from ssllib.selfsup.trainer import load_run_data, run_id_for, train
 
-        cfg = settings.run_config(method="mocov2") if chapter in ("synco", "cueco") else settings.run_config()
+        if chapter == "synco_vit":
+            cfg = settings.run_config(method="moby", backbone=settings.vit_backbone,
+                                      options=settings.method_options("moby"))
+        else:
+            cfg = settings.run_config(method="mocov2") if chapter in ("synco", "cueco") else settings.run_config()
         return cfg, run_id_for(cfg), lambda: train(cfg, data=_cached(load_run_data, cfg))
     from ssllib.distill.trainer import load_distill_data, run_id_for, train_distill
 
@@ -100,7 +104,9 @@ def test_bad_input(chapter, case, results, tmp_path, monkeypatch):
             # cases that train a little do it on a few batches
             small = {"train_subset": 128, "batch_size": 32} if case.kind in ("disk", "divergence") else {}
             if small and spec.family != "distillation":
-                small.update(monitor_every=0, queue_size=64, bn_splits=1)
+                small.update(monitor_every=0, queue_size=64)
+                if "bn_splits" in spec.params:
+                    small["bn_splits"] = 1
             settings = resolve(spec, {"profile": "smoke", **small})
             if case.kind == "teacher checkpoint":
                 from ssllib.chapters.distill_experiments import train_students

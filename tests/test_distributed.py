@@ -99,3 +99,59 @@ def test_two_process_distillation_trains_the_teacher_once_and_updates_every_bank
         norms = criterion[bank].norm(dim=1)
         assert len(norms) == 128
         torch.testing.assert_close(norms, torch.ones(128), atol=1e-5, rtol=0)
+
+
+class _SplitBatchNorm1d(torch.nn.BatchNorm1d):
+    """Batch norm over two interleaved halves of the batch (rows r, r + 2, …): what each of two
+    processes computes over its own rows. Same parameters and buffers as BatchNorm1d."""
+
+    def forward(self, x):
+        if not self.training:
+            return super().forward(x)
+        n, c = x.shape
+        mean, var = self.running_mean.repeat(2), self.running_var.repeat(2)
+        out = torch.nn.functional.batch_norm(x.reshape(n // 2, 2 * c), mean, var, self.weight.repeat(2),
+                                             self.bias.repeat(2), True, self.momentum, self.eps)
+        with torch.no_grad():  # as the per-epoch average over processes leaves them
+            self.running_mean.copy_(mean.view(2, c).mean(0))
+            self.running_var.copy_(var.view(2, c).mean(0))
+            self.num_batches_tracked.add_(1)
+        return out.view(n, c)
+
+
+@pytest.mark.timeout(300)
+def test_the_vit_path_on_two_processes_equals_one(tmp_path, monkeypatch):
+    """MoBY (a queue per view, predictor, BN-MLP heads) on the micro ViT: two gloo processes
+    train what one process trains when the heads' batch norm takes the same two halves. SGD, not
+    MoBY's AdamW: Adam's first steps move each weight by about ±lr whatever the gradient's size,
+    so a gradient that is 0 up to rounding can step either way, and the comparison would measure
+    that rather than the distributed path."""
+    import ssllib.selfsup.build as build
+    from ssllib.nets.heads import bn_mlp_head
+
+    vit = RunConfig.from_dict({**BASE, "method": "moby", "backbone": "vit_micro_small_image", "shuffle_keys": False,
+                               "drop_path": 0.0, "train_subset": 64,
+                               "options": {"head_hidden_dim": 32}})
+    record = train_on_processes(vit, 2, runs_dir=tmp_path / "two", ledger_dir=tmp_path / "ledger", evaluate=False,
+                                echo=False)
+
+    def split_head(*dims):
+        head = bn_mlp_head(*dims)
+        split = _SplitBatchNorm1d(dims[1])
+        split.load_state_dict(head[1].state_dict())
+        head[1] = split
+        return head
+    monkeypatch.setattr(build, "bn_mlp_head", split_head)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        one = train(vit, evaluate=False, runs_dir=tmp_path / "one", ledger_dir=tmp_path / "ledger")
+    finally:
+        torch.set_num_threads(threads)
+    a, b = one.model.state_dict(), _state(tmp_path / "two", record["run_id"])
+    assert set(a) == set(b) and any("queue_2" in name for name in a) and any("predictor" in name for name in a)
+    for name in a:
+        if a[name].is_floating_point():
+            torch.testing.assert_close(b[name], a[name], atol=5e-5, rtol=1e-4, msg=lambda m: f"{name}: {m}")
+        else:
+            assert torch.equal(b[name], a[name]), name

@@ -84,3 +84,14 @@ def test_committed_chapters_are_fresh(path):
     """The outputs a reader sees were produced by the code and cells beside them. When this
     fails, run `python -m ssllib.book build` and commit the chapters with the change."""
     assert book.stale_reason(path) is None
+
+
+@pytest.mark.parametrize("name", sorted(CHAPTERS))
+def test_papermill_documents_every_parameter(name):
+    """What `papermill --help-notebook` shows: every parameter, each with its help line."""
+    import papermill
+
+    inferred = papermill.inspect_notebook(str(ROOT / "book" / f"{name}.ipynb"))
+    assert list(inferred) == ["profile", *CHAPTERS[name].params]
+    for pname, info in inferred.items():
+        assert info["help"].startswith(({"profile": PROFILE_PARAM, **CHAPTERS[name].params}[pname]).help[:30]), pname

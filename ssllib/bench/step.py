@@ -9,7 +9,8 @@ views augmented once beforehand (the compute limit); (c) a peer, the same model,
 augmentations and queue built from the ``lightly`` package with per-image transforms in
 DataLoader workers (``pip install -e .[bench]``; ``--peer-workers -1`` skips it); (d) SynCo's
 step time ÷ MoCo-v2's at the SynCo chapter's settings of the same profile (``--synco-rounds 0``
-skips it). ``--epoch`` also times one whole epoch of full steps. Ratios are the result; they
+skips it); (e) MoBY + synthetic negatives ÷ MoBY on the ViT chapter's vision transformer, at an
+epoch inside the negatives' window (``--vit-rounds 0`` skips it). ``--epoch`` also times one whole epoch of full steps. Ratios are the result; they
 are printed and written to ``results/bench/step-<profile>[-<dataset>].json``.
 """
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ssllib.engine.registry import method as find_method
 from ssllib.chapters.foundations import FOUNDATIONS
 from ssllib.chapters.spec import resolve
 from ssllib.chapters.synco import SYNCO
+from ssllib.chapters.synco_vit import SYNCO_VIT
 from ssllib.engine.loop import optimise
 from ssllib.engine.optim import build_optimizer
 from ssllib.selfsup.trainer import load_run_data, prepare_inputs, ready_model
@@ -145,15 +147,16 @@ def step_throughput(cfg: RunConfig, steps: int = 20, warmup: int = 5, data=None,
 
 
 def step_time_ratio(cfg: RunConfig, baseline: RunConfig, steps: int = 2, rounds: int = 16, warmup: int = 3,
-                    data=None) -> dict:
+                    data=None, epoch: int | None = None) -> dict:
     """Seconds per training step of ``cfg`` and of ``baseline`` (for example SynCo and MoCo-v2)
     on the same batches, timed in alternating rounds so that drift in machine speed falls on
-    both; the ratio is the median over rounds of each round's ratio. Steps run at the last
-    epoch, after any warm-up, so methods that switch something on later are timed with it on."""
+    both; the ratio is the median over rounds of each round's ratio. Steps run at ``epoch``
+    (default the last, after any warm-up, so methods that switch something on later are timed
+    with it on; a method whose extra work stops before the end needs an epoch inside its window)."""
     device = pick_device(cfg.device)
     data = data or load_run_data(cfg)
-    runs = {"method": _Training(cfg, data, device, cfg.epochs - 1),
-            "baseline": _Training(baseline, data, device, cfg.epochs - 1)}
+    epoch = cfg.epochs - 1 if epoch is None else epoch
+    runs = {"method": _Training(cfg, data, device, epoch), "baseline": _Training(baseline, data, device, epoch)}
     for run in runs.values():
         run.seconds(run.step, warmup)
     times = {name: [] for name in runs}
@@ -171,6 +174,19 @@ def step_time_ratio(cfg: RunConfig, baseline: RunConfig, steps: int = 2, rounds:
     return result
 
 
+def vit_step_ratio(profile: str, dataset: str | None = None, rounds: int = 8, compile: bool = False,
+                   steps: int = 4, backbone: str | None = None) -> dict:
+    """MoBY + synthetic negatives ÷ MoBY, seconds per step, at the ViT chapter's settings of
+    ``profile`` on its vision transformer (or ``backbone``), timed at the first epoch of the
+    negatives' window."""
+    vit = resolve(SYNCO_VIT, {"profile": profile, "dataset": dataset})
+    backbone = backbone or vit.vit_backbone
+    configs = [vit.run_config(method=m, backbone=backbone, options=vit.method_options(m), compile=compile)
+               for m in ("moby_synco", "moby")]
+    ratio = step_time_ratio(*configs, steps=steps, rounds=rounds, epoch=vit.warmup_epochs)
+    return {**ratio, "backbone": backbone, "epoch": vit.warmup_epochs}
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m ssllib.bench.step", description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="cpu", choices=("smoke", "cpu", "paper"))
@@ -181,6 +197,8 @@ def main(argv=None) -> None:
     parser.add_argument("--peer-workers", type=int, default=2,
                         help="DataLoader workers of the lightly peer (-1 skips the peer)")
     parser.add_argument("--synco-rounds", type=int, default=8, help="ABBA rounds timing SynCo against MoCo-v2")
+    parser.add_argument("--vit-rounds", type=int, default=8,
+                        help="ABBA rounds timing MoBY + synthetic negatives against MoBY on a ViT")
     args = parser.parse_args(argv)
     settings = resolve(FOUNDATIONS, {"profile": args.profile, "dataset": args.dataset})
     cfg = settings.run_config(compile=args.compile)
@@ -223,6 +241,12 @@ def main(argv=None) -> None:
             print(f"      host syncs per SynCo step: {syncs['host_syncs_per_step']:g} "
                   f"{', '.join(syncs['host_sync_sites'])}")
         result["synco_over_mocov2"] = ratio
+    if args.vit_rounds:
+        ratio = vit_step_ratio(args.profile, args.dataset, args.vit_rounds, args.compile)
+        print(f"  (e) MoBY + negatives step ÷ MoBY step ({ratio['backbone']}, ViT chapter settings, epoch "
+              f"{ratio['epoch']}): {ratio['ratio']:.3f} (rounds {ratio['ratio_range'][0]:.2f}–{ratio['ratio_range'][1]:.2f}); "
+              f"median steps {ratio['method_step_s'] * 1000:.0f} and {ratio['baseline_step_s'] * 1000:.0f} ms")
+        result["moby_synco_over_moby"] = ratio
     name = f"step-{args.profile}" + (f"-{args.dataset}" if args.dataset else "") + ("-compiled" if args.compile else "")
     path = results_dir() / "bench" / f"{name}.json"
     write_json({**result, "environment": environment(device), "config": cfg.to_dict()}, path)

@@ -11,4 +11,5 @@ def chapter_specs() -> dict:
     from ssllib.chapters.foundations import FOUNDATIONS
     from ssllib.chapters.rrd import RRD
     from ssllib.chapters.synco import SYNCO
-    return {spec.name: spec for spec in (FOUNDATIONS, SYNCO, CUECO, RRD, DCD)}
+    from ssllib.chapters.synco_vit import SYNCO_VIT
+    return {spec.name: spec for spec in (FOUNDATIONS, SYNCO, SYNCO_VIT, CUECO, RRD, DCD)}

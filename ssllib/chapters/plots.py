@@ -270,3 +270,26 @@ def cluster_picture(picture: dict, shown_clusters: int = 10):
         ax.legend(fontsize=7, markerscale=3, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
+
+
+def patch_maps(images: torch.Tensor, maps: dict[str, torch.Tensor], mean, std):
+    """Each row an image, then one map per label (``(N, rows, columns)``, e.g. a patch
+    similarity), each drawn over the image's full extent on a shared colour scale."""
+    n, labels = len(images), list(maps)
+    low = min(float(m.min()) for m in maps.values())
+    high = max(float(m.max()) for m in maps.values())
+    fig, axes = plt.subplots(n, 1 + len(labels), figsize=(1.55 * (1 + len(labels)) + 0.9, 1.55 * n + 0.5),
+                             squeeze=False)
+    shown = None
+    for i in range(n):
+        axes[i, 0].imshow(_to_display(images[i].cpu(), mean, std), cmap="gray" if images.shape[1] == 1 else None)
+        for j, label in enumerate(labels, start=1):
+            shown = axes[i, j].imshow(maps[label][i].cpu().numpy(), cmap="magma", vmin=low, vmax=high)
+            if i == 0:
+                axes[i, j].set_title(label, fontsize=8)
+        if i == 0:
+            axes[i, 0].set_title("image", fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([]), ax.set_yticks([])
+    fig.colorbar(shown, ax=axes, fraction=0.03, pad=0.02, label="cosine to the pooled feature")
+    return fig

@@ -39,6 +39,7 @@ class ChapterSpec:
     family: str = "self_supervised"  # or "distillation": which run configuration the settings make
     methods: tuple[str, ...] = ()  # distillation: the methods the chapter trains (checked up front)
     checks: tuple[Callable[["Settings"], None], ...] = ()  # the chapter's own checks across its settings
+    backbones: tuple[str, ...] = ()  # settings naming the backbones it trains, when it trains several
 
 
 class Settings(dict):
@@ -104,10 +105,11 @@ def resolve(spec: ChapterSpec, given: dict[str, Any], check_data: bool = True) -
         for method in spec.methods:
             settings.distill_config(method)  # cross-field checks (queue vs batch, teacher, …)
     elif any(k in RUN_PARAMS for k in settings):
-        settings.run_config()  # cross-field checks (batch vs queue, warm-up vs epochs, …)
-        for name, declared in methods("selfsup").items():  # and those of the methods whose options it sets
-            if declared.options and all(option in settings for option in declared.options):
-                settings.run_config(method=name, options=settings.method_options(name))
+        for backbone in [{"backbone": settings[name]} for name in spec.backbones] or [{}]:
+            settings.run_config(**backbone)  # cross-field checks (batch vs queue, warm-up vs epochs, …)
+            for name, declared in methods("selfsup").items():  # and those of the methods whose options it sets
+                if declared.options and all(option in settings for option in declared.options):
+                    settings.run_config(method=name, options=settings.method_options(name), **backbone)
     for check in spec.checks:
         check(settings)
     if "device" in settings:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-SELF_SUPERVISED = ("foundations", "synco", "cueco")
+RESNET_CHAPTERS = ("foundations", "synco", "cueco")
+SELF_SUPERVISED = ("foundations", "synco", "synco_vit", "cueco")
 DISTILLATION = ("rrd", "dcd")
 ALL = SELF_SUPERVISED + DISTILLATION
 
@@ -39,8 +40,17 @@ CASES = (
     Case("an unknown dataset (`-p dataset cifar11`)", ALL, "parameters", "ParameterError",
          r"dataset='cifar11' is not one of the valid choices.*did you mean 'cifar10'", "use a listed dataset",
          {"dataset": "cifar11"}),
-    Case("an unknown backbone (`-p backbone resnet19`)", SELF_SUPERVISED, "parameters", "ParameterError",
+    Case("an unknown backbone (`-p backbone resnet19`)", RESNET_CHAPTERS, "parameters", "ParameterError",
          r"backbone='resnet19' is not one of the valid choices", "use a listed backbone", {"backbone": "resnet19"}),
+    Case("an unknown transformer (`-p vit_backbone vit_huge`)", ("synco_vit",), "parameters", "ParameterError",
+         r"vit_backbone='vit_huge' is not one of the valid choices", "use a listed transformer",
+         {"vit_backbone": "vit_huge"}),
+    Case("a patch that does not divide the image (`-p image_size 18`)", ("synco_vit",), "parameters",
+         "ParameterError", r"4×4 patch grid .*does not divide image size 18; use a multiple of 4, e.g. 16 or 20",
+         "use a size the patch grid divides", {"image_size": 18}),
+    Case("a window of synthetic negatives that closes before it opens (`-p cooldown_epochs 0`)", ("synco_vit",),
+         "parameters", "ParameterError", r"cooldown_epochs=0 closes the window of synthetic negatives before "
+         r"warmup_epochs=1 opens it", "use cooldown_epochs ≥ warmup_epochs", {"cooldown_epochs": 0}),
     Case("an unknown teacher (`-p teacher resnet33`)", DISTILLATION, "parameters", "ParameterError",
          r"teacher='resnet33' is not one of the valid choices", "use a listed network", {"teacher": "resnet33"}),
     Case("a dataset that is not on disk (`-p dataset cifar10 -p data_root /empty`)", SELF_SUPERVISED + ("rrd",), "parameters",

@@ -93,9 +93,9 @@ def check_names(schema: dict[str, Param], names, where: str) -> None:
     for name in names:
         if name not in schema:
             close = difflib.get_close_matches(name, list(schema), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ParameterError(f"{where} has no parameter {name!r}{hint} "
-                                 f"(valid: {', '.join(sorted(schema))})")
+            if close:  # the likely fix; the whole list would bury it
+                raise ParameterError(f"{where} has no parameter {name!r}; did you mean {close[0]!r}?")
+            raise ParameterError(f"{where} has no parameter {name!r} (valid: {', '.join(sorted(schema))})")
 
 
 def check_all(schema: dict[str, Param], values: dict[str, Any], where: str) -> dict[str, Any]:

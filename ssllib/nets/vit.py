@@ -9,8 +9,10 @@ classifier head: it maps images (N, in_channels, image_size, image_size) to pool
 * ``deit_small``  timm's DeiT-S (``deit_small_patch16_224``): 384 dim, depth 12, 6 heads, learnt
   position embedding; class-token pooled.
 * ``swin_tiny``   timm's Swin-T (``swin_tiny_patch4_window7_224``): 768-dim average-pooled output.
-* ``vit_tiny_small_image`` and ``swin_tiny_small_image``: small presets that train on 16–32 px
-  images on a CPU (hyper-parameters in their docstrings).
+* ``vit_tiny_small_image`` and ``swin_tiny_small_image``: small presets for 16–32 px images
+  (CIFAR on one GPU; hyper-parameters in their docstrings);
+* ``vit_micro_small_image`` and ``swin_micro_small_image``: narrower and shallower still, for a
+  2-core CPU (the ViT chapter's ``cpu`` profile).
 
 The full-size models take any ``image_size`` their patch size divides (224 in the papers); every
 model takes any ``in_channels`` (1 for Fashion-MNIST).
@@ -67,6 +69,8 @@ SIZE_RULES: dict[str, tuple[int, str]] = {
     "swin_tiny": (4, "patch size 4"),
     "vit_tiny_small_image": (8, "an 8×8 patch grid (patch = image_size // 8)"),
     "swin_tiny_small_image": (8, "patch 2 and two 2× patch merges (a factor 8)"),
+    "vit_micro_small_image": (4, "a 4×4 patch grid (patch = image_size // 4)"),
+    "swin_micro_small_image": (4, "patch 2 and one 2× patch merge with windows of image_size // 4"),
 }
 
 
@@ -116,12 +120,31 @@ def _swin_tiny_small_image(in_channels: int, image_size: int, drop_path: float) 
                            drop_path_rate=drop_path)
 
 
+def _vit_micro_small_image(in_channels: int, image_size: int, drop_path: float) -> nn.Module:
+    """A micro ViT on a 4×4 patch grid: patch = image_size // 4 (4 at 16 px), embed 96, depth 4,
+    3 heads, MLP ratio 4, learnt position embedding, class-token pooled → (N, 96). About 0.45 M
+    parameters; its MoBY step is roughly 16× cheaper than the tiny preset's at 16 px."""
+    return VisionTransformer(img_size=image_size, patch_size=image_size // 4, in_chans=in_channels,
+                             num_classes=0, embed_dim=96, depth=4, num_heads=3, drop_path_rate=drop_path)
+
+
+def _swin_micro_small_image(in_channels: int, image_size: int, drop_path: float) -> nn.Module:
+    """A micro Swin: patch 2, embed 32, depths (2, 2), heads (2, 4), window image_size // 4,
+    average-pooled → (N, 64). The stage grids are image_size / 2 and / 4 (16 px: 8 and 4 with
+    window 4: four shifted windows, then one), about 0.13 M parameters."""
+    return SwinTransformer(img_size=image_size, patch_size=2, in_chans=in_channels, num_classes=0,
+                           embed_dim=32, depths=(2, 2), num_heads=(2, 4), window_size=image_size // 4,
+                           drop_path_rate=drop_path)
+
+
 TRANSFORMERS: dict[str, Callable[[int, int, float], nn.Module]] = {
     "vit_small": _vit_small,
     "deit_small": _deit_small,
     "swin_tiny": _swin_tiny,
     "vit_tiny_small_image": _vit_tiny_small_image,
     "swin_tiny_small_image": _swin_tiny_small_image,
+    "vit_micro_small_image": _vit_micro_small_image,
+    "swin_micro_small_image": _swin_micro_small_image,
 }
 
 
