@@ -192,3 +192,23 @@ def test_the_second_view_takes_its_own_blur_and_solarisation():
     assert (first.blur_p, first.solarize_p, second.blur_p, second.solarize_p) == (1.0, 0.0, 0.1, 0.2)
     assert first.jitter == second.jitter == (0.4, 0.4, 0.2, 0.1)
     assert first.crop_scale == second.crop_scale and first.grayscale_p == second.grayscale_p
+
+
+@pytest.mark.parametrize("blur_p, solarize_p", [(1.0, 0.0), (0.1, 0.2)])  # BYOL's view 1, then view 2
+def test_blur_and_solarisation_fire_at_each_views_rates(blur_p, solarize_p):
+    """Measured with every other step off, on images whose top half is white (it stays near 1
+    under any blur, so a solarised image has no pixel above ½) and bottom half noise (any blur
+    with σ ≥ 1 px changes it): binomial 4σ bands."""
+    n = 4000
+    images = (torch.rand(n, 1, 16, 16, generator=torch.Generator().manual_seed(4)) * 255).to(torch.uint8)
+    images[:, :, :8] = 255
+    aug = A.ViewAugmentation(size=16, crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), jitter_p=0.0, grayscale_p=0.0,
+                             flip_p=0.0, blur_p=blur_p, blur_sigma=(1.0, 2.0), solarize_p=solarize_p)
+    out = aug(images, (0.0,), (1.0,), torch.Generator().manual_seed(5))
+    x = images.float() / 255
+    solarised = out.flatten(1).amax(1) <= 0.5 + 1e-6
+    same = lambda a, b: torch.isclose(a, b, atol=1e-4).flatten(1).all(1)  # noqa: E731
+    blurred = ~(same(out, x) | same(out, A.solarize(x)))                  # neither the input nor it solarised
+    for fired, p in ((blurred, blur_p), (solarised, solarize_p)):
+        band = 4 * math.sqrt(n * p * (1 - p)) + 1
+        assert abs(fired.sum().item() - p * n) <= band, (fired.sum().item(), p * n)

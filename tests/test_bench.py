@@ -8,7 +8,8 @@ def test_bench_writes_throughput_and_the_synco_ratio(tmp_path, monkeypatch, caps
     from ssllib.bench import step as bench
 
     monkeypatch.setenv("SSLLIB_RESULTS", str(tmp_path))
-    bench.main(["--profile", "smoke", "--steps", "2", "--synco-rounds", "2", "--epoch", "--peer-workers", "0"])
+    bench.main(["--profile", "smoke", "--steps", "2", "--synco-rounds", "2", "--vit-rounds", "2", "--epoch",
+                "--peer-workers", "0"])
     out = capsys.readouterr().out
     record = json.loads((tmp_path / "bench" / "step-smoke.json").read_text())
     assert record["full_img_per_s"] > 0 and record["bare_img_per_s"] > 0
@@ -17,6 +18,11 @@ def test_bench_writes_throughput_and_the_synco_ratio(tmp_path, monkeypatch, caps
     assert ratio["method"] == "synco" and ratio["baseline"] == "mocov2" and ratio["rounds"] == 2
     assert ratio["ratio_range"][0] <= ratio["ratio"] <= ratio["ratio_range"][1]
     assert f"{ratio['ratio']:.3f}" in out
+    vit = record["moby_synco_over_moby"]
+    assert (vit["method"], vit["baseline"], vit["backbone"], vit["rounds"]) == \
+        ("moby_synco", "moby", "vit_micro_small_image", 2)
+    assert vit["epoch"] == 1 and vit["ratio_range"][0] <= vit["ratio"] <= vit["ratio_range"][1]
+    assert f"{vit['ratio']:.3f}" in out
     assert record["epoch_steps"] == 1024 // 64 and record["epoch_images"] == 1024 and record["epoch_s"] > 0
     try:
         import lightly  # noqa: F401

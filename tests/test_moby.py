@@ -146,3 +146,33 @@ def test_one_step_of_each_method_on_each_micro_backbone_learns():
             assert torch.isfinite(loss) and loss.item() > 0
             assert all(p.grad is not None for p in model.predictor.parameters())
             assert ("synthetic_share" in metrics) == (method == "moby_synco")
+
+
+def test_the_chapter_profiles_and_the_papers_files():
+    from pathlib import Path
+
+    import pandas as pd
+    import yaml
+
+    from ssllib.chapters.spec import resolve
+    from ssllib.chapters.synco_vit import SYNCO_VIT
+    root = Path(__file__).parent.parent / "papers" / "synco-vit"
+    paper = resolve(SYNCO_VIT, yaml.safe_load((root / "paper.yaml").read_text()), check_data=False)
+    cfg = paper.run_config(method="moby_synco", backbone=paper.vit_backbone, options=paper.method_options("moby_synco"))
+    assert (cfg.backbone, cfg.image_size, cfg.epochs, cfg.batch_size, cfg.optimizer, cfg.lr, cfg.weight_decay,
+            cfg.decay_norms_and_biases, cfg.lr_warmup_epochs, cfg.lr_min, cfg.grad_clip, cfg.drop_path) == \
+        ("vit_small", 224, 300, 512, "adamw", 1e-3, 0.05, False, 5, 5e-6, 5.0, 0.2)
+    assert (cfg.ema_momentum, cfg.momentum_schedule, cfg.queue_size, cfg.embed_dim, cfg.temperature) == \
+        (0.99, "cosine", 4096, 256, 0.2)
+    assert (cfg.blur_p, cfg.view2_blur_p, cfg.solarize_p, cfg.view2_solarize_p, cfg.crop_min_scale) == \
+        (1.0, 0.1, 0.0, 0.2, 0.08)
+    assert (cfg.options["warmup_epochs"], cfg.options["cooldown_epochs"], cfg.options["head_hidden_dim"]) == \
+        (30, 100, 4096)
+    cifar = resolve(SYNCO_VIT, yaml.safe_load((root / "cifar.yaml").read_text()), check_data=False)
+    assert (cifar.dataset, cifar.vit_backbone, cifar.image_size, cifar.seeds) == \
+        ("cifar10", "vit_tiny_small_image", 32, 3)
+    reported = pd.read_csv(root / "reported.csv")
+    assert reported.source.notna().all() and (reported.source.str.len() > 10).all()
+    table = reported[reported.kind == "the paper's table"].set_index(["method", "backbone", "task", "metric"]).value
+    assert table[("MoBY + synthetic negatives", "DeiT-S", "kNN classification", "top-1 (%) k 10")] == 71.0
+    assert table[("MoBY (authors' reproduction)", "Swin-T", "linear classification", "top-1 (%)")] == 74.7

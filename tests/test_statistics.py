@@ -64,10 +64,13 @@ def _difference(mean, low, high):
 def test_the_claim_sentence_follows_the_intervals():
     from ssllib.chapters.report import claim_outcome
     ahead, none, behind = _difference(1.0, 0.2, 1.8), _difference(0.3, -0.5, 1.1), _difference(-1.0, -1.6, -0.4)
-    supports = claim_outcome("A is better", {"x": ahead, "y": none}, "A", "B")
-    assert "ahead of B in 1 of 2 comparisons (x)" in supports and "behind in 0;" in supports
-    assert supports.endswith("the run supports the claim that A is better.")
+    part = claim_outcome("A is better", {"x": ahead, "y": none}, "A", "B")
+    assert "ahead of B in 1 of 2 comparisons (x)" in part and "behind in 0;" in part
+    assert part.endswith("the run supports only in part (x; no detectable difference elsewhere) the claim that "
+                         "A is better.")
+    assert claim_outcome("A is better", {"x": ahead, "y": ahead}, "A", "B").endswith(
+        "the run supports the claim that A is better.")
     assert claim_outcome("A is better", {"x": none, "y": none}, "A", "B").endswith("does not support the claim that A is better.")
     assert claim_outcome("A is better", {"x": behind, "y": none}, "A", "B").endswith("runs against the claim that A is better.")
     both = claim_outcome("A is better", {"x": ahead, "y": behind}, "A", "B")
-    assert "behind in 1 (y)" in both and both.endswith("does not support the claim that A is better.")
+    assert "behind in 1 (y)" in both and both.endswith("gives mixed evidence on the claim that A is better.")

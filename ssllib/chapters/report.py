@@ -57,15 +57,20 @@ def comparisons(rows: Iterable[dict], pairs: Iterable[tuple[str, str]], key: str
 def claim_outcome(claim: str, differences: dict, subject: str, baseline: str) -> str:
     """The sentence that names what a run says about a paper's claim, from paired differences
     ``subject − baseline`` (``{what was compared: PairedDifference}``, higher meaning better
-    for the claim): it *supports* the claim when some interval puts the subject ahead and none
-    behind, *runs against* it when some put it behind and none ahead, and otherwise does not
-    support it (no interval excludes 0, or they point both ways)."""
+    for the claim). The run *supports* the claim when every interval puts the subject ahead,
+    *supports it only in part* when some do and none puts it behind, *runs against* it when
+    some put it behind and none ahead, gives *mixed evidence* when intervals point both ways,
+    and *does not support* it when no interval excludes 0."""
     ahead = [name for name, d in differences.items() if d.detected and d.mean > 0]
     behind = [name for name, d in differences.items() if d.detected and d.mean < 0]
-    if ahead and not behind:
+    if ahead and len(ahead) == len(differences):
         verdict = "supports"
+    elif ahead and not behind:
+        verdict = f"supports only in part ({', '.join(ahead)}; no detectable difference elsewhere)"
     elif behind and not ahead:
         verdict = "runs against"
+    elif ahead and behind:
+        verdict = "gives mixed evidence on"
     else:
         verdict = "does not support"
     listed = lambda names: f" ({', '.join(names)})" if names else ""  # noqa: E731
