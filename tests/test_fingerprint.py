@@ -69,3 +69,16 @@ def test_a_backbone_module_counts_only_for_runs_that_use_it(package_copy):
     probe = fingerprint.shared_code_fingerprint("ssllib.evaluate.transfer")
     _edit(package_copy / "evaluate" / "transfer.py")
     assert fingerprint.shared_code_fingerprint("ssllib.evaluate.transfer") != probe
+
+
+def test_a_family_still_being_written_and_the_retrieval_metrics_are_in_no_other_runs(package_copy):
+    methods = ("mocov2", "moby_synco", "rrd")
+    before = {m: fingerprint.run_code_fingerprint(m) for m in methods}
+    shared = fingerprint.shared_code_fingerprint()
+    _edit(package_copy / "retrieval" / "captions.py")         # a family folder nobody registered yet
+    (package_copy / "mil").mkdir(exist_ok=True)
+    (package_copy / "mil" / "bags.py").write_text("x = 1\n")
+    _edit(package_copy / "evaluate" / "retrieval.py")          # only the retrieval family's evaluations name it
+    assert {m: fingerprint.run_code_fingerprint(m) for m in methods} == before
+    assert fingerprint.shared_code_fingerprint() == shared
+    assert fingerprint.shared_code_fingerprint("ssllib.evaluate.retrieval") != shared

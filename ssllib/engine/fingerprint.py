@@ -28,8 +28,13 @@ AROUND_RUNS_FOLDERS = ("chapters/", "bench/")
 AROUND_RUNS = {"book.py", "train.py", "__init__.py", "engine/fingerprint.py", "engine/registry.py",
                "engine/ledger.py", "engine/progress.py", "engine/launch.py", "engine/allocator.py",
                "engine/checkpoint.py", "engine/params.py", "evaluate/transfer.py"}
-# Modules only some runs use, whatever their method: they count where a run names them.
-BY_REQUEST = {"nets/vit.py"}
+# Every family's folder, registered or still being written: a family is never imported by the
+# engine or by another family (DESIGN: arrows run downwards), so its code is in no other family's
+# runs. Registered families add theirs (``Family.folder``).
+FAMILY_FOLDERS = ("selfsup/", "distill/", "retrieval/", "mil/")
+# Modules only some runs use, whatever their method: they count where a run names them (the
+# transformers for runs on them, the retrieval metrics for the retrieval family's evaluations).
+BY_REQUEST = {"nets/vit.py", "evaluate/retrieval.py"}
 
 
 def _digest(paths: list[Path]) -> str:
@@ -65,7 +70,7 @@ def shared_code_fingerprint(*extra: str) -> str:
     modules (dotted): the key of results such as the transfer probe's."""
     from ssllib.engine.registry import families
 
-    folders = tuple(f.folder for f in families().values())
+    folders = tuple({*FAMILY_FOLDERS, *(f.folder for f in families().values())})
     extras = {_file_of(m) for m in extra}
 
     def counts(name: str) -> bool:
@@ -83,7 +88,7 @@ def run_code_fingerprint(method: str, *uses: str) -> str:
 
     spec = methods()[method]
     own_folder = families()[spec.family].folder
-    other_folders = tuple(f.folder for f in families().values() if f.folder != own_folder)
+    other_folders = tuple({*FAMILY_FOLDERS, *(f.folder for f in families().values())} - {own_folder})
     owned = {_file_of(m): name for name, declared in methods().items() for m in declared.code}
     mine = {_file_of(m) for m in spec.code}
     requested = {_file_of(m) for m in uses}
