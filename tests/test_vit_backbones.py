@@ -26,6 +26,16 @@ def test_small_presets_give_pooled_features(name, image_size, in_channels):
     assert out.shape == (2, net.feature_dim) and net.feature_dim == 192
 
 
+@pytest.mark.parametrize("name,dim", [("vit_micro_small_image", 96), ("swin_micro_small_image", 64)])
+@pytest.mark.parametrize("image_size", [16, 28, 32])
+@pytest.mark.parametrize("in_channels", [1, 3])
+def test_micro_presets_give_pooled_features(name, dim, image_size, in_channels):
+    net = build_transformer(name, in_channels, image_size).eval()
+    with torch.no_grad():
+        out = net(torch.randn(2, in_channels, image_size, image_size))
+    assert out.shape == (2, dim) and net.feature_dim == dim
+
+
 @pytest.mark.parametrize("name,dim", [("vit_small", 384), ("deit_small", 384), ("swin_tiny", 768)])
 def test_full_size_models_at_224_px(full_size, name, dim):
     net = full_size[name].eval()
