@@ -5,7 +5,11 @@
     python -m ssllib.book status           # which chapters are stale, and why
 
 A chapter is *fresh* when the fingerprint stored in its metadata equals the fingerprint of
-the current ``ssllib`` code plus the chapter's own cells. Stale chapters are executed in place
+the ``ssllib`` modules its last execution imported (their current source) plus the chapter's
+own cells. The build records that list from the kernel once every cell has run, so a new family
+or another chapter's module does not make every chapter stale, while an edit to any module the
+chapter used does (a module can only start being imported through an edit to one it already
+imports, and that edit changes the fingerprint). Stale chapters are executed in place
 with nbclient at the ``cpu`` profile (training runs that finished before are loaded from their
 checkpoints, so a rebuild after a small change is quick); outputs are normalised so diffs stay
 small, and the notebook is written atomically only when every cell ran. Any error stops the
@@ -24,7 +28,7 @@ from pathlib import Path
 
 import nbformat
 
-from ssllib.engine.fingerprint import code_fingerprint
+from ssllib.engine.fingerprint import PACKAGE, code_fingerprint
 
 ROOT = Path(__file__).resolve().parent.parent
 CELL_TIMEOUT = 3600  # seconds: a cell may hold several training runs
@@ -61,8 +65,36 @@ def source_fingerprint(nb) -> str:
     return digest.hexdigest()[:12]
 
 
-def fingerprint(nb) -> str:
-    return f"{code_fingerprint()}-{source_fingerprint(nb)}"
+# Run in the chapter's kernel after its last cell (and removed again): the ssllib modules it imported.
+MODULES_PROBE = """import json as _json, sys as _sys
+print("ssllib-modules:" + _json.dumps(sorted({_m.__file__ for _n, _m in list(_sys.modules.items())
+      if _n.split(".")[0] == "ssllib" and getattr(_m, "__file__", None)})))"""
+
+
+def modules_fingerprint(modules: list[str]) -> str | None:
+    """sha256 over the current source of ``modules`` (paths relative to ssllib/); None when
+    one of them no longer exists."""
+    digest = hashlib.sha256()
+    for name in sorted(modules):
+        path = PACKAGE / name
+        if not path.is_file():
+            return None
+        digest.update(name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def imported_modules(probe_output: str) -> list[str]:
+    """The probe's printed paths as names relative to ssllib/ (book.py, never in a chapter's key, left out)."""
+    line = next(l for l in probe_output.splitlines() if l.startswith("ssllib-modules:"))
+    names = [Path(f).resolve().relative_to(PACKAGE).as_posix() for f in json.loads(line.split(":", 1)[1])
+             if Path(f).resolve().is_relative_to(PACKAGE)]
+    return sorted(n for n in names if n != "book.py")
+
+
+def fingerprint(nb, modules: list[str] | None = None) -> str:
+    code = code_fingerprint() if modules is None else modules_fingerprint(modules)
+    return f"{code}-{source_fingerprint(nb)}"
 
 
 def stale_reason(path: Path) -> str | None:
@@ -74,7 +106,8 @@ def stale_reason(path: Path) -> str | None:
     if stored.get("profile") != "cpu":
         return f"executed at the {stored.get('profile')} profile, not cpu"
     code, source = stored.get("fingerprint", "-").split("-", 1)
-    if code != code_fingerprint():
+    modules = stored.get("modules")
+    if code != (code_fingerprint() if modules is None else modules_fingerprint(modules)):
         return "ssllib changed since it was executed"
     if source != source_fingerprint(nb):
         return "its cells changed since it was executed"
@@ -106,6 +139,7 @@ def execute(path: Path, profile: str = "cpu") -> float:
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(MODULES_PROBE))
     env_before = dict(os.environ)
     os.environ["SSLLIB_PROFILE"] = profile
     os.environ.setdefault("SSLLIB_PROGRESS", "off")
@@ -120,8 +154,10 @@ def execute(path: Path, profile: str = "cpu") -> float:
     finally:
         os.environ.clear()
         os.environ.update(env_before)
+    probe = nb.cells.pop()
+    modules = imported_modules("".join(out.get("text", "") for out in probe.outputs))
     normalise(nb)
-    nb.metadata["ssllib"] = {"fingerprint": fingerprint(nb), "profile": profile}
+    nb.metadata["ssllib"] = {"fingerprint": fingerprint(nb, modules), "profile": profile, "modules": modules}
     tmp = path.with_suffix(".ipynb.tmp")
     nbformat.write(nb, tmp)
     os.replace(tmp, path)

@@ -73,6 +73,30 @@ def test_fingerprint_changes_with_cells_and_detects_staleness(tmp_path):
     assert book.stale_reason(path) == "its cells changed since it was executed"
 
 
+def test_a_chapter_is_keyed_by_the_modules_its_kernel_imported(tmp_path, monkeypatch):
+    """The build records the ssllib modules a chapter's kernel imported: an edit to one of them
+    makes it stale, an edit elsewhere in ssllib (another family, another chapter) does not."""
+    import shutil
+
+    path = tmp_path / "c.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "from ssllib.evaluate.retrieval import precision_at_k")]), path)
+    book.execute(path)
+    nb = nbformat.read(path, as_version=4)
+    modules = nb.metadata["ssllib"]["modules"]
+    assert {"__init__.py", "evaluate/__init__.py", "evaluate/retrieval.py"} <= set(modules)
+    assert "retrieval/text.py" not in modules and "book.py" not in modules
+    assert len(nb.cells) == 1 and "ssllib-modules" not in str(nb.cells[0].outputs)  # the probe is gone
+    copy = tmp_path / "ssllib"
+    shutil.copytree(book.PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(book, "PACKAGE", copy)
+    assert book.stale_reason(path) is None
+    (copy / "retrieval" / "text.py").write_text("# another family's module changed\n")
+    assert book.stale_reason(path) is None
+    (copy / "evaluate" / "retrieval.py").write_text("# a module the chapter imported changed\n")
+    assert book.stale_reason(path) == "ssllib changed since it was executed"
+
+
 def test_annotation_rendering():
     from typing import Optional
     assert annotation_of(Optional[int]) == "Optional[int]"
