@@ -50,14 +50,14 @@ def _cached(load, cfg):
 def _first_run(chapter: str, settings, student: bool = False):
     """The configuration, trainer and data of the first run the chapter trains (of its student
     trained alone, with ``student``: the teacher keeps the benchmark's learning rate)."""
-    if chapter in ("foundations", "synco", "synco_vit", "cueco"):
+    if chapter in ("foundations", "synco", "synco_vit", "cueco", "cdir"):
         from ssllib.selfsup.trainer import load_run_data, run_id_for, train
 
         if chapter == "synco_vit":
             cfg = settings.run_config(method="moby", backbone=settings.vit_backbone,
                                       options=settings.method_options("moby"))
         else:
-            cfg = settings.run_config(method="mocov2") if chapter in ("synco", "cueco") else settings.run_config()
+            cfg = settings.run_config(method="mocov2") if chapter in ("synco", "cueco", "cdir") else settings.run_config()
         return cfg, run_id_for(cfg), lambda: train(cfg, data=_cached(load_run_data, cfg))
     from ssllib.distill.trainer import load_distill_data, run_id_for, train_distill
 
@@ -84,10 +84,18 @@ def _damaged(path: Path, damage: str) -> None:
         torch.save({"network": build_classifier("resnet20", 10, 1).state_dict(), "network_name": "resnet20"}, path)
 
 
+def _resolve(chapter: str, given: dict):
+    if chapter == "cdir":  # the chapter needs its encoders' dataset only where it uses them
+        from ssllib.chapters.cdir import resolve_settings
+        return resolve_settings(given)
+    return resolve(SPECS[chapter], given)
+
+
 @pytest.mark.parametrize("chapter,case", PAIRS, ids=[f"{ch}-{i}" for i, (ch, _) in enumerate(PAIRS)])
 def test_bad_input(chapter, case, results, tmp_path, monkeypatch):
     spec = SPECS[chapter]
-    params = {k: (str(tmp_path / "empty") if v == "{empty}" else v) for k, v in case.params.items()}
+    folders = {"{empty}": str(tmp_path / "empty"), "{existing}": str(tmp_path)}
+    params = {k: folders.get(v, v) if isinstance(v, str) else v for k, v in case.params.items()}
     if params.pop("__read_only__", False):
         from ssllib.engine import ledger
         monkeypatch.setattr(ledger.os, "access", lambda path, mode: False)
@@ -96,10 +104,13 @@ def test_bad_input(chapter, case, results, tmp_path, monkeypatch):
     before = _hashes(results)
     with pytest.raises(Exception) as caught:
         if case.kind == "parameters":
-            settings = resolve(spec, {"profile": "smoke", **params})
+            settings = _resolve(chapter, {"profile": "smoke", **params})
             if chapter == "dcd":
                 from ssllib.chapters.distill_experiments import check_transfer
                 check_transfer(settings)
+        elif case.kind == "benchmark":
+            from ssllib.chapters.retrieval_experiments import load_benchmark
+            load_benchmark(_resolve(chapter, {"profile": "smoke", **params}))
         else:
             # cases that train a little do it on a few batches
             small = {"train_subset": 128, "batch_size": 32} if case.kind in ("disk", "divergence") else {}
@@ -107,7 +118,7 @@ def test_bad_input(chapter, case, results, tmp_path, monkeypatch):
                 small.update(monitor_every=0, queue_size=64)
                 if "bn_splits" in spec.params:
                     small["bn_splits"] = 1
-            settings = resolve(spec, {"profile": "smoke", **small})
+            settings = _resolve(chapter, {"profile": "smoke", **small})
             if case.kind == "teacher checkpoint":
                 from ssllib.chapters.distill_experiments import train_students
                 from ssllib.distill.trainer import load_distill_data
@@ -122,7 +133,7 @@ def test_bad_input(chapter, case, results, tmp_path, monkeypatch):
                 train_students(settings, ("ce", "kd"), [0], data=data)
             else:
                 if case.kind == "divergence":
-                    settings = resolve(spec, {"profile": "smoke", **small, "lr": 1e12})
+                    settings = _resolve(chapter, {"profile": "smoke", **small, "lr": 1e12})
                 cfg, run_id, run = _first_run(chapter, settings, student=case.kind == "divergence")
                 if case.kind == "run checkpoint":
                     _damaged(results / "runs" / run_id / "checkpoint.pt", case.damage)

@@ -29,12 +29,11 @@ def backbone_table(backbones: dict[str, tuple[str, int, int]]) -> pd.DataFrame:
         if isinstance(net, VisionTransformer):
             blocks = list(net.blocks)
             heads, depth = str(blocks[0].attn.num_heads), str(len(blocks))
-            tokens = net.patch_embed.num_patches
         else:
             stages = list(net.layers)
             heads = "–".join(str(s.blocks[0].attn.num_heads) for s in stages)
             depth = "–".join(str(len(s.blocks)) for s in stages)
-            tokens = net.patch_embed.num_patches
+        tokens = net.patch_embed.num_patches
         rows.append({"backbone": label, "timm model": name, "image (px)": f"{size} × {size} × {in_channels}",
                      "patch (px)": net.patch_embed.patch_size[0], "patch tokens": tokens,
                      "output width": net.num_features, "depth": depth, "heads": heads,

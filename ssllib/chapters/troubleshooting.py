@@ -12,14 +12,15 @@ from typing import Any
 RESNET_CHAPTERS = ("foundations", "synco", "cueco")
 SELF_SUPERVISED = ("foundations", "synco", "synco_vit", "cueco")
 DISTILLATION = ("rrd", "dcd")
-ALL = SELF_SUPERVISED + DISTILLATION
+RETRIEVAL = ("cdir",)
+ALL = SELF_SUPERVISED + DISTILLATION + RETRIEVAL
 
 
 @dataclass(frozen=True)
 class Case:
     situation: str               # what the reader did
     chapters: tuple[str, ...]
-    kind: str                    # parameters | run checkpoint | teacher checkpoint | disk | divergence
+    kind: str                    # parameters | benchmark | run checkpoint | teacher checkpoint | disk | divergence
     error: str                   # the exception's class name
     message: str                 # a regular expression the message matches
     fix: str                     # what the message tells the reader to do
@@ -98,6 +99,33 @@ CASES = (
     Case("a teacher checkpoint that is not a file", DISTILLATION, "parameters", "ParameterError",
          r"teacher_checkpoint='/nowhere/t.pt' is not a file", "give the path of a checkpoint",
          {"teacher_checkpoint": "/nowhere/t.pt"}),
+    Case("a domain the benchmark does not have (`-p domains photo,painting`)", RETRIEVAL, "parameters",
+         "ParameterError", r"domains names 'painting', which fashion_mnist does not have; choose from photo, sketch, "
+         r"negative", "use the listed domains, comma-separated", {"domains": "photo,painting"}),
+    Case("one domain only (`-p domains photo,photo`)", RETRIEVAL, "parameters", "ParameterError",
+         r"cross-domain retrieval needs at least two different domains", "name two domains or more",
+         {"domains": "photo,photo"}),
+    Case("P@K with K = 0 (`-p ks '[0]'`)", RETRIEVAL, "parameters", "ParameterError",
+         r"ks=\(0\.0,\) is out of range: it must be at least 1", "use K ≥ 1", {"ks": (0,)}),
+    Case("a K that is not whole (`-p ks '[1.5]'`)", RETRIEVAL, "parameters", "ParameterError",
+         r"ks holds 1\.5; each K of P@K must be a whole number", "use whole numbers", {"ks": (1.5,)}),
+    Case("a fusion weight outside [0, 1] (`-p fusion_weight 1.5`)", RETRIEVAL, "parameters", "ParameterError",
+         r"fusion_weight=1\.5 is out of range: it must be at most 1", "use a weight from 0 to 1",
+         {"fusion_weight": 1.5}),
+    Case("a hub captioner without leave to download (`-p captioner Salesforce/blip-image-captioning-base`)",
+         RETRIEVAL, "parameters", "ParameterError", r"captioner='Salesforce/blip-image-captioning-base' is neither "
+         r"'stand-in' \(shipped offline\) nor a local folder; .* allow_download=True",
+         "pass allow_download=True, or a local folder", {"captioner": "Salesforce/blip-image-captioning-base"}),
+    Case("a benchmark folder that is not there (`-p benchmark office_home -p benchmark_root /empty`)", RETRIEVAL,
+         "parameters", "DatasetNotFound", r"benchmark_root='.*' is not a folder: download office_home",
+         "download the benchmark and point benchmark_root at it",
+         {"benchmark": "office_home", "benchmark_root": "{empty}"}),
+    Case("the stand-in captioner on a real benchmark (`-p benchmark office_home`)", RETRIEVAL, "parameters",
+         "ParameterError", r"the stand-in captioner is trained on the Fashion-MNIST photo domain only",
+         "name a Hugging Face captioner", {"benchmark": "office_home", "benchmark_root": "{existing}"}),
+    Case("a gallery without a query's class (`-p images_per_domain 1`)", RETRIEVAL, "benchmark", "ValueError",
+         r"the sketch gallery holds no image of class .*; raise images_per_domain", "keep more images per domain",
+         {"images_per_domain": 1}),
     Case("a truncated checkpoint of an earlier run", ALL, "run checkpoint", "CheckpointError",
          r"is damaged or truncated.*move it aside", "move it aside, or restore a good copy", damage="truncated"),
     Case("a checkpoint that holds no weights (a tensor)", ALL, "run checkpoint", "CheckpointError",

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from ssllib.retrieval.hub import resolve_model
+
 DEFAULT_TEXT_ENCODER = "all-MiniLM-L6-v2"
 
 
@@ -28,12 +30,7 @@ def resolve_text_encoder(name: str, allow_download: bool = False) -> str:
     ``allow_download``) the hub name itself."""
     if name in (DEFAULT_TEXT_ENCODER, f"sentence-transformers/{DEFAULT_TEXT_ENCODER}"):
         return str(_packaged_minilm())
-    if Path(name).is_dir():
-        return str(Path(name).resolve())
-    if allow_download:
-        return name
-    raise ValueError(f"text_encoder={name!r} is neither {DEFAULT_TEXT_ENCODER!r} (shipped offline) nor a local "
-                     f"folder; to fetch it from the Hugging Face hub, pass allow_download=True")
+    return resolve_model(name, allow_download, "text_encoder", DEFAULT_TEXT_ENCODER)
 
 
 class TextEncoder:

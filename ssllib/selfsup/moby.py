@@ -11,7 +11,7 @@ directions' losses are summed (:class:`~ssllib.selfsup.momentum.MomentumMethod` 
 per optimisation step, the online encoder alone has drop-path, and the views are BYOL's
 (blur always in view 1, rarely in view 2, solarisation in view 2 only): those are run
 settings (``ema_momentum``, ``momentum_schedule``, ``drop_path``, ``blur_p``, ``view2_*``),
-which the ViT chapter and ``papers/synco-vit/recipe.yaml`` set to the paper's values.
+which the ViT chapter and ``papers/synco-vit/paper.yaml`` set to the paper's values.
 
 The second method reuses SynCo's loss unchanged inside each direction: the synthetic
 negatives of a term come from that term's queue and query (the predictor's normalised
