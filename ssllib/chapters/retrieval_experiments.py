@@ -180,3 +180,162 @@ def top_results(similarity: torch.Tensor, queries: Sequence[int], k: int) -> tor
     from ssllib.evaluate.retrieval import ranking
 
     return ranking(similarity[list(queries)], k)
+
+
+PIXELS, SSL, SUPERVISED, CAPTIONS = "raw pixels", "MoCo-v2 features", "supervised features", "captions"
+
+
+def fused_label(weight: float) -> str:
+    return f"captions + MoCo-v2 (w = {weight:g})"
+
+
+@dataclass
+class Encoders:
+    """The foundations chapter's runs this chapter reads (none where the run uses none):
+    MoCo-v2 for image features, the supervised classifier for the stand-in captioner."""
+
+    mocov2: list = field(default_factory=list)
+    supervised: list = field(default_factory=list)
+    like: ImageDataset | None = None      # the encoders' test set: channels and normalisation
+    size: int = 0                         # their input side in pixels
+    cfg: object = None
+
+
+def foundations_encoders(settings) -> Encoders:
+    """The MoCo-v2 and supervised runs of the foundations recipe in ``settings``, one per seed,
+    trained here only if that chapter has not trained them already."""
+    from ssllib.chapters.cdir import uses_encoders
+    from ssllib.chapters.selfsup_experiments import train_seeds
+    from ssllib.selfsup.trainer import load_run_data
+
+    if not uses_encoders(settings):
+        return Encoders()
+    cfg = settings.run_config(method="mocov2")
+    data = load_run_data(cfg)
+    out = Encoders(like=data.test, size=data.size, cfg=cfg)
+    common = dict(paper="foundations", profile=settings.profile, data=data)
+    if settings.image_encoder == "mocov2":
+        out.mocov2 = train_seeds(cfg, settings.seed_list, **common)
+    if settings.captioner == STAND_IN:
+        supervised = cfg.replace(method="supervised", epochs=settings.supervised_epochs, lr=settings.supervised_lr)
+        out.supervised = train_seeds(supervised, settings.seed_list, **common)
+    return out
+
+
+@dataclass
+class Experiment:
+    """Every representation scored in every direction: ``rows`` (one per method, seed and
+    direction), the ledger ``evaluations``, each method's ``similarity`` per seed (for the
+    fusion sweep and the example queries) and the captions of each captioner seed."""
+
+    rows: list[dict]
+    evaluations: list[Evaluation]
+    similarity: dict[str, dict]
+    captioned: dict
+    captioners: dict
+
+
+def run_experiment(settings, sets: dict[str, DomainImages], encoders: Encoders, text_encoder) -> Experiment:
+    """Raw pixels, then per seed the MoCo-v2 features, the supervised features (with the
+    stand-in), the captions and their fusion with the MoCo-v2 features at ``fusion_weight``.
+
+    A Hugging Face captioner has no seed (it is not trained here): its captions are one
+    evaluation, fused with each seed's image features."""
+    ks = [int(k) for k in settings.ks]
+    device = pick_device(settings.device)
+    described = {"domains": list(sets), "images": {d: len(s) for d, s in sets.items()},
+                 "text_encoder": settings.text_encoder}
+    evaluations, similarity = [], {}
+
+    def score(method, seed, sim, **extra):
+        similarity.setdefault(method, {})[seed] = sim
+        evaluations.append(evaluate(method, seed, sets, ks, sim, settings=settings, profile=settings.profile,
+                                    described={**described, **extra}))
+
+    channels = encoders.like.channels if encoders.like is not None else 3
+    pixel_size = encoders.size or min(settings.benchmark_size, 32)
+    score(PIXELS, None, matching.cosine_between(pixel_embeddings(sets, channels, pixel_size)),
+          pixels=f"{channels} channel(s) at {pixel_size} px")
+    seeds = settings.seed_list
+    features = {}
+    for seed, run in zip(seeds, encoders.mocov2):
+        features[seed] = feature_embeddings(run.backbone, sets, encoders.like, encoders.size, encoders.cfg, device)
+        score(SSL, seed, matching.cosine_between(features[seed]), encoder=run.run_id)
+    if settings.captioner == STAND_IN:
+        captioners = {seed: stand_in(run, encoders.like, encoders.size, settings.second_guess)
+                      for seed, run in zip(seeds, encoders.supervised)}
+        for seed, run in zip(seeds, encoders.supervised):
+            own = feature_embeddings(run.backbone, sets, encoders.like, encoders.size, encoders.cfg, device)
+            score(SUPERVISED, seed, matching.cosine_between(own), encoder=run.run_id)
+    else:
+        captioners = {None: hugging_face(settings, device)}
+    captioned = {seed: caption_domains(sets, c, text_encoder.encode) for seed, c in captioners.items()}
+    for seed, c in captioned.items():
+        score(CAPTIONS, seed, matching.cosine_between(c.embeddings), captioner=captioners[seed].name)
+    for seed, image in features.items():
+        text = captioned[seed if seed in captioned else None].embeddings
+        w = settings.fusion_weight
+        score(fused_label(w), seed, fusion(text, image, w), captioner=captioners[seed if seed in captioners else None]
+              .name, fusion_weight=w)
+    rows = [row for e in evaluations for row in e.rows]
+    return Experiment(rows, evaluations, similarity, captioned, captioners)
+
+
+def fusion(text: dict[str, torch.Tensor], image: dict[str, torch.Tensor], weight: float):
+    """``similarity(a, b)`` of the late fusion w · captions + (1 − w) · image features."""
+    caption_sim, image_sim = matching.cosine_between(text), matching.cosine_between(image)
+    return lambda a, b: matching.fuse(caption_sim(a, b), image_sim(a, b), weight)
+
+
+def fusion_sweep(experiment: Experiment, sets: dict[str, DomainImages], weights: Sequence[float],
+                 metrics: Sequence[str] = ("mAP", "P@1")) -> dict[str, tuple]:
+    """For each metric, (weights, values (seeds, weights)) of the fusion with each weight,
+    averaged over directions, on every seed that has both captions and MoCo-v2 features (the
+    sweep is a figure, not a record)."""
+    labels = {d: s.labels for d, s in sets.items()}
+    out = {m: [] for m in metrics}
+    for seed in experiment.similarity.get(SSL, {}):
+        text = experiment.captioned[seed if seed in experiment.captioned else None].embeddings
+        image_sim = experiment.similarity[SSL][seed]
+        caption_sim = matching.cosine_between(text)
+        per_weight = {m: [] for m in metrics}
+        for w in weights:
+            rows = matching.retrieval_rows(labels, [1], lambda a, b: matching.fuse(caption_sim(a, b), image_sim(a, b),
+                                                                                  w))
+            for m in metrics:
+                per_weight[m].append(sum(r[m] for r in rows) / len(rows))
+        for m in metrics:
+            out[m].append(per_weight[m])
+    import numpy as np
+    return {m: (np.asarray(weights, dtype=float), np.asarray(v)) for m, v in out.items() if v}
+
+
+def caption_accuracy(experiment: Experiment, sets: dict[str, DomainImages]) -> list[dict]:
+    """For the stand-in: per seed and domain, the share of captions whose first class is the
+    image's own, and how many distinct captions the domain received."""
+    rows = []
+    for seed, captioner in experiment.captioners.items():
+        if not isinstance(captioner, TemplateCaptioner):
+            continue
+        for d, s in sets.items():
+            guess = captioner.probabilities(s.images).argmax(1)
+            rows.append({"seed": seed, "domain": d, "names its class first (%)":
+                         100.0 * float((guess == s.labels).float().mean()),
+                         "distinct captions": len(set(experiment.captioned[seed].captions[d]))})
+    return rows
+
+
+def example_results(experiment: Experiment, sets: dict[str, DomainImages], query_domain: str, gallery_domain: str,
+                    methods: Sequence[str], seed, queries: Sequence[int], k: int) -> tuple[dict, dict]:
+    """The query images and, for each method (of ``seed``), their top ``k`` gallery images and
+    labels: the input of :func:`ssllib.chapters.retrieval_plots.retrieval_examples`."""
+    q, g = sets[query_domain], sets[gallery_domain]
+    query = {"images": q.images[list(queries)], "labels": q.labels[list(queries)], "classes": q.classes,
+             "domain": query_domain}
+    results = {}
+    for method in methods:
+        sim = experiment.similarity[method]
+        chosen = sim[seed] if seed in sim else sim[None]
+        top = top_results(chosen(query_domain, gallery_domain), queries, k)
+        results[method] = {"images": g.images[top], "labels": g.labels[top], "domain": gallery_domain}
+    return query, results

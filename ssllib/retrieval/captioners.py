@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 
 from ssllib.data.augment import prepare_eval
-from ssllib.retrieval.hub import resolve_model
+from ssllib.retrieval.hub import quiet_loading, resolve_model
 
 DEFAULT_GPU_CAPTIONER = "Salesforce/blip-image-captioning-base"
 PHOTO_TEMPLATE = "a photo of a {}"
@@ -46,8 +46,9 @@ class HuggingFaceCaptioner:
         self.name = f"hf:{name}" + (f"|prompt={prompt}" if prompt else "") + f"|beams={num_beams}|max={max_new_tokens}"
         self.device, self.prompt = torch.device(device), prompt
         self.generate_options = dict(max_new_tokens=max_new_tokens, num_beams=num_beams, do_sample=False)
-        self.processor = AutoProcessor.from_pretrained(source, local_files_only=not allow_download)
-        self.model = AutoModelForImageTextToText.from_pretrained(source, local_files_only=not allow_download)
+        with quiet_loading():
+            self.processor = AutoProcessor.from_pretrained(source, local_files_only=not allow_download)
+            self.model = AutoModelForImageTextToText.from_pretrained(source, local_files_only=not allow_download)
         self.model.to(self.device).eval()
 
     @torch.no_grad()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from ssllib.retrieval.hub import resolve_model
+from ssllib.retrieval.hub import quiet_loading, resolve_model
 
 DEFAULT_TEXT_ENCODER = "all-MiniLM-L6-v2"
 
@@ -42,8 +42,9 @@ class TextEncoder:
 
         self.name, self.batch_size = name, batch_size
         self.device = torch.device(device)
-        self.model = SentenceTransformer(resolve_text_encoder(name, allow_download), device=str(self.device),
-                                         local_files_only=not allow_download)
+        with quiet_loading():
+            self.model = SentenceTransformer(resolve_text_encoder(name, allow_download), device=str(self.device),
+                                             local_files_only=not allow_download)
 
     @torch.no_grad()
     def encode(self, texts: list[str]) -> torch.Tensor:
