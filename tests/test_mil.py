@@ -195,3 +195,22 @@ def test_a_student_needs_its_teachers():
     bags = _problem(4)
     with pytest.raises(ParameterError, match="a D&D student needs"):
         train_mil(MILConfig(role="student", optimizer="sgd", device="cpu"), bags, bags, bags)
+
+
+def test_divide_and_distill_trains_k_experts_and_a_student_from_the_base(tmp_path, monkeypatch):
+    from ssllib.mil.divide_and_distill import divide_and_distill
+    from ssllib.mil.trainer import MILConfig
+
+    monkeypatch.setenv("SSLLIB_RESULTS", str(tmp_path))
+    bags = _problem(shift=1.0)
+    train, val, test = (bags.subset(torch.arange(a, b)) for a, b in ((0, 28), (28, 38), (38, 48)))
+    base = MILConfig(model="abmil", epochs=3, lr=0.01, hidden=8, data="toy", device="cpu", batch_size=4)
+    student = base.replace(optimizer="sgd", lr=0.01, epochs=2)
+    result = divide_and_distill(base, student, train, val, test, k=3)
+    assert len(result.experts) == 3 and result.clusters.shape == (28,)
+    assert sum(len(e.record["history"]) and 1 for e in result.experts) == 3
+    assert [e.config.role for e in result.experts] == ["expert"] * 3 and result.student.config.role == "student"
+    assert set(result.seconds) == {"base", "experts", "student"}
+    assert "kl_base" in result.student.history[0] and "kl_experts" in result.student.history[0]
+    with pytest.raises(ValueError, match="K=40 experts for 28 training slides"):
+        divide_and_distill(base, student, train, val, test, k=40)

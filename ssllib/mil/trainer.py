@@ -65,6 +65,10 @@ class MILConfig(Configuration):
     device: str = _p("auto", "training device", choices=("auto", "cuda", "mps", "cpu"))
     log_every: int = _p(50, "steps between synchronised loss checks", min=1)
 
+    def replace(self, **changes) -> "MILConfig":
+        import dataclasses
+        return dataclasses.replace(self, **changes)
+
 
 def _optimizer(cfg: MILConfig, model: nn.Module) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
