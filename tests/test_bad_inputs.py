@@ -50,14 +50,14 @@ def _cached(load, cfg):
 def _first_run(chapter: str, settings, student: bool = False):
     """The configuration, trainer and data of the first run the chapter trains (of its student
     trained alone, with ``student``: the teacher keeps the benchmark's learning rate)."""
-    if chapter in ("foundations", "synco", "synco_vit", "cueco", "cdir"):
+    if chapter in ("foundations", "synco", "synco_vit", "cueco", "cdir", "wsi"):
         from ssllib.selfsup.trainer import load_run_data, run_id_for, train
 
         if chapter == "synco_vit":
             cfg = settings.run_config(method="moby", backbone=settings.vit_backbone,
                                       options=settings.method_options("moby"))
         else:
-            cfg = settings.run_config(method="mocov2") if chapter in ("synco", "cueco", "cdir") else settings.run_config()
+            cfg = settings.run_config(method="mocov2") if chapter in ("synco", "cueco", "cdir", "wsi") else settings.run_config()
         return cfg, run_id_for(cfg), lambda: train(cfg, data=_cached(load_run_data, cfg))
     from ssllib.distill.trainer import load_distill_data, run_id_for, train_distill
 
@@ -85,10 +85,24 @@ def _damaged(path: Path, damage: str) -> None:
 
 
 def _resolve(chapter: str, given: dict):
-    if chapter == "cdir":  # the chapter needs its encoders' dataset only where it uses them
-        from ssllib.chapters.cdir import resolve_settings
-        return resolve_settings(given)
+    if chapter in ("cdir", "wsi"):  # these need their encoders' dataset only where they use them
+        import importlib
+        return importlib.import_module(f"ssllib.chapters.{chapter}").resolve_settings(given)
     return resolve(SPECS[chapter], given)
+
+
+def _clam_fixture(root: Path, damage: str) -> dict:
+    """Two slides in CLAM's layout, one of them damaged; the chapter's parameters naming them."""
+    (root / "features").mkdir()
+    torch.save(torch.randn(3, 4), root / "features" / "slide_0.pt")
+    torch.save({"empty_bag": torch.zeros(0, 4), "wrong_dim": torch.zeros(3, 6)}.get(damage, torch.randn(2, 4)),
+               root / "features" / "slide_1.pt")
+    (root / "labels.csv").write_text("slide_id,label\nslide_0,0\nslide_1,1\n")
+    (root / "splits").mkdir()
+    val = "slide_9" if damage == "missing_slide" else "slide_1"
+    (root / "splits" / "splits_0.csv").write_text(f",train,val,test\n0,slide_0,{val},slide_1\n")
+    return {"benchmark": "clam", "features_dir": str(root / "features"), "labels_csv": str(root / "labels.csv"),
+            "splits_dir": str(root / "splits")}
 
 
 @pytest.mark.parametrize("chapter,case", PAIRS, ids=[f"{ch}-{i}" for i, (ch, _) in enumerate(PAIRS)])
@@ -108,6 +122,9 @@ def test_bad_input(chapter, case, results, tmp_path, monkeypatch):
             if chapter == "dcd":
                 from ssllib.chapters.distill_experiments import check_transfer
                 check_transfer(settings)
+        elif case.kind == "slides":
+            from ssllib.chapters.wsi_experiments import load_slides
+            load_slides(_resolve(chapter, {"profile": "smoke", **_clam_fixture(tmp_path, case.damage)}))
         elif case.kind == "benchmark":
             from ssllib.chapters.retrieval_experiments import load_benchmark
             load_benchmark(_resolve(chapter, {"profile": "smoke", **params}))

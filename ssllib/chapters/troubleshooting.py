@@ -13,19 +13,21 @@ RESNET_CHAPTERS = ("foundations", "synco", "cueco")
 SELF_SUPERVISED = ("foundations", "synco", "synco_vit", "cueco")
 DISTILLATION = ("rrd", "dcd")
 RETRIEVAL = ("cdir",)
-ALL = SELF_SUPERVISED + DISTILLATION + RETRIEVAL
+WHOLE_SLIDE = ("wsi",)
+ALL = SELF_SUPERVISED + DISTILLATION + RETRIEVAL + WHOLE_SLIDE
 
 
 @dataclass(frozen=True)
 class Case:
     situation: str               # what the reader did
     chapters: tuple[str, ...]
-    kind: str                    # parameters | benchmark | run checkpoint | teacher checkpoint | disk | divergence
+    kind: str                    # parameters | benchmark | slides | run checkpoint | teacher checkpoint | disk | divergence
     error: str                   # the exception's class name
     message: str                 # a regular expression the message matches
     fix: str                     # what the message tells the reader to do
     params: dict[str, Any] = field(default_factory=dict)
-    damage: str = ""             # for checkpoint cases: truncated | foreign | tensor | pickle | architecture
+    damage: str = ""             # checkpoints: truncated | foreign | tensor | pickle | architecture;
+    #                              slides: empty_bag | wrong_dim | missing_slide
 
 
 CASES = (
@@ -126,6 +128,31 @@ CASES = (
     Case("a gallery without a query's class (`-p images_per_domain 1`)", RETRIEVAL, "benchmark", "ValueError",
          r"the sketch gallery holds no image of class .*; raise images_per_domain", "keep more images per domain",
          {"images_per_domain": 1}),
+    Case("an unknown MIL model (`-p mil_models abmil,clam`)", WHOLE_SLIDE, "parameters", "ParameterError",
+         r"mil_models names 'clam'; choose from mean, max, abmil, transmil", "use the listed aggregators",
+         {"mil_models": "abmil,clam"}),
+    Case("more experts than training slides (`-p k_experts 500`)", WHOLE_SLIDE, "parameters", "ParameterError",
+         r"k_experts=500 is more than the .* training slides of a fold", "use fewer experts or more bags",
+         {"k_experts": 500}),
+    Case("a bag size range upside down (`-p bag_min 30`)", WHOLE_SLIDE, "parameters", "ParameterError",
+         r"bag_min=30 is larger than bag_max=8", "use bag_min ≤ bag_max", {"bag_min": 30}),
+    Case("more witnesses than a bag holds (`-p max_witnesses 6`)", WHOLE_SLIDE, "parameters", "ParameterError",
+         r"max_witnesses=6 does not fit a bag of bag_min=4 instances", "use max_witnesses ≤ bag_min",
+         {"max_witnesses": 6}),
+    Case("CLAM features without their folder (`-p benchmark clam`)", WHOLE_SLIDE, "parameters", "ParameterError",
+         r"benchmark='clam' needs features_dir", "give features_dir, labels_csv and splits_dir",
+         {"benchmark": "clam"}),
+    Case("a CLAM folder that is not there", WHOLE_SLIDE, "parameters", "DatasetNotFound",
+         r"features_dir='.*' is not there", "point it at the extracted features",
+         {"benchmark": "clam", "features_dir": "{empty}", "labels_csv": "{empty}", "splits_dir": "{empty}"}),
+    Case("a slide with no patches", WHOLE_SLIDE, "slides", "ValueError", r"bag 'slide_1' has no instance; remove it",
+         "remove the slide from the labels and splits", damage="empty_bag"),
+    Case("a feature file of another dimension", WHOLE_SLIDE, "slides", "ValueError",
+         r"bag 'slide_1' has features of dimension 6, the first bag 4", "extract every slide with one extractor",
+         damage="wrong_dim"),
+    Case("a split naming a slide that has no features", WHOLE_SLIDE, "slides", "ValueError",
+         r"splits_0.csv \(val\) names slide 'slide_9'", "fix the split file or add the slide",
+         damage="missing_slide"),
     Case("a truncated checkpoint of an earlier run", ALL, "run checkpoint", "CheckpointError",
          r"is damaged or truncated.*move it aside", "move it aside, or restore a good copy", damage="truncated"),
     Case("a checkpoint that holds no weights (a tensor)", ALL, "run checkpoint", "CheckpointError",

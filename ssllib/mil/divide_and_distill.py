@@ -56,7 +56,9 @@ def divide_and_distill(base_cfg: MILConfig, student_cfg: MILConfig, train: Bags,
 
 
 def inference_seconds(result: MILResult, bags: Bags, repeats: int = 3) -> float:
-    """Seconds to predict every bag of ``bags`` with one model (the best of ``repeats``)."""
+    """Seconds to predict every bag of ``bags`` with one model (the best of ``repeats``, after
+    one untimed call that warms the kernels up)."""
+    predict(result.net, bags, torch.device("cpu"))
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()

@@ -36,6 +36,7 @@ class GeneratedBags:
     population: torch.Tensor          # (bags,) index into ``populations``
     populations: tuple
     instance_labels: list[torch.Tensor]   # each bag's instances' classes (for the pictures)
+    instance_index: list[torch.Tensor]    # each bag's instances' rows of ``features`` (their images)
 
 
 def make_bags(features: torch.Tensor, labels: torch.Tensor, bags_per_population: int = 100,
@@ -56,7 +57,7 @@ def make_bags(features: torch.Tensor, labels: torch.Tensor, bags_per_population:
         used[cls] += n
         return pool[picks]
 
-    feats, bag_labels, ids, population, instance_labels = [], [], [], [], []
+    feats, bag_labels, ids, population, instance_labels, instance_index = [], [], [], [], [], []
     for p, (name, background, witness) in enumerate(populations):
         for j in range(bags_per_population):
             n = int(torch.randint(low, high + 1, (1,), generator=gen))
@@ -68,8 +69,9 @@ def make_bags(features: torch.Tensor, labels: torch.Tensor, bags_per_population:
             index = index[torch.randperm(len(index), generator=gen)]
             feats.append(features[index].float())
             instance_labels.append(labels[index])
+            instance_index.append(index)
             bag_labels.append(int(positive))
             ids.append(f"{name}-{j:04d}")
             population.append(p)
     bags = Bags(feats, torch.tensor(bag_labels), ids, ["negative", "positive"])
-    return GeneratedBags(bags, torch.tensor(population), tuple(populations), instance_labels)
+    return GeneratedBags(bags, torch.tensor(population), tuple(populations), instance_labels, instance_index)

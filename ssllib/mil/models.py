@@ -11,8 +11,8 @@ instance); every model computes exactly what it would on each bag alone:
   repeating the bag's first instances, through two self-attention layers with the pyramid
   position encoding (depth-wise 7×7, 5×5 and 3×3 convolutions on the square grid) between them;
   the class token is the embedding. The reference uses Nyström attention, an approximation of
-  softmax attention for long bags; this implementation computes softmax attention exactly, bag
-  by bag (a choice: exact, and cheap at the bag sizes the book runs).
+  softmax attention for long bags; this implementation computes softmax attention exactly (a
+  choice: exact, and cheap at the bag sizes the book runs), batched with a key-padding mask.
 
 Every model: ``forward(x, mask) -> {"logits" (B, C), "embedding" (B, H)}`` (plus
 ``"attention"`` (B, N) for ABMIL), dropout 0.25 after the first layer as in the reference.
@@ -70,18 +70,27 @@ class ABMIL(nn.Module):
 
 
 class PPEG(nn.Module):
-    """Pyramid position encoding: the instance tokens on a square grid, plus three depth-wise
-    convolutions of it."""
+    """Pyramid position encoding: each bag's instance tokens on its own square grid (side s),
+    plus three depth-wise convolutions of it. Bags of several sizes share one zero-padded grid
+    of the largest side, their own grid in its top-left corner: a convolution sees zeros beyond
+    a bag's grid either way, so each bag gets what it would get alone."""
 
     def __init__(self, dim: int):
         super().__init__()
         self.convs = nn.ModuleList(nn.Conv2d(dim, dim, k, padding=k // 2, groups=dim) for k in (7, 5, 3))
 
-    def forward(self, tokens: torch.Tensor, side: int) -> torch.Tensor:
-        cls, grid = tokens[:, :1], tokens[:, 1:]
-        g = grid.transpose(1, 2).reshape(grid.shape[0], grid.shape[2], side, side)
+    def forward(self, tokens: torch.Tensor, where: torch.Tensor, side: int) -> torch.Tensor:
+        """``tokens`` (B, 1 + L, D): the class token, then each bag's squared-up instances in
+        row-major order of its own grid; ``where`` (B, L): each position's cell in the shared
+        side × side grid (side² for padding)."""
+        cls, seq = tokens[:, :1], tokens[:, 1:]
+        b, length, dim = seq.shape
+        grid = seq.new_zeros(b, dim, side * side + 1)
+        grid.scatter_(2, where[:, None, :].expand(b, dim, length), seq.transpose(1, 2))
+        g = grid[:, :, : side * side].reshape(b, dim, side, side)
         g = g + sum(conv(g) for conv in self.convs)
-        return torch.cat([cls, g.flatten(2).transpose(1, 2)], dim=1)
+        g = torch.cat([g.flatten(2), grid[:, :, -1:]], dim=2)
+        return torch.cat([cls, torch.gather(g, 2, where[:, None, :].expand(b, dim, length)).transpose(1, 2)], dim=1)
 
 
 class TransLayer(nn.Module):
@@ -90,9 +99,9 @@ class TransLayer(nn.Module):
         self.norm = nn.LayerNorm(dim)
         self.attention = nn.MultiheadAttention(dim, heads, batch_first=True)
 
-    def forward(self, t: torch.Tensor) -> torch.Tensor:
+    def forward(self, t: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:
         y = self.norm(t)
-        return t + self.attention(y, y, y, need_weights=False)[0]
+        return t + self.attention(y, y, y, key_padding_mask=padding, need_weights=False)[0]
 
 
 class TransMIL(nn.Module):
@@ -103,17 +112,33 @@ class TransMIL(nn.Module):
         self.layer1, self.ppeg, self.layer2 = TransLayer(hidden, heads), PPEG(hidden), TransLayer(hidden, heads)
         self.norm, self.classifier = nn.LayerNorm(hidden), nn.Linear(hidden, num_classes)
 
-    def one_bag(self, h: torch.Tensor) -> torch.Tensor:
-        """(N, H) instance embeddings of one bag → (H,) its class token."""
-        side = math.ceil(math.sqrt(len(h)))
-        h = torch.cat([h, h[: side * side - len(h)]]) if side * side > len(h) else h   # square it up
-        t = torch.cat([self.cls[0], h]).unsqueeze(0)
-        t = self.layer2(self.ppeg(self.layer1(t), side))
-        return self.norm(t)[0, 0]
+    @staticmethod
+    def squared(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+        """For each bag of n instances (side s = ⌈√n⌉): which instance fills each of its s²
+        positions (the first instances repeated), which positions are real, and each position's
+        cell in the shared grid of the largest side."""
+        counts = mask.sum(1).tolist()
+        sides = [math.ceil(math.sqrt(n)) for n in counts]
+        side, length = max(sides), max(s * s for s in sides)
+        source = torch.zeros(len(counts), length, dtype=torch.long)
+        real = torch.zeros(len(counts), length, dtype=torch.bool)
+        where = torch.full((len(counts), length), side * side, dtype=torch.long)
+        for b, (n, s) in enumerate(zip(counts, sides)):
+            p = torch.arange(s * s)
+            source[b, : s * s] = torch.where(p < n, p, p - n)
+            real[b, : s * s] = True
+            where[b, : s * s] = (p // s) * side + p % s
+        return source.to(mask.device), real.to(mask.device), where.to(mask.device), side
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> dict:
-        h = self.embed(x)
-        z = torch.stack([self.one_bag(h[b, mask[b]]) for b in range(len(h))])
+        h = self.embed(x)                                                         # (B, N, H); real rows first
+        source, real, where, side = self.squared(mask)
+        seq = torch.gather(h, 1, source[:, :, None].expand(-1, -1, h.shape[2]))   # (B, L, H)
+        t = torch.cat([self.cls.expand(len(h), -1, -1), seq], dim=1)
+        padding = torch.cat([torch.zeros_like(real[:, :1]), ~real], dim=1)
+        t = self.layer1(t, padding)
+        t = self.layer2(self.ppeg(t, where, side), padding)
+        z = self.norm(t)[:, 0]
         return {"logits": self.classifier(z), "embedding": z}
 
 

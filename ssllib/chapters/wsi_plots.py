@@ -1,0 +1,58 @@
+"""The whole-slide chapter's figures. Each function returns the matplotlib Figure."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ssllib.chapters import plots  # noqa: F401  (the book's matplotlib backend)
+
+
+def attention_bag(images, attention: dict, instance_classes, classes, title: str, witness: int | None = None):
+    """One bag: its instances' images in a row, and under them one bar chart of attention per
+    model (``attention``: label → (N,) weights summing to 1); the witness instances are framed."""
+    n = len(images)
+    fig, axes = plt.subplots(1 + len(attention), n, figsize=(0.62 * n + 1.6, 0.75 + 0.9 * len(attention)),
+                             squeeze=False, gridspec_kw={"height_ratios": [1.1] + [1] * len(attention)})
+    for i in range(n):
+        ax = axes[0, i]
+        ax.imshow(np.asarray(images[i][0]), cmap="gray")
+        ax.set_xticks([]), ax.set_yticks([])
+        is_witness = witness is not None and int(instance_classes[i]) == witness
+        for side in ax.spines.values():
+            side.set_edgecolor("tab:red" if is_witness else "lightgray")
+            side.set_linewidth(2 if is_witness else 0.5)
+    top = max(float(np.max(w)) for w in attention.values())
+    for row, (label, weights) in enumerate(attention.items(), start=1):
+        for i in range(n):
+            ax = axes[row, i]
+            ax.bar([0], [float(weights[i])], color="tab:blue", width=0.8)
+            ax.set_ylim(0, top * 1.05)
+            ax.set_xticks([]), ax.set_yticks([])
+            for side in ("top", "right", "left"):
+                ax.spines[side].set_visible(False)
+        axes[row, 0].set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
+    axes[0, 0].set_ylabel("instances", fontsize=7, rotation=0, ha="right", va="center")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def bag_examples(images_per_bag: list, titles: list[str], witnesses: list):
+    """A few bags, one per row (their first 16 instances), witness instances framed red."""
+    cols = max(min(len(b), 16) for b in images_per_bag)
+    fig, axes = plt.subplots(len(images_per_bag), cols, figsize=(0.55 * cols + 1.8, 0.62 * len(images_per_bag) + 0.3),
+                             squeeze=False)
+    for r, (images, title, marks) in enumerate(zip(images_per_bag, titles, witnesses)):
+        for c in range(cols):
+            ax = axes[r, c]
+            ax.set_xticks([]), ax.set_yticks([])
+            if c < min(len(images), 16):
+                ax.imshow(np.asarray(images[c][0]), cmap="gray")
+                for side in ax.spines.values():
+                    side.set_edgecolor("tab:red" if marks[c] else "lightgray")
+                    side.set_linewidth(2 if marks[c] else 0.5)
+            else:
+                ax.axis("off")
+        axes[r, 0].set_ylabel(title, fontsize=7, rotation=0, ha="right", va="center")
+    fig.tight_layout()
+    return fig
