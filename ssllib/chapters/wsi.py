@@ -26,12 +26,13 @@ PAPER = dict(foundations.moco_settings(foundations.PAPER), first_seed=0, benchma
              student_lr=1e-4, mil_weight_decay=1e-5, bags_per_step=1, temperature=0.2, ce_weight=1.0, base_weight=1.0,
              expert_weight=1.0, student_init="base", bags_per_population=100, bag_min=8, bag_max=24,
              max_witnesses=3, heatmap_bags=3)
-# Generated bags on a 2-core CPU: 3 populations × 120 bags of 8–24 instances, the foundations
-# chapter's MoCo-v2 features (64-d); K = 3, 30 epochs (students 30), 8 bags per step, a smaller
-# embedding. Every choice is a parameter; the chapter says why each differs from the reference.
+# Generated bags on a 2-core CPU: 3 populations × 80 bags of 8–24 instances, the foundations
+# chapter's MoCo-v2 features (64-d); K = 3 (one per population, if the partition finds them),
+# 25 epochs, 8 bags per step (so lr 1e-3), a 64-wide embedding. Every choice is a parameter; the
+# chapter lists each departure from the reference.
 CPU = derive(derive(PAPER, **foundations.moco_settings(foundations.CPU)), benchmark="fashion_bags", k_experts=3,
-             hidden=64, mil_epochs=30, student_epochs=30, mil_lr=1e-3, student_lr=1e-3, bags_per_step=8,
-             bags_per_population=120)
+             hidden=64, mil_epochs=25, student_epochs=25, mil_lr=1e-3, student_lr=1e-3, bags_per_step=8,
+             bags_per_population=80)
 SMOKE = derive(derive(CPU, **foundations.moco_settings(foundations.SMOKE)), mil_models="mean,abmil,transmil", folds=3,
                k_experts=2, hidden=16, mil_epochs=2, student_epochs=2, bags_per_population=16, bag_min=4, bag_max=8,
                heatmap_bags=1)
@@ -113,8 +114,8 @@ WSI = ChapterSpec(
     notes={
         "smoke": "a tiny check that every cell runs (48 generated bags, three folds, two experts); its numbers mean "
                  "nothing",
-        "cpu": "360 bags generated from Fashion-MNIST in three sub-populations, the foundations chapter's MoCo-v2 "
-               "features, five folds, K = 3 experts, 30 epochs per model",
+        "cpu": "240 bags generated from Fashion-MNIST in three sub-populations, the foundations chapter's MoCo-v2 "
+               "features, five folds, K = 3 experts, 25 epochs per model",
         "paper": "the reference recipe on CLAM features (five folds, K = 5, 200 epochs for the base and the experts, "
                  "400 for the student, one bag per step)",
     },
