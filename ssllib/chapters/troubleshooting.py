@@ -14,7 +14,8 @@ SELF_SUPERVISED = ("foundations", "synco", "synco_vit", "cueco")
 DISTILLATION = ("rrd", "dcd")
 RETRIEVAL = ("cdir",)
 WHOLE_SLIDE = ("wsi",)
-ALL = SELF_SUPERVISED + DISTILLATION + RETRIEVAL + WHOLE_SLIDE
+ALL = SELF_SUPERVISED + DISTILLATION + RETRIEVAL + WHOLE_SLIDE  # the chapters that train or evaluate
+REVIEW = ("review",)  # trains nothing: only its parameters can be wrong
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ CASES = (
          r"epochs='two' has the wrong type: expected int", "give a value of the named type", {"epochs": "two"}),
     Case("a value out of range (`-p epochs 0`)", ALL, "parameters", "ParameterError",
          r"epochs=0 is out of range: it must be at least 1", "give a value in the range", {"epochs": 0}),
-    Case("an unknown profile (`-p profile gpu`)", ALL, "parameters", "ParameterError",
+    Case("an unknown profile (`-p profile gpu`)", ALL + REVIEW, "parameters", "ParameterError",
          r"profile='gpu' is not one of the valid choices smoke, cpu, paper", "choose smoke, cpu or paper",
          {"profile": "gpu"}),
     Case("an unknown dataset (`-p dataset cifar11`)", ALL, "parameters", "ParameterError",
@@ -153,6 +154,17 @@ CASES = (
     Case("a split naming a slide that has no features", WHOLE_SLIDE, "slides", "ValueError",
          r"splits_0.csv \(val\) names slide 'slide_9'", "fix the split file or add the slide",
          damage="missing_slide"),
+    Case("a misspelt review parameter (`-p include_locl false`)", REVIEW, "parameters", "ParameterError",
+         r"has no parameter 'include_locl'; did you mean 'include_local'", "use the suggested name",
+         {"include_locl": False}),
+    Case("a review switch that is not a boolean (`-p include_local maybe`)", REVIEW, "parameters", "ParameterError",
+         r"include_local='maybe' has the wrong type: expected bool", "give True or False", {"include_local": "maybe"}),
+    Case("an unknown profile among those shown (`-p profiles_shown cpu,gpu`)", REVIEW, "parameters",
+         "ParameterError", r"profiles_shown='cpu,gpu': name profiles from smoke, cpu, paper",
+         "list known profiles, comma-separated", {"profiles_shown": "cpu,gpu"}),
+    Case("a ranking of runs the tables leave out (`-p profiles_shown paper -p ranking_profile cpu`)", REVIEW,
+         "parameters", "ParameterError", r"ranking_profile='cpu' is not among profiles_shown='paper'",
+         "add the profile to profiles_shown", {"profiles_shown": "paper", "ranking_profile": "cpu"}),
     Case("a truncated checkpoint of an earlier run", ALL, "run checkpoint", "CheckpointError",
          r"is damaged or truncated.*move it aside", "move it aside, or restore a good copy", damage="truncated"),
     Case("a checkpoint that holds no weights (a tensor)", ALL, "run checkpoint", "CheckpointError",

@@ -1,0 +1,66 @@
+"""The review chapter's figures. Each function returns the matplotlib Figure."""
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ssllib.chapters import plots  # noqa: F401  (the book's matplotlib backend and style)
+
+FAMILY_COLOURS = {"contrastive": "tab:blue", "clustering": "tab:orange", "self-distillation": "tab:green",
+                  "knowledge distillation": "tab:purple", "feature decorrelation": "tab:red"}
+
+
+def field_results(field: pd.DataFrame):
+    """Published ImageNet linear top-1 against pre-training epochs, one colour per family;
+    rows without stated epochs sit in a column of their own on the right."""
+    fig, ax = plt.subplots(figsize=(7.0, 3.6))
+    stated = field["pretrain_epochs"].notna()
+    right = float(field.loc[stated, "pretrain_epochs"].max()) * 1.45 if stated.any() else 1.0
+    for family, group in field.groupby("family", sort=False):
+        x = [float(e) if not pd.isna(e) else right for e in group["pretrain_epochs"]]
+        ax.scatter(x, group["value"], color=FAMILY_COLOURS.get(family, "gray"), label=family, zorder=3)
+        for xi, yi, name in zip(x, group["value"], group["method"]):
+            ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(4, 2), fontsize=6)
+    ax.set_xscale("log")
+    ticks = sorted({float(e) for e in field.loc[stated, "pretrain_epochs"]})
+    ax.set_xticks([*ticks, right], [f"{t:g}" for t in ticks] + ["not\nstated"])
+    ax.minorticks_off()
+    ax.set_xlabel("pre-training epochs (log scale)")
+    ax.set_ylabel("linear top-1 (%)")
+    ax.set_title("ResNet-50 on ImageNet-1k, as the official repositories report it", fontsize=9)
+    ax.grid(alpha=0.3)
+    plots.legend_outside(ax)
+    fig.tight_layout()
+    return fig
+
+
+def rankings(panels: dict[str, pd.DataFrame], metric_names: dict[str, str]):
+    """One panel per paper: each compared variant's mean with its 95% interval over seeds
+    (``panels``: paper title → rows with 'label', 'mean', 'low', 'high', 'seeds')."""
+    panels = {k: v for k, v in panels.items() if len(v)}
+    if not panels:
+        return None
+    heights = [0.5 + 0.28 * len(v) for v in panels.values()]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7.0, sum(heights) + 0.4), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for ax, (title, rows) in zip(axes[:, 0], panels.items()):
+        y = np.arange(len(rows))[::-1]
+        low = np.where(np.isnan(rows["low"]), rows["mean"], rows["low"])
+        high = np.where(np.isnan(rows["high"]), rows["mean"], rows["high"])
+        ax.errorbar(rows["mean"], y, xerr=[rows["mean"] - low, high - rows["mean"]], fmt="o", color="tab:blue",
+                    capsize=3, markersize=4)
+        ax.set_yticks(y, [f"{label} ({n} seeds)" for label, n in zip(rows["label"], rows["seeds"])], fontsize=7)
+        ax.set_title(title, fontsize=8, loc="left")
+        ax.set_xlabel(metric_names[title], fontsize=7)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.grid(axis="x", alpha=0.3)
+        lo, hi = float(np.min(low)), float(np.max(high))
+        pad = max(0.5, 0.08 * (hi - lo))
+        ax.set_xlim(lo - pad, hi + pad)
+        if not all(math.isfinite(v) for v in (lo, hi)):
+            ax.set_xlim(auto=True)
+    fig.tight_layout()
+    return fig

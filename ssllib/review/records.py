@@ -1,0 +1,161 @@
+"""Every run record the book can see, validated, as one tidy table.
+
+Records come from two places (:mod:`ssllib.engine.ledger`): the committed ones under
+``papers/<slug>/runs/`` (any depth) and the local ledger, ``results/ledger/``. A record found in
+both is the same run (the same ``run_id``) and counts once, as committed. A record that cannot be
+read or lacks what a table needs is never dropped quietly: it comes back as a :class:`Problem`
+naming the file and what is wrong, and the chapter prints it.
+
+One row per (record, metric). A metric named ``"A->B name"`` (a retrieval direction) is split
+into ``direction`` "A → B" and ``metric`` "name". Where one seed of one configuration ran more
+than once (a chapter re-run after a change of code), the newest run stands for it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from ssllib.engine.ledger import ledger_dir
+from ssllib.review.published import PAPERS_DIR, relative_to_repo
+
+COLUMNS = ["paper", "method", "dataset", "backbone", "teacher", "profile", "epochs", "seed", "metric", "direction",
+           "value", "protocol", "variant", "device", "commit", "started", "run_id", "where", "source"]
+# Configuration fields that differ between the seeds (or machines) of one experiment.
+NOT_THE_SETTING = ("seed", "device", "run_dir", "ledger_dir")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A record the reader could not use."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass
+class Records:
+    """The readable records' metrics (``table``) and what could not be read (``problems``)."""
+
+    table: pd.DataFrame
+    problems: list[Problem]
+    configs: dict[str, dict]        # run_id → its configuration, flattened ('options.n_hard')
+
+    @property
+    def count(self) -> int:
+        """Records read (each may hold several metrics)."""
+        return len(self.configs)
+
+    def papers(self) -> list[str]:
+        return sorted(self.table["paper"].unique())
+
+
+def problem_with(record) -> str | None:
+    """Why ``record`` cannot be tabulated, or None when it can."""
+    if not isinstance(record, dict):
+        return f"holds a JSON {type(record).__name__}, not a record (an object)"
+    for key in ("run_id", "paper", "method", "profile"):
+        if not isinstance(record.get(key), str) or not record[key].strip():
+            return f"has no {key} (a non-empty string)"
+    for key in ("seed", "epochs"):
+        if record.get(key) is not None and (isinstance(record[key], bool) or not isinstance(record[key], int)):
+            return f"{key} is {record[key]!r}, not a whole number"
+    metrics = record.get("metrics")
+    if not isinstance(metrics, dict):
+        return "has no metrics (an object of name → {value, protocol})"
+    for name, metric in metrics.items():
+        if not isinstance(metric, dict) or "value" not in metric:
+            return f"metric {name!r} has no value"
+        value = metric["value"]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not math.isfinite(value)):
+            return f"metric {name!r} is {value!r}, not a finite number"
+    return None
+
+
+def committed_dirs(papers_dir: str | Path = PAPERS_DIR) -> list[Path]:
+    return sorted(p for p in Path(papers_dir).glob("*/runs") if p.is_dir())
+
+
+def read_records(committed: Iterable[str | Path] | None = None, local: str | Path | None | bool = None) -> Records:
+    """Records under ``committed`` folders (default: every ``papers/*/runs/``, searched to any
+    depth) and the ``local`` ledger (default :func:`~ssllib.engine.ledger.ledger_dir`; False: none)."""
+    sources = [(Path(d), "committed") for d in (committed_dirs() if committed is None else committed)]
+    if local is not False:
+        sources.append((Path(ledger_dir() if local in (None, True) else local), "local"))
+    rows, problems, configs = [], [], {}
+    for folder, where in sources:
+        paths = sorted(folder.rglob("*.json")) if where == "committed" else sorted(folder.glob("*.json"))
+        for path in paths:
+            shown = relative_to_repo(path)
+            try:
+                record = json.loads(path.read_text())
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+                problems.append(Problem(shown, f"is not readable JSON ({err})"))
+                continue
+            reason = problem_with(record)
+            if reason:
+                problems.append(Problem(shown, reason))
+                continue
+            if record["run_id"] in configs:
+                continue
+            configs[record["run_id"]] = flatten(record.get("config") or {})
+            rows.extend(metric_rows(record, where, shown))
+    return Records(newest_per_seed(pd.DataFrame(rows, columns=COLUMNS)), problems, configs)
+
+
+def newest_per_seed(table: pd.DataFrame) -> pd.DataFrame:
+    """One run per (paper, variant, seed): the newest, so a chapter re-run after a change of
+    code counts once, not twice."""
+    if table.empty:
+        return table
+    keep = (table.drop_duplicates("run_id").assign(seed_key=lambda t: t["seed"].astype(str))
+            .sort_values("started").drop_duplicates(["paper", "variant", "seed_key"], keep="last")["run_id"])
+    return table[table["run_id"].isin(set(keep))].reset_index(drop=True)
+
+
+def metric_rows(record: dict, where: str, source: str) -> list[dict]:
+    environment = record.get("environment") or {}
+    setting = {k: v for k, v in flatten(record.get("config") or {}).items() if k.split(".")[-1] not in NOT_THE_SETTING}
+    variant = hashlib.sha256(json.dumps([record["method"], record["profile"], setting], sort_keys=True, default=str).encode()).hexdigest()
+    common = {"paper": record["paper"], "method": record["method"], "dataset": record.get("dataset"),
+              "backbone": record.get("backbone"), "teacher": record.get("teacher"), "profile": record["profile"], "variant": variant[:10],
+              "epochs": record.get("epochs"), "seed": record.get("seed"), "device": environment.get("device"),
+              "commit": environment.get("git_commit"), "started": str(record.get("started") or ""), "run_id": record["run_id"], "where": where, "source": source}
+    rows = []
+    for name, metric in record["metrics"].items():
+        direction, metric_name = None, name
+        if "->" in name and " " in name:
+            pair, metric_name = name.split(" ", 1)
+            direction = " → ".join(pair.split("->", 1))
+        rows.append({**common, "metric": metric_name, "direction": direction, "value": metric["value"],
+                     "protocol": describe_protocol(metric.get("protocol"))})
+    return rows
+
+
+def flatten(config: dict, prefix: str = "") -> dict:
+    """{'options': {'n_hard': 8}} → {'options.n_hard': 8}."""
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def describe_protocol(protocol) -> str:
+    """A protocol as one line: 'k: 200; T: 0.1; epoch: last'."""
+    if protocol is None:
+        return ""
+    if isinstance(protocol, dict):
+        return "; ".join(f"{k}: {describe_protocol(v)}" for k, v in protocol.items())
+    return str(protocol)

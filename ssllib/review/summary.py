@@ -1,0 +1,96 @@
+"""The reproduced numbers summarised over seeds, and how one experiment's variants differ.
+
+A *variant* is one method under one configuration (everything but the seed and the machine):
+its records are the seeds of one experiment. A record that scores several retrieval directions
+is first averaged over them, so each seed counts once.
+
+For a variant with n ≥ 2 seeds, mean x̄, sample standard deviation s:
+
+    95% interval = x̄ ± t₀.₉₇₅,ₙ₋₁ · s / √n        (Student's t over seeds)
+
+One seed gives a value and no interval.
+"""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from scipy import stats
+
+from ssllib.review.records import NOT_THE_SETTING, Records
+
+KEYS = ["paper", "method", "variant", "dataset", "backbone", "teacher", "profile", "epochs", "metric"]
+# The metric a paper's ranking is drawn on: the first of these its records hold.
+HEADLINE = ("knn_top1", "test_top1", "test_top1_best", "mAP", "test_auc", "linear_top1")
+
+
+def per_seed(records: Records) -> pd.DataFrame:
+    """One row per (record, metric): directions averaged, with how many there were."""
+    table = records.table
+    if table.empty:
+        return table.assign(directions=pd.Series(dtype=int))
+    keyed = table.assign(**{k: table[k].astype(object).where(table[k].notna(), "") for k in KEYS})
+    grouped = keyed.groupby([*KEYS, "seed", "run_id"], dropna=False, sort=False)
+    out = grouped.agg(value=("value", "mean"), directions=("direction", "count"), protocol=("protocol", "first"),
+                      device=("device", "first"), commit=("commit", "first"), where=("where", "first"),
+                      source=("source", "first")).reset_index()
+    return out
+
+
+def interval(values) -> tuple[float, float]:
+    """The 95% t interval of the mean of ``values`` (NaN, NaN for fewer than two)."""
+    values = [float(v) for v in values]
+    n = len(values)
+    if n < 2:
+        return math.nan, math.nan
+    mean = sum(values) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    half = stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)
+    return mean - half, mean + half
+
+
+def reproduced(records: Records, profiles: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Mean, standard deviation and 95% interval over seeds of every variant's metric, with
+    the seeds, the protocol, the devices and the records it came from."""
+    rows = per_seed(records)
+    if profiles is not None and len(rows):
+        rows = rows[rows["profile"].isin(profiles)]
+    out = []
+    for key, group in rows.groupby(KEYS, sort=False):
+        low, high = interval(group["value"])
+        seeds = sorted(s for s in group["seed"] if s is not None and not (isinstance(s, float) and math.isnan(s)))
+        protocols = group["protocol"].unique()
+        out.append({**dict(zip(KEYS, key)), "mean": group["value"].mean(),
+                    "std": group["value"].std() if len(group) > 1 else math.nan, "low": low, "high": high,
+                    "seeds": len(group), "seed list": ", ".join(str(int(s)) for s in seeds),
+                    "directions": int(group["directions"].max()),
+                    "protocol": protocols[0] if len(protocols) == 1 else "differs between seeds",
+                    "device": ", ".join(sorted(set(group["device"].dropna()))),
+                    "records": ", ".join(group["source"])})
+    columns = [*KEYS, "mean", "std", "low", "high", "seeds", "seed list", "directions", "protocol", "device", "records"]
+    return pd.DataFrame(out, columns=columns)
+
+
+def variant_differences(records: Records, paper: str) -> dict[str, str]:
+    """For each variant of ``paper``, the configuration values that set it apart from the
+    other variants of the same method ('' when the method has one variant)."""
+    table = records.table[records.table["paper"] == paper]
+    labels = {}
+    for method, group in table.groupby("method", sort=False):
+        variants = group.drop_duplicates("variant")[["variant", "run_id"]].values.tolist()
+        if len(variants) == 1:
+            labels[variants[0][0]] = ""
+            continue
+        configs = {v: records.configs[run] for v, run in variants}
+        keys = sorted({k for c in configs.values() for k in c})
+        differing = [k for k in keys if len({repr(c.get(k)) for c in configs.values()}) > 1
+                     and k.split(".")[-1] not in NOT_THE_SETTING]
+        for v, config in configs.items():
+            labels[v] = ", ".join(f"{k.removeprefix('options.')}={config.get(k)}" for k in differing)
+    return labels
+
+
+def headline_metric(summary: pd.DataFrame) -> str | None:
+    """The metric a paper's ranking is drawn on (:data:`HEADLINE`), or None."""
+    present = set(summary["metric"])
+    return next((m for m in HEADLINE if m in present), None)

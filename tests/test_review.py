@@ -1,0 +1,140 @@
+"""The review's reader: records and published tables gathered, validated, summarised."""
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from ssllib.chapters import review
+from ssllib.engine.params import ParameterError
+from ssllib.review import curate, published, records, summary, taxonomy
+
+
+def _record(run_id, seed, value, *, paper="synco", method="synco", started="2026-01-01T00:00:00", n_hard=8,
+            metrics=None, profile="cpu"):
+    return {"run_id": run_id, "paper": paper, "method": method, "dataset": "fashion_mnist", "profile": profile,
+            "epochs": 15, "seed": seed, "backbone": "resnet18", "started": started,
+            "config": {"seed": seed, "epochs": 15, "options": {"n_hard": n_hard}},
+            "environment": {"device": "CPU", "git_commit": "abc"},
+            "metrics": metrics or {"knn_top1": {"value": value, "protocol": {"k": 200, "epoch": "last"}}}}
+
+
+def _write(folder, record, name=None):
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (name or f"{record['run_id']}.json")
+    path.write_text(record if isinstance(record, str) else json.dumps(record))
+    return path
+
+
+@pytest.fixture
+def book(tmp_path):
+    committed, local = tmp_path / "papers" / "synco" / "runs", tmp_path / "ledger"
+    for seed, value in ((0, 1.0), (1, 2.0), (2, 3.0)):
+        _write(committed / "cpu", _record(f"s{seed}", seed, value))
+    _write(local, _record("s0", 0, 1.0))                                        # the same run, also local
+    _write(local, _record("old-s1", 1, 50.0, started="2025-01-01T00:00:00"))   # an older run of seed 1
+    _write(local, _record("other", 0, 9.0, n_hard=16))                           # another variant
+    _write(local, "{not json", "broken.json")
+    _write(local, {**_record("nometrics", 0, 1.0), "metrics": None})
+    _write(local, _record("nan", 0, 1.0, metrics={"knn_top1": {"value": "high"}}))
+    return committed.parent, local
+
+
+def test_records_are_read_once_validated_and_the_malformed_named(book):
+    committed, local = book
+    found = records.read_records([committed], local)
+    problems = {p.path.rsplit("/", 1)[-1]: p.reason for p in found.problems}
+    assert set(problems) == {"broken.json", "nometrics.json", "nan.json"}
+    assert "not readable JSON" in problems["broken.json"] and "no metrics" in problems["nometrics.json"]
+    assert "'high', not a finite number" in problems["nan.json"]
+    # s0 counts once (as committed); the older run of seed 1 gives way to the newer one.
+    assert sorted(found.table["run_id"]) == ["other", "s0", "s1", "s2"]
+    assert found.table.set_index("run_id").loc["s0", "where"] == "committed"
+
+
+def test_summary_over_seeds_matches_a_hand_worked_interval(book):
+    committed, local = book
+    table = summary.reproduced(records.read_records([committed], local))
+    main = table[table["seeds"] == 3].iloc[0]
+    # 1, 2, 3: mean 2, s = 1, t(0.975, 2) = 4.302653; half-width 4.302653 / √3 = 2.484138
+    assert main["mean"] == pytest.approx(2.0) and main["std"] == pytest.approx(1.0)
+    assert (main["low"], main["high"]) == pytest.approx((2 - 2.484138, 2 + 2.484138), abs=1e-6)
+    single = table[table["seeds"] == 1].iloc[0]
+    assert single["mean"] == 9.0 and math.isnan(single["low"])
+    assert set(summary.variant_differences(records.read_records([committed], local), "synco").values()) == \
+        {"n_hard=8", "n_hard=16"}
+
+
+def test_retrieval_directions_are_split_and_averaged_within_a_seed(tmp_path):
+    metrics = {"photo->sketch mAP": {"value": 10.0}, "sketch->photo mAP": {"value": 20.0},
+               "photo->sketch P@1": {"value": 5.0}}
+    _write(tmp_path, _record("r", 0, 0, paper="cdir", method="captions", metrics=metrics))
+    found = records.read_records([], tmp_path)
+    assert set(found.table["direction"]) == {"photo → sketch", "sketch → photo"}
+    rows = summary.per_seed(found).set_index("metric")
+    assert rows.loc["mAP", "value"] == 15.0 and rows.loc["mAP", "directions"] == 2
+
+
+def test_a_published_table_is_tidied_and_a_bad_row_named(tmp_path):
+    good = tmp_path / "rrd" / "reported.csv"
+    good.parent.mkdir()
+    good.write_text("table,teacher,student,method,dataset,metric,value,source\n"
+                    "same,wrn_40_2,wrn_16_2,RRD,CIFAR-100,top-1 (%),75.3,the paper\n")
+    tidy = published.read_reported(tmp_path)
+    assert tidy.loc[0, "backbone"] == "wrn_40_2 → wrn_16_2" and tidy.loc[0, "value"] == 75.3
+    assert tidy.loc[0, "row"].endswith("rrd/reported.csv:2") and tidy.loc[0, "paper"] == "rrd"
+    bad = tmp_path / "x" / "reported.csv"
+    bad.parent.mkdir()
+    bad.write_text("method,metric,value,source\nA,top-1,75.1,s\nB,top-1,n/a,s\n")
+    with pytest.raises(published.ReportedError, match=r"x/reported.csv:3: value is 'n/a', not a number"):
+        published.read_reported(tmp_path)
+    bad.write_text("method,value,source\nA,1,s\n")
+    with pytest.raises(published.ReportedError, match="no metric column"):
+        published.read_reported(tmp_path)
+
+
+def test_every_committed_published_table_and_the_field_table_read():
+    tidy = published.read_reported()
+    assert set(tidy["paper"]) >= {"synco", "synco-vit", "cueco", "rrd", "dcd", "cdir"}
+    assert tidy["source"].str.len().min() > 0 and tidy["value"].notna().all()
+    field = taxonomy.field_table()
+    assert len(field) == 19 and set(field["family"]) <= set(taxonomy.FAMILIES)
+    assert field.set_index(["method", "pretrain_epochs"]).loc[("SynCo", 800), "value"] == 70.7
+
+
+def test_a_paper_without_records_says_so(book, capsys):
+    committed, local = book
+    found = records.read_records([committed], local)
+    review.show_reproduced(summary.reproduced(found), found, "wsi")
+    assert "No runs of this paper yet" in capsys.readouterr().out
+
+
+def test_ranking_agreement_is_kendalls_tau_over_the_shared_methods():
+    reported = pd.DataFrame({"paper": "p", "method": ["KD", "CRD", "RRD", "Other"], "dataset": "C",
+                             "backbone": "n", "pretrain_epochs": pd.array([None] * 4, dtype="Int64"),
+                             "setting": "s", "metric": "top-1", "value": [1.0, 2.0, 3.0, 4.0],
+                             "row": ["f:2", "f:3", "f:4", "f:5"]})
+    ours = pd.DataFrame({"paper": "p", "method": ["kd", "crd", "rrd"], "metric": "test_top1",
+                         "mean": [10.0, 30.0, 20.0], "seeds": 3, "profile": "cpu"})
+    table = review.ranking_agreement(reported, ours, "p")
+    # pairs (KD,CRD) (KD,RRD) agree, (CRD,RRD) disagree: τ = (2 − 1) / 3
+    assert table.loc[0, "Kendall τ"] == pytest.approx(1 / 3) and table.loc[0, "methods"] == "KD, CRD, RRD"
+
+
+def test_curate_copies_one_profile_and_drops_runs_that_no_longer_stand(tmp_path):
+    ledger, papers = tmp_path / "ledger", tmp_path / "papers"
+    _write(ledger, _record("a", 0, 1.0))
+    _write(ledger, _record("b", 1, 2.0))
+    _write(ledger, _record("smoke", 0, 1.0, profile="smoke"))
+    _write(papers / "synco" / "runs" / "cpu", _record("stale", 5, 1.0))
+    _write(papers / "synco" / "runs" / "paper", _record("gpu", 0, 1.0, profile="paper"))
+    assert curate.curate("cpu", ledger, papers) == {"synco": 2}
+    assert sorted(p.name for p in (papers / "synco" / "runs" / "cpu").iterdir()) == ["a.json", "b.json"]
+    assert (papers / "synco" / "runs" / "paper" / "gpu.json").exists()
+
+
+def test_review_parameters_are_checked():
+    with pytest.raises(ParameterError, match="profiles_shown='cpu,gpu': name profiles from smoke, cpu, paper"):
+        review.resolve_settings({"profiles_shown": "cpu,gpu"})
+    with pytest.raises(ParameterError, match="ranking_profile='smoke' is not among profiles_shown"):
+        review.resolve_settings({"profile": "cpu", "ranking_profile": "smoke"})
