@@ -138,3 +138,15 @@ def test_review_parameters_are_checked():
         review.resolve_settings({"profiles_shown": "cpu,gpu"})
     with pytest.raises(ParameterError, match="ranking_profile='smoke' is not among profiles_shown"):
         review.resolve_settings({"profile": "cpu", "ranking_profile": "smoke"})
+
+
+def test_a_seeds_own_upstream_run_does_not_make_a_new_variant(tmp_path):
+    for seed in (0, 1):
+        record = _record(f"c{seed}", seed, float(seed), paper="cdir", method="captions")
+        record["config"]["encoder"] = f"mocov2-fashion_mnist-resnet18w8-s{seed}-{'ab12' * 3}"
+        _write(tmp_path, record)
+    other = _record("c9", 0, 5.0, paper="cdir", method="captions")
+    other["config"]["encoder"] = "supervised-fashion_mnist-resnet18w8-s0-" + "cd34" * 3
+    _write(tmp_path, other)
+    table = summary.reproduced(records.read_records([], tmp_path))
+    assert sorted(table["seeds"]) == [1, 2]

@@ -92,7 +92,7 @@ def reproduced_table(reproduced: pd.DataFrame, records: Records, paper: str, met
         "dataset": rows["dataset"], "network": rows["backbone"], "teacher": rows["teacher"],
         "profile": rows["profile"], "epochs": rows["epochs"], "metric": rows["metric"],
         "mean ± std": [_mean_std(m, s) for m, s in zip(rows["mean"], rows["std"])],
-        "95% CI": [_interval(lo, hi) for lo, hi in zip(rows["low"], rows["high"])],
+        "95% CI": [_interval(lo, hi, seeds) for lo, hi, seeds in zip(rows["low"], rows["high"], rows["seed list"])],
         "seeds": rows["seeds"], "protocol": rows["protocol"], "records": rows["records"]})
     return out.loc[:, [c for c in out.columns if not (out[c] == "").all()]].reset_index(drop=True)
 
@@ -101,8 +101,10 @@ def _mean_std(mean: float, std: float) -> str:
     return f"{mean:.2f}" if math.isnan(std) else f"{mean:.2f} ± {std:.2f}"
 
 
-def _interval(low: float, high: float) -> str:
-    return "one seed: no interval" if math.isnan(low) else f"{low:.2f} to {high:.2f}"
+def _interval(low: float, high: float, seeds: str) -> str:
+    if math.isnan(low):
+        return "one seed: no interval" if seeds else "no seed (deterministic)"
+    return f"{low:.2f} to {high:.2f}"
 
 
 def published_table(reported: pd.DataFrame, paper: str) -> pd.DataFrame:

@@ -19,11 +19,14 @@ def field_results(field: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(7.0, 3.6))
     stated = field["pretrain_epochs"].notna()
     right = float(field.loc[stated, "pretrain_epochs"].max()) * 1.45 if stated.any() else 1.0
+    placed: list[tuple[float, float]] = []
     for family, group in field.groupby("family", sort=False):
         x = [float(e) if not pd.isna(e) else right for e in group["pretrain_epochs"]]
         ax.scatter(x, group["value"], color=FAMILY_COLOURS.get(family, "gray"), label=family, zorder=3)
         for xi, yi, name in zip(x, group["value"], group["method"]):
-            ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(4, 2), fontsize=6)
+            crowded = any(px == xi and abs(py - yi) < 0.6 for px, py in placed)   # a label already there
+            ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(4, -8 if crowded else 2), fontsize=6)
+            placed.append((xi, yi))
     ax.set_xscale("log")
     ticks = sorted({float(e) for e in field.loc[stated, "pretrain_epochs"]})
     ax.set_xticks([*ticks, right], [f"{t:g}" for t in ticks] + ["not\nstated"])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,7 @@ class Records:
 
     table: pd.DataFrame
     problems: list[Problem]
-    configs: dict[str, dict]        # run_id → its configuration, flattened ('options.n_hard')
+    configs: dict[str, dict]        # run_id → its setting (:func:`setting_of`), flattened
 
     @property
     def count(self) -> int:
@@ -107,7 +108,7 @@ def read_records(committed: Iterable[str | Path] | None = None, local: str | Pat
                 continue
             if record["run_id"] in configs:
                 continue
-            configs[record["run_id"]] = flatten(record.get("config") or {})
+            configs[record["run_id"]] = setting_of(record)
             rows.extend(metric_rows(record, where, shown))
     return Records(newest_per_seed(pd.DataFrame(rows, columns=COLUMNS)), problems, configs)
 
@@ -124,8 +125,8 @@ def newest_per_seed(table: pd.DataFrame) -> pd.DataFrame:
 
 def metric_rows(record: dict, where: str, source: str) -> list[dict]:
     environment = record.get("environment") or {}
-    setting = {k: v for k, v in flatten(record.get("config") or {}).items() if k.split(".")[-1] not in NOT_THE_SETTING}
-    variant = hashlib.sha256(json.dumps([record["method"], record["profile"], setting], sort_keys=True, default=str).encode()).hexdigest()
+    variant = hashlib.sha256(json.dumps([record["method"], record["profile"], setting_of(record)], sort_keys=True,
+                                        default=str).encode()).hexdigest()
     common = {"paper": record["paper"], "method": record["method"], "dataset": record.get("dataset"),
               "backbone": record.get("backbone"), "teacher": record.get("teacher"), "profile": record["profile"], "variant": variant[:10],
               "epochs": record.get("epochs"), "seed": record.get("seed"), "device": environment.get("device"),
@@ -139,6 +140,22 @@ def metric_rows(record: dict, where: str, source: str) -> list[dict]:
         rows.append({**common, "metric": metric_name, "direction": direction, "value": metric["value"],
                      "protocol": describe_protocol(metric.get("protocol"))})
     return rows
+
+
+# An upstream run named in a configuration ('…-s1-78c2961e1ad0'): bound to the seed, not the setting.
+SEED_BOUND_RUN = re.compile(r"-s\d+-[0-9a-f]{8,}")
+
+
+def setting_of(record: dict) -> dict:
+    """The record's configuration, flattened, without what changes from seed to seed: the seed
+    itself, the machine, and the seed's own upstream runs (an encoder or captioner trained with
+    the same seed)."""
+    setting = {}
+    for key, value in flatten(record.get("config") or {}).items():
+        if key.split(".")[-1] in NOT_THE_SETTING:
+            continue
+        setting[key] = SEED_BOUND_RUN.sub("-s<seed>", value) if isinstance(value, str) else value
+    return setting
 
 
 def flatten(config: dict, prefix: str = "") -> dict:

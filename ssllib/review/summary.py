@@ -17,7 +17,7 @@ import math
 import pandas as pd
 from scipy import stats
 
-from ssllib.review.records import NOT_THE_SETTING, Records
+from ssllib.review.records import Records
 
 KEYS = ["paper", "method", "variant", "dataset", "backbone", "teacher", "profile", "epochs", "metric"]
 # The metric a paper's ranking is drawn on: the first of these its records hold.
@@ -83,8 +83,7 @@ def variant_differences(records: Records, paper: str) -> dict[str, str]:
             continue
         configs = {v: records.configs[run] for v, run in variants}
         keys = sorted({k for c in configs.values() for k in c})
-        differing = [k for k in keys if len({repr(c.get(k)) for c in configs.values()}) > 1
-                     and k.split(".")[-1] not in NOT_THE_SETTING]
+        differing = [k for k in keys if len({repr(c.get(k)) for c in configs.values()}) > 1]
         for v, config in configs.items():
             labels[v] = ", ".join(f"{k.removeprefix('options.')}={config.get(k)}" for k in differing)
     return labels
