@@ -143,11 +143,20 @@ def test_optimisers_and_the_no_decay_rule():
     one_d = [p for p in holder.parameters() if p.dim() <= 1]
     assert {id(p) for p in plain["params"]} == {id(p) for p in one_d} and len(one_d) == 5  # conv bias, BN scale and shift, linear bias, the scalar
     assert len(parameter_groups([holder], 0.05)) == 1
-    for name, kind in (("sgd", torch.optim.SGD), ("adamw", torch.optim.AdamW)):
+    for name, kind in (("sgd", torch.optim.SGD), ("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW)):
         opt = build_optimizer(_recipe(optimizer=name, decay_norms_and_biases=False, weight_decay=0.05), [holder])
         assert isinstance(opt, kind) and [g["weight_decay"] for g in opt.param_groups] == [0.05, 0.0]
     adamw = build_optimizer(_recipe(optimizer="adamw", adam_betas=(0.9, 0.95)), [holder])
     assert adamw.param_groups[0]["betas"] == (0.9, 0.95)
+    # Weight decay through the gradient (adam) or decoupled (adamw): one step from w = 1 with no loss
+    # gradient, lr 0.1, wd 0.1. Adam: g = 0.1, m̂ = 0.1, v̂ = 0.01, w − 0.1·0.1/√0.01 = 0.9. AdamW: w·(1 − 0.01) = 0.99.
+    for name, expected in (("adam", 0.9), ("adamw", 0.99)):
+        weight = nn.Linear(1, 1, bias=False)
+        nn.init.ones_(weight.weight)
+        step = build_optimizer(_recipe(optimizer=name, lr=0.1, weight_decay=0.1), [weight])
+        weight.weight.grad = torch.zeros_like(weight.weight)
+        step.step()
+        assert weight.weight.item() == pytest.approx(expected, abs=1e-6), name
     nesterov = build_optimizer(_recipe(nesterov=True), [holder])
     assert nesterov.param_groups[0]["nesterov"] is True
     lars = build_optimizer(_recipe(optimizer="lars", weight_decay=1e-6, decay_norms_and_biases=False), [holder])
@@ -200,8 +209,8 @@ def test_the_optimiser_settings_reach_a_run():
     cfg = RunConfig.from_dict({"optimizer": "adamw", "lr": 1e-3, "weight_decay": 0.05, "grad_clip": 3.0,
                                "decay_norms_and_biases": False, "lr_warmup_epochs": 0.5})
     assert (cfg.optimizer, cfg.grad_clip, cfg.lr_warmup_epochs) == ("adamw", 3.0, 0.5)
-    with pytest.raises(ParameterError, match="optimizer='adam' is not one of the valid choices.*did you mean"):
-        RunConfig.from_dict({"optimizer": "adam"})
+    with pytest.raises(ParameterError, match="optimizer='adamx' is not one of the valid choices.*did you mean"):
+        RunConfig.from_dict({"optimizer": "adamx"})
 
 
 # ----------------------------------------------------------------------------- the test split

@@ -69,7 +69,10 @@ def test_the_claim_sentence_follows_the_intervals():
     assert part.endswith("the run supports only in part (x; no detectable difference elsewhere) the claim that "
                          "A is better.")
     assert claim_outcome("A is better", {"x": ahead, "y": ahead}, "A", "B").endswith(
-        "the run supports the claim that A is better.")
+        "behind in 0. At this scale the run supports the claim that A is better.")   # no 'others' left to mention
+    assert "; the other shows no detectable difference." in part
+    three = claim_outcome("A is better", {"x": ahead, "y": none, "z": none}, "A", "B")
+    assert "; the other 2 show no detectable difference." in three
     assert claim_outcome("A is better", {"x": none, "y": none}, "A", "B").endswith("does not support the claim that A is better.")
     assert claim_outcome("A is better", {"x": behind, "y": none}, "A", "B").endswith("runs against the claim that A is better.")
     both = claim_outcome("A is better", {"x": ahead, "y": behind}, "A", "B")

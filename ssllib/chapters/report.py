@@ -74,9 +74,12 @@ def claim_outcome(claim: str, differences: dict, subject: str, baseline: str) ->
     else:
         verdict = "does not support"
     listed = lambda names: f" ({', '.join(names)})" if names else ""  # noqa: E731
+    rest = len(differences) - len(ahead) - len(behind)
+    others = {0: "", 1: "; the other shows no detectable difference"}.get(
+        rest, f"; the other {rest} show no detectable difference")
     return (f"{subject} is detectably ahead of {baseline} in {len(ahead)} of {len(differences)} comparisons"
-            f"{listed(ahead)} and detectably behind in {len(behind)}{listed(behind)}; the others show no "
-            f"detectable difference. At this scale the run {verdict} the claim that {claim}.")
+            f"{listed(ahead)} and detectably behind in {len(behind)}{listed(behind)}{others}. At this scale the "
+            f"run {verdict} the claim that {claim}.")
 
 
 def training_summary(label: str, runs) -> str:

@@ -4,7 +4,8 @@ Every run configuration inherits :class:`Optimisation`, so the self-supervised, 
 and later families set them by the same names:
 
 - ``optimizer``: ``sgd`` (momentum, optional Nesterov), ``lars`` (SGD with a layer-wise trust
-  ratio, timm's implementation) or ``adamw``;
+  ratio, timm's implementation), ``adam`` (weight decay added to the gradient) or ``adamw``
+  (decoupled weight decay);
 - ``decay_norms_and_biases``: False puts every 1-D parameter (norm scales and shifts, biases,
   learnt temperatures) in a group without weight decay;
 - ``lr_schedule``: ``cosine`` (to ``lr_min``), ``constant`` or ``step`` (× ``lr_decay`` at each
@@ -23,7 +24,7 @@ from ssllib.engine.params import ParameterError
 from ssllib.engine.params import param_field as _p
 from ssllib.engine.schedule import step_decay, warmup_constant, warmup_cosine
 
-OPTIMIZERS = ("sgd", "lars", "adamw")
+OPTIMIZERS = ("sgd", "lars", "adam", "adamw")
 LR_SCHEDULES = ("cosine", "constant", "step")
 
 
@@ -33,14 +34,14 @@ class Optimisation:
 
     epochs: int = _p(200, "training epochs", min=1)
     batch_size: int = _p(256, "images per step (global, across all processes)", min=2)
-    optimizer: str = _p("sgd", "optimiser: sgd, lars or adamw", choices=OPTIMIZERS)
+    optimizer: str = _p("sgd", "optimiser: sgd, lars, adam or adamw", choices=OPTIMIZERS)
     lr: float | None = _p(0.03, "peak learning rate", min=0.0, nullable=True)
     weight_decay: float = _p(1e-4, "weight decay", min=0.0)
     decay_norms_and_biases: bool = _p(True, "apply weight decay to 1-D parameters (norms, biases) too; "
                                             "False: a group without decay for them")
     sgd_momentum: float = _p(0.9, "momentum of SGD and LARS", min=0.0, max=1.0)
     nesterov: bool = _p(False, "Nesterov momentum (SGD)")
-    adam_betas: tuple = _p((0.9, 0.999), "AdamW's β₁ and β₂", min=0.0, max=1.0)
+    adam_betas: tuple = _p((0.9, 0.999), "Adam's and AdamW's β₁ and β₂", min=0.0, max=1.0)
     lr_schedule: str = _p("cosine", "learning-rate schedule after warm-up: cosine (to lr_min), constant, or "
                                     "step (× lr_decay at each milestone)", choices=LR_SCHEDULES)
     lr_warmup_epochs: float = _p(0, "epochs of linear learning-rate warm-up (per step)", min=0)
@@ -84,6 +85,8 @@ def build_optimizer(cfg: Optimisation, modules: list[nn.Module]) -> torch.optim.
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.sgd_momentum, nesterov=cfg.nesterov,
                                weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=cfg.lr, betas=tuple(cfg.adam_betas), weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.adam_betas), weight_decay=cfg.weight_decay)
     if cfg.optimizer == "lars":

@@ -8,8 +8,7 @@ are more than two).
 
 Optimisation follows the reference: Adam (weight decay added to the gradient, as
 ``torch.optim.Adam`` does) for the base model and the experts, SGD with momentum 0.9 for the
-student, lr 1e-4, wd 1e-5, one bag per step. The engine's optimisers have no plain Adam, so the
-family builds it here.
+student, lr 1e-4, wd 1e-5, one bag per step (the engine's ``adam`` and ``sgd``).
 """
 from __future__ import annotations
 
@@ -69,11 +68,6 @@ class MILConfig(Configuration):
         import dataclasses
         return dataclasses.replace(self, **changes)
 
-
-def _optimizer(cfg: MILConfig, model: nn.Module) -> torch.optim.Optimizer:
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return build_optimizer(cfg, [model])
 
 
 class MILModel(nn.Module):
@@ -148,7 +142,7 @@ class MILTask(Task):
             counts = torch.bincount(train.labels, minlength=train.num_classes).float()
             weights = counts.sum() / (len(counts) * counts.clamp_min(1))
         self.model = MILModel(net, cfg, weights, teachers).to(device)
-        self.optimizer = _optimizer(cfg, self.model)
+        self.optimizer = build_optimizer(cfg, [self.model])
         self.batches = BagBatches(train, cfg.batch_size, device)
         self.best = {"epoch": 0, "val_accuracy": -1.0, "weights": copy.deepcopy(net.state_dict())}
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ssllib.data.augment import ViewAugmentation, bound
+from ssllib.data.augment import CompiledViews, ViewAugmentation, bound
 from ssllib.nets.heads import bn_mlp_head
 from ssllib.nets.registry import build_backbone
 from ssllib.nets.resnet import mlp_head
@@ -25,11 +25,13 @@ def view_augmentation(cfg, size: int, crop: bool = True, view: int = 1) -> ViewA
 
 def views_of(cfg, dataset, size: int):
     """The two views' augmentations with the dataset's normalisation: one callable when they
-    are the same, else the pair (view 1, view 2)."""
+    are the same, else the pair (view 1, view 2). With ``compile`` their pixel work is compiled
+    too (:class:`~ssllib.data.augment.CompiledViews`)."""
     first, second = (view_augmentation(cfg, size, crop=dataset.in_memory, view=v) for v in (1, 2))
+    made = CompiledViews if cfg.compile else (lambda augmentation: augmentation)
     if first == second:
-        return bound(first, dataset.mean, dataset.std)
-    return bound(first, dataset.mean, dataset.std), bound(second, dataset.mean, dataset.std)
+        return bound(made(first), dataset.mean, dataset.std)
+    return bound(made(first), dataset.mean, dataset.std), bound(made(second), dataset.mean, dataset.std)
 
 
 def momentum_builder(cls, **fixed):

@@ -74,7 +74,7 @@ class RunConfig(Configuration):
     precision: str = _p("auto", "autocast precision (auto: bf16 on CUDA, fp32 elsewhere)",
                         choices=("auto", "bf16", "fp32"))
     channels_last: bool = _p(True, "channels-last memory format for convolutions")
-    compile: bool = _p(False, "torch.compile the model (first steps pay the compile time)")
+    compile: bool = _p(False, "torch.compile the model and the views' pixel work (the first steps pay the compile time)")
     num_workers: int = _p(8, "decoding processes for datasets read from image files", min=0)
     log_every: int = _p(50, "steps between synchronised loss checks and progress updates", min=1)
 
