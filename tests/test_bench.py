@@ -44,3 +44,41 @@ def test_peer_refuses_a_dataset_read_from_files():
     data = SimpleNamespace(train=SimpleNamespace(in_memory=False))
     with pytest.raises(ValueError, match="in-memory dataset"):
         peer_throughput(RunConfig(dataset="imagenet"), data, None)
+
+
+def test_the_jpeg_bench_reads_an_imagenet_layout_folder_as_training_does(tmp_path, monkeypatch, capsys):
+    from ssllib.bench import jpeg
+
+    root = jpeg.make_jpeg_folder(tmp_path / "folder", images=16, classes=4, height=60, width=80)
+    assert len(list((root / "train").glob("n*/*.JPEG"))) == 16 and len(list((root / "val").glob("n*/*.JPEG"))) == 4
+    rate = jpeg.loader_throughput(jpeg.folder_dataset(root), workers=0, size=32, batch=8, device="cpu")
+    assert rate["images"] == 16 and rate["img_per_s"] > 0 and rate["img_per_s_per_worker"] == rate["img_per_s"]
+    assert jpeg.workers_needed(1000, 300) == 4 and jpeg.workers_needed(900, 300) == 3
+    monkeypatch.setenv("SSLLIB_RESULTS", str(tmp_path / "results"))
+    jpeg.main(["--folder", str(root), "--workers", "0,1", "--size", "32", "--batch", "8", "--step-rate", "500",
+               "--device", "cpu"])
+    record = json.loads((tmp_path / "results" / "bench" / "jpeg-cpu.json").read_text())
+    assert [r["workers"] for r in record["loaders"]] == [0, 1] and record["step_rate_measured"]
+    assert set(record["decoders"]) == {"PIL (one core)", "torchvision.io.decode_jpeg (one core)"}
+    assert "workers to feed the step's rates" in capsys.readouterr().out
+
+
+def test_the_augmentation_bench_times_every_way_and_writes_it(tmp_path, monkeypatch):
+    from ssllib.bench import augment
+
+    monkeypatch.setenv("SSLLIB_RESULTS", str(tmp_path))
+    result = augment.view_throughput(batch=8, source=20, size=16, rounds=1, device="cpu",
+                                     ways=("ssllib eager", "ssllib eager, sync-free", "kornia", "torchvision v2"))
+    assert set(result["views"]) == {"ssllib eager", "ssllib eager, sync-free", "kornia", "torchvision v2"}
+    assert result["views"]["ssllib eager"]["over_ssllib_eager"] == 1.0
+    assert all(v["img_per_s"] > 0 for v in result["views"].values())
+
+
+def test_the_paper_scale_synco_ratio_keeps_the_recipe_and_names_what_it_shrank():
+    from ssllib.bench.step import paper_scale_synco_ratio
+
+    ratio = paper_scale_synco_ratio(rounds=1, steps=1, batch=16, image_size=16, queue=1024, device="cpu",
+                                    backbone="resnet18", width=8)
+    assert (ratio["method"], ratio["baseline"]) == ("synco", "mocov2") and ratio["ratio"] > 0
+    assert ratio["recipe"]["options"]["n_hard"] == 1024 and ratio["recipe"]["options"]["n1"] == 256
+    assert ratio["changed_from_the_recipe"] == ["backbone", "batch_size", "image_size", "queue_size", "width"]

@@ -10,7 +10,8 @@ augmentations and queue built from the ``lightly`` package with per-image transf
 DataLoader workers (``pip install -e .[bench]``; ``--peer-workers -1`` skips it); (d) SynCo's
 step time ÷ MoCo-v2's at the SynCo chapter's settings of the same profile (``--synco-rounds 0``
 skips it); (e) MoBY + synthetic negatives ÷ MoBY on the ViT chapter's vision transformer, at an
-epoch inside the negatives' window (``--vit-rounds 0`` skips it). ``--epoch`` also times one whole epoch of full steps. Ratios are the result; they
+epoch inside the negatives' window (``--vit-rounds 0`` skips it); (f) with ``--paper-synco-rounds``,
+SynCo ÷ MoCo-v2 at the ImageNet recipe on synthetic images (a GPU's work). ``--epoch`` also times one whole epoch of full steps. Ratios are the result; they
 are printed and written to ``results/bench/step-<profile>[-<dataset>].json``.
 """
 from __future__ import annotations
@@ -174,6 +175,37 @@ def step_time_ratio(cfg: RunConfig, baseline: RunConfig, steps: int = 2, rounds:
     return result
 
 
+def paper_scale_synco_ratio(rounds: int = 4, steps: int = 2, batch: int | None = None, image_size: int | None = None,
+                            queue: int | None = None, device: str | None = None, compile: bool = False,
+                            backbone: str | None = None, width: int | None = None) -> dict:
+    """SynCo ÷ MoCo-v2, seconds per step, at the SynCo chapter's ``paper`` recipe (ResNet-50,
+    224 px, batch 256, K 65,536, the six types at their defaults, inside the negatives' window)
+    on synthetic ImageNet-sized images held on the device (the step, not the JPEG path:
+    :mod:`ssllib.bench.jpeg` times that). ``batch``, ``image_size`` and ``queue`` shrink it for a
+    machine that cannot hold the recipe (``backbone`` and ``width`` too, for a test); the record
+    says which were changed."""
+    from ssllib.data.base import ImageDataset
+    from ssllib.selfsup.trainer import RunData
+
+    paper = resolve(SYNCO, {"profile": "paper"}, check_data=False)
+    changes = {k: v for k, v in (("batch_size", batch), ("image_size", image_size), ("queue_size", queue),
+                                 ("device", device), ("backbone", backbone), ("width", width)) if v is not None}
+    synco = paper.run_config(method="synco", options=paper.method_options("synco"), compile=compile, **changes)
+    moco = paper.run_config(method="mocov2", compile=compile, **changes)
+    size = synco.image_size
+    stored = round(size * 8 / 7)                              # crops come from larger images, as on disk
+    n = 2 * synco.batch_size
+    images = torch.randint(0, 256, (n, 3, stored, stored), generator=torch.Generator().manual_seed(0),
+                           dtype=torch.uint8)
+    train = ImageDataset("synthetic", "train", images, torch.zeros(n, dtype=torch.int64), ["none"],
+                         (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    ratio = step_time_ratio(synco, moco, steps=steps, rounds=rounds, data=RunData(train, train, train, size),
+                            epoch=paper.warmup_epochs)
+    return {**ratio, "recipe": {"backbone": synco.backbone, "image_size": size, "batch_size": synco.batch_size,
+                                "queue_size": synco.queue_size, "options": synco.options},
+            "changed_from_the_recipe": sorted(k for k in changes if k != "device")}
+
+
 def vit_step_ratio(profile: str, dataset: str | None = None, rounds: int = 8, compile: bool = False,
                    steps: int = 4, backbone: str | None = None) -> dict:
     """MoBY + synthetic negatives ÷ MoBY, seconds per step, at the ViT chapter's settings of
@@ -199,6 +231,9 @@ def main(argv=None) -> None:
     parser.add_argument("--synco-rounds", type=int, default=8, help="ABBA rounds timing SynCo against MoCo-v2")
     parser.add_argument("--vit-rounds", type=int, default=8,
                         help="ABBA rounds timing MoBY + synthetic negatives against MoBY on a ViT")
+    parser.add_argument("--paper-synco-rounds", type=int, default=0,
+                        help="ABBA rounds timing SynCo against MoCo-v2 at the ImageNet recipe (ResNet-50, 224 px, "
+                             "batch 256, K 65,536; a GPU's work: 0 skips it)")
     args = parser.parse_args(argv)
     settings = resolve(FOUNDATIONS, {"profile": args.profile, "dataset": args.dataset})
     cfg = settings.run_config(compile=args.compile)
@@ -247,6 +282,12 @@ def main(argv=None) -> None:
               f"{ratio['epoch']}): {ratio['ratio']:.3f} (rounds {ratio['ratio_range'][0]:.2f}–{ratio['ratio_range'][1]:.2f}); "
               f"median steps {ratio['method_step_s'] * 1000:.0f} and {ratio['baseline_step_s'] * 1000:.0f} ms")
         result["moby_synco_over_moby"] = ratio
+    if args.paper_synco_rounds:
+        ratio = paper_scale_synco_ratio(args.paper_synco_rounds, compile=args.compile)
+        print(f"  (f) SynCo step ÷ MoCo-v2 step at the ImageNet recipe (ResNet-50, 224 px, batch 256, K 65,536): "
+              f"{ratio['ratio']:.3f} (rounds {ratio['ratio_range'][0]:.2f}–{ratio['ratio_range'][1]:.2f}); "
+              f"median steps {ratio['method_step_s'] * 1000:.0f} and {ratio['baseline_step_s'] * 1000:.0f} ms")
+        result["paper_synco_over_mocov2"] = ratio
     name = f"step-{args.profile}" + (f"-{args.dataset}" if args.dataset else "") + ("-compiled" if args.compile else "")
     path = results_dir() / "bench" / f"{name}.json"
     write_json({**result, "environment": environment(device), "config": cfg.to_dict()}, path)
