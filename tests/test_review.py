@@ -150,3 +150,14 @@ def test_a_seeds_own_upstream_run_does_not_make_a_new_variant(tmp_path):
     _write(tmp_path, other)
     table = summary.reproduced(records.read_records([], tmp_path))
     assert sorted(table["seeds"]) == [1, 2]
+
+
+def test_the_folds_of_one_experiment_are_its_replicates(tmp_path):
+    for fold in range(3):
+        record = _record(f"f{fold}", 0, float(fold), paper="wsi", method="abmil (base)")
+        record["dataset"] = record["config"]["data"] = f"fashion_bags|fold {fold}"
+        _write(tmp_path, record)
+    found = records.read_records([], tmp_path)
+    assert set(found.table["dataset"]) == {"fashion_bags"} and found.count == 3
+    row = summary.reproduced(found).iloc[0]
+    assert row["seeds"] == 3 and row["mean"] == 1.0 and row["seed list"] == "0, fold 0; 0, fold 1; 0, fold 2"

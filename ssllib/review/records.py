@@ -26,7 +26,7 @@ from ssllib.engine.ledger import ledger_dir
 from ssllib.review.published import PAPERS_DIR, relative_to_repo
 
 COLUMNS = ["paper", "method", "dataset", "backbone", "teacher", "profile", "epochs", "seed", "metric", "direction",
-           "value", "protocol", "variant", "device", "commit", "started", "run_id", "where", "source"]
+           "value", "protocol", "variant", "replicate", "device", "commit", "started", "run_id", "where", "source"]
 # Configuration fields that differ between the seeds (or machines) of one experiment.
 NOT_THE_SETTING = ("seed", "device", "run_dir", "ledger_dir")
 
@@ -114,12 +114,12 @@ def read_records(committed: Iterable[str | Path] | None = None, local: str | Pat
 
 
 def newest_per_seed(table: pd.DataFrame) -> pd.DataFrame:
-    """One run per (paper, variant, seed): the newest, so a chapter re-run after a change of
+    """One run per (paper, variant, replicate: seed, and fold where there are folds): the newest, so a chapter re-run after a change of
     code counts once, not twice."""
     if table.empty:
         return table
-    keep = (table.drop_duplicates("run_id").assign(seed_key=lambda t: t["seed"].astype(str))
-            .sort_values("started").drop_duplicates(["paper", "variant", "seed_key"], keep="last")["run_id"])
+    keep = (table.drop_duplicates("run_id").sort_values("started")
+            .drop_duplicates(["paper", "variant", "replicate"], keep="last")["run_id"])
     return table[table["run_id"].isin(set(keep))].reset_index(drop=True)
 
 
@@ -127,7 +127,11 @@ def metric_rows(record: dict, where: str, source: str) -> list[dict]:
     environment = record.get("environment") or {}
     variant = hashlib.sha256(json.dumps([record["method"], record["profile"], setting_of(record)], sort_keys=True,
                                         default=str).encode()).hexdigest()
-    common = {"paper": record["paper"], "method": record["method"], "dataset": record.get("dataset"),
+    dataset = record.get("dataset")
+    fold = FOLD.search(dataset) if isinstance(dataset, str) else None
+    replicate = f"seed {record.get('seed')}" + (f", fold {fold.group(1)}" if fold else "")
+    common = {"paper": record["paper"], "method": record["method"],
+              "dataset": FOLD.sub("", dataset) if isinstance(dataset, str) else dataset, "replicate": replicate,
               "backbone": record.get("backbone"), "teacher": record.get("teacher"), "profile": record["profile"], "variant": variant[:10],
               "epochs": record.get("epochs"), "seed": record.get("seed"), "device": environment.get("device"),
               "commit": environment.get("git_commit"), "started": str(record.get("started") or ""), "run_id": record["run_id"], "where": where, "source": source}
@@ -142,6 +146,9 @@ def metric_rows(record: dict, where: str, source: str) -> list[dict]:
     return rows
 
 
+# A cross-validation fold named in a dataset or configuration ('fashion_bags|fold 3'): the folds
+# of one experiment are its replicates, as seeds are elsewhere.
+FOLD = re.compile(r"\|?fold (\d+)")
 # An upstream run named in a configuration ('…-s1-78c2961e1ad0'): bound to the seed, not the setting.
 SEED_BOUND_RUN = re.compile(r"-s\d+-[0-9a-f]{8,}")
 
@@ -154,7 +161,7 @@ def setting_of(record: dict) -> dict:
     for key, value in flatten(record.get("config") or {}).items():
         if key.split(".")[-1] in NOT_THE_SETTING:
             continue
-        setting[key] = SEED_BOUND_RUN.sub("-s<seed>", value) if isinstance(value, str) else value
+        setting[key] = FOLD.sub("", SEED_BOUND_RUN.sub("-s<seed>", value)) if isinstance(value, str) else value
     return setting
 
 

@@ -30,7 +30,7 @@ def per_seed(records: Records) -> pd.DataFrame:
     if table.empty:
         return table.assign(directions=pd.Series(dtype=int))
     keyed = table.assign(**{k: table[k].astype(object).where(table[k].notna(), "") for k in KEYS})
-    grouped = keyed.groupby([*KEYS, "seed", "run_id"], dropna=False, sort=False)
+    grouped = keyed.groupby([*KEYS, "replicate", "seed", "run_id"], dropna=False, sort=False)
     out = grouped.agg(value=("value", "mean"), directions=("direction", "count"), protocol=("protocol", "first"),
                       device=("device", "first"), commit=("commit", "first"), where=("where", "first"),
                       source=("source", "first")).reset_index()
@@ -58,11 +58,10 @@ def reproduced(records: Records, profiles: tuple[str, ...] | None = None) -> pd.
     out = []
     for key, group in rows.groupby(KEYS, sort=False):
         low, high = interval(group["value"])
-        seeds = sorted(s for s in group["seed"] if s is not None and not (isinstance(s, float) and math.isnan(s)))
         protocols = group["protocol"].unique()
         out.append({**dict(zip(KEYS, key)), "mean": group["value"].mean(),
                     "std": group["value"].std() if len(group) > 1 else math.nan, "low": low, "high": high,
-                    "seeds": len(group), "seed list": ", ".join(str(int(s)) for s in seeds),
+                    "seeds": len(group), "seed list": "; ".join(r.removeprefix("seed ") for r in group["replicate"] if r != "seed None"),
                     "directions": int(group["directions"].max()),
                     "protocol": protocols[0] if len(protocols) == 1 else "differs between seeds",
                     "device": ", ".join(sorted(set(group["device"].dropna()))),
