@@ -40,12 +40,16 @@ def field_results(field: pd.DataFrame):
     return fig
 
 
-def rankings(panels: dict[str, pd.DataFrame], metric_names: dict[str, str]):
+def rankings(panels: dict[str, pd.DataFrame], metric_names: dict[str, str], empty: str = "no runs yet"):
     """One panel per paper: each compared variant's mean with its 95% interval over seeds
-    (``panels``: paper title → rows with 'label', 'mean', 'low', 'high', 'seeds')."""
+    (``panels``: paper title → rows with 'label', 'mean', 'low', 'high', 'seeds'); with no
+    panel, one that says ``empty`` (so the figure the text refers to is always there)."""
     panels = {k: v for k, v in panels.items() if len(v)}
     if not panels:
-        return None
+        fig, ax = plt.subplots(figsize=(7.0, 1.2))
+        ax.text(0.5, 0.5, empty, ha="center", va="center", fontsize=9)
+        ax.set_axis_off()
+        return fig
     heights = [0.5 + 0.28 * len(v) for v in panels.values()]
     fig, axes = plt.subplots(len(panels), 1, figsize=(7.0, sum(heights) + 0.4), squeeze=False,
                              gridspec_kw={"height_ratios": heights})
