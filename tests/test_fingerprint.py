@@ -82,3 +82,21 @@ def test_a_family_still_being_written_and_the_retrieval_metrics_are_in_no_other_
     assert {m: fingerprint.run_code_fingerprint(m) for m in methods} == before
     assert fingerprint.shared_code_fingerprint() == shared
     assert fingerprint.shared_code_fingerprint("ssllib.evaluate.retrieval") != shared
+
+
+def test_the_review_of_finished_runs_is_in_no_run(package_copy):
+    methods = ("mocov2", "synco", "rrd", "moby_synco")
+    before = {m: fingerprint.run_code_fingerprint(m) for m in methods}
+    shared = fingerprint.shared_code_fingerprint()
+    _edit(package_copy / "review" / "summary.py")
+    _edit(package_copy / "review" / "records.py")
+    assert {m: fingerprint.run_code_fingerprint(m) for m in methods} == before
+    assert fingerprint.shared_code_fingerprint() == shared
+
+
+def test_every_folder_of_the_package_is_placed():
+    """A new folder would otherwise count, unnoticed, as code every run depends on."""
+    from ssllib.engine.registry import families
+    folders = {p.name + "/" for p in fingerprint.PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    placed = {*fingerprint.AROUND_RUNS_FOLDERS, *fingerprint.FAMILY_FOLDERS, *(f.folder for f in families().values())}
+    assert folders - placed == {"data/", "engine/", "evaluate/", "nets/"}

@@ -9,7 +9,7 @@ run depends on the modules that can change what it trains or measures:
 - the modules its own method declares (``Method.code`` in :mod:`ssllib.engine.registry`).
 
 It does not depend on the code around runs (chapters, benchmarks, entry points, the registry,
-this module, the ledger, progress bars, the memory policy, how checkpoints are written and
+this module, the ledger, the review of finished runs, progress bars, the memory policy, how checkpoints are written and
 how parameters are checked: the checked values themselves are part of the run's identity),
 nor on other families. Keeping
 the set narrow is what lets a rebuild reuse runs after an edit to a plot, a chapter helper or
@@ -23,8 +23,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent
 NOT_IN_CHAPTERS = {"book.py"}
-# Code around runs: it decides which runs are made, reused, shown or timed, never what one computes.
-AROUND_RUNS_FOLDERS = ("chapters/", "bench/")
+# Code around runs: it decides which runs are made, reused, shown or timed, never what one computes
+# (the review reads finished runs' records).
+AROUND_RUNS_FOLDERS = ("chapters/", "bench/", "review/")
 AROUND_RUNS = {"book.py", "train.py", "__init__.py", "engine/fingerprint.py", "engine/registry.py",
                "engine/ledger.py", "engine/progress.py", "engine/launch.py", "engine/allocator.py",
                "engine/checkpoint.py", "engine/params.py", "evaluate/transfer.py"}
