@@ -161,3 +161,30 @@ def test_the_folds_of_one_experiment_are_its_replicates(tmp_path):
     assert set(found.table["dataset"]) == {"fashion_bags"} and found.count == 3
     row = summary.reproduced(found).iloc[0]
     assert row["seeds"] == 3 and row["mean"] == 1.0 and row["seed list"] == "0, fold 0; 0, fold 1; 0, fold 2"
+
+
+def test_a_reading_table_puts_what_rows_share_above_them_and_folds_what_differs():
+    table = pd.DataFrame({
+        "method": ["MoBY", "MoBY", "KD", "ce"],
+        "variant settings": [{"backbone": "swin_t"}, {"backbone": "vit_t"}, {}, {"lr_warmup_epochs": 0}],
+        "dataset": "fashion_mnist", "network": ["swin_t (width 64)", "vit_t (width 64)", "resnet8", "resnet32"],
+        "teacher": ["", "", "resnet32", ""], "profile": "cpu", "epochs": [10.0, 10.0, 10.0, 20.0],
+        "metric": "knn_top1", "mean ± std": ["1", "2", "3", "4"]})
+    caption, frame = review.reading_table(table, ["mean ± std"])
+    assert caption == "fashion_mnist · cpu profile · knn_top1"
+    assert list(frame.columns) == ["setting", "mean ± std"] and list(frame.index) == ["MoBY", "MoBY", "KD", "ce"]
+    # The backbone a variant names is already in its network; a 0 is not said by '20 epochs'.
+    assert frame["setting"].tolist() == ["swin_t (width 64), 10 epochs", "vit_t (width 64), 10 epochs",
+                                         "resnet32 → resnet8, 10 epochs", "resnet32, 20 epochs, lr_warmup_epochs=0"]
+
+
+def test_a_method_drawn_twice_in_the_rankings_is_labelled_by_what_sets_its_variants_apart(tmp_path):
+    for seed in range(3):
+        for n_hard, value in ((8, 70.0 + seed), (16, 60.0 + seed)):
+            _write(tmp_path, _record(f"h{n_hard}-{seed}", seed, value, n_hard=n_hard))
+        _write(tmp_path, _record(f"m{seed}", seed, 65.0 + seed, method="mocov2"))
+    found = records.read_records([], tmp_path)
+    panels, metrics = review.ranking_panels(summary.reproduced(found), found, "cpu")
+    panel = panels["SynCo"]
+    assert panel["label"].tolist() == ["SynCo · n_hard=8", "MoCo-v2", "SynCo · n_hard=16"]
+    assert panel["mean"].tolist() == pytest.approx([71.0, 66.0, 61.0]) and metrics["SynCo"] == "knn_top1 (%)"

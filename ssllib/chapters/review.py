@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
+from pathlib import Path
 
 import pandas as pd
 from scipy import stats
@@ -85,16 +87,18 @@ def reproduced_table(reproduced: pd.DataFrame, records: Records, paper: str, met
         return rows
     metric = metric or summaries.headline_metric(rows)
     rows = rows[rows["metric"] == metric]
-    differences = summaries.variant_differences(records, paper)
+    settings = summaries.variant_settings(records, paper)
     out = pd.DataFrame({
         "method": [method_label(m) for m in rows["method"]],
-        "variant": [differences.get(v, "") for v in rows["variant"]],
+        "variant": [", ".join(f"{k}={v}" for k, v in settings.get(variant, {}).items()) for variant in rows["variant"]],
+        "variant settings": [settings.get(variant, {}) for variant in rows["variant"]],
         "dataset": rows["dataset"], "network": rows["backbone"], "teacher": rows["teacher"],
         "profile": rows["profile"], "epochs": rows["epochs"], "metric": rows["metric"],
         "mean ± std": [_mean_std(m, s) for m, s in zip(rows["mean"], rows["std"])],
         "95% CI": [_interval(lo, hi, seeds) for lo, hi, seeds in zip(rows["low"], rows["high"], rows["seed list"])],
         "seeds": rows["seeds"], "protocol": rows["protocol"], "records": rows["records"]})
-    return out.loc[:, [c for c in out.columns if not (out[c] == "").all()]].reset_index(drop=True)
+    return out.loc[:, [c for c in out.columns if c == "variant settings" or not (out[c] == "").all()]
+                   ].reset_index(drop=True)
 
 
 def _mean_std(mean: float, std: float) -> str:
@@ -147,42 +151,157 @@ def no_runs_sentence(paper: str) -> str:
             f"executing book/{chapter}.ipynb writes them.")
 
 
+# A printed line in the book's text column (monospace) holds about this many characters.
+LINE = 78
+
+
+def _wrapped(text: str) -> str:
+    return textwrap.fill(text, LINE, break_long_words=False, break_on_hyphens=False, subsequent_indent="  ")
+
+
+def _settings_of(table: pd.DataFrame) -> pd.DataFrame:
+    """The columns that place a row (dataset, network, profile, epochs, metric) as short words."""
+    out = pd.DataFrame(index=table.index)
+
+    def given(column):
+        return [("" if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v)
+                for v in table[column]] if column in table else None
+    if (dataset := given("dataset")) is not None:
+        out["dataset"] = [str(d) for d in dataset]
+    for column in ("network", "backbone"):
+        if (network := given(column)) is not None:
+            teacher = given("teacher") or [""] * len(network)
+            out["network"] = [f"{t} → {n}" if t else str(n) for n, t in zip(network, teacher)]
+    if (kind := given("kind")) is not None:
+        out["kind"] = [str(k) for k in kind]
+    if (setting := given("setting")) is not None:
+        out["setting"] = [str(v) for v in setting]
+    if (profile := given("profile")) is not None:
+        out["profile"] = [f"{p} profile" if p else "" for p in profile]
+    for column in ("epochs", "pretrain_epochs"):
+        if (epochs := given(column)) is not None:
+            out["epochs"] = [f"{float(e):g} epochs" if e != "" else "" for e in epochs]
+    if (metric := given("metric")) is not None:
+        out["metric"] = [str(m) for m in metric]
+    return out
+
+
+def reading_table(table: pd.DataFrame, keep: list[str], separate: tuple[str, ...] = ()) -> tuple[str, pd.DataFrame]:
+    """``table`` made narrow enough to read: what every row shares becomes one caption line
+    (returned), and what differs between rows (its dataset, network, profile, epochs, and the
+    ``variant`` column's settings) is folded into one "setting" column beside ``method`` and the
+    ``keep`` columns. Columns named in ``separate`` stay their own column when they differ. A
+    variant's ``name=value`` (from the ``variant settings`` column) whose value another part of
+    the row already says is left out."""
+    places = _settings_of(table)
+    shared = [c for c in places if places[c].nunique() == 1]
+    caption = " · ".join(places[c].iloc[0] for c in shared if places[c].iloc[0])
+    folded = [c for c in places if c not in shared and c not in separate]
+    settings = []
+    for i in table.index:
+        method = str(table.at[i, "method"])
+        parts = [places.at[i, c] for c in folded if places.at[i, c] and places.at[i, c] not in method]
+        said = [*parts, method]
+        variant = table.at[i, "variant settings"] if "variant settings" in table else {}
+        parts += [f"{name}={value}" for name, value in variant.items() if not any(_says(part, value) for part in said)]
+        settings.append(", ".join(dict.fromkeys(parts)))
+    out = table[["method"]].copy()
+    if any(settings):
+        out["setting"] = settings
+    for column in separate:
+        if column in places and column not in shared:
+            out[column] = places[column]
+    for column in keep:
+        out[column] = table[column]
+    return caption, out.set_index("method")
+
+
+def _says(text: str, value) -> bool:
+    """Whether ``value`` stands in ``text`` as a word of its own ('swin_t' in 'swin_t (width 64)', not '0' in '20')."""
+    return re.search(rf"(^|[\s(]){re.escape(str(value))}($|[\s),])", text) is not None
+
+
+MEASURED = ["mean ± std", "95% CI", "seeds"]
+
+
 def show_reproduced(reproduced: pd.DataFrame, records: Records, paper: str) -> None:
-    """Display one paper's variants at its headline metric, or say that it has no runs yet."""
+    """Display one paper's variants at its headline metric (what they share in one line above
+    the table), or say that it has no runs yet."""
     from IPython.display import display
     table = reproduced_table(reproduced, records, paper)
     if table.empty:
         print(no_runs_sentence(paper))
         return
-    display(table.drop(columns=["protocol", "records"]).set_index("method"))
+    caption, frame = reading_table(table, MEASURED)
+    print(_wrapped(f"every row: {caption}"))
+    display(frame)
+
+
+def _published_reading(rows: pd.DataFrame, paper: str) -> tuple[str, pd.DataFrame]:
+    """The published rows narrow: value with its spread and number of runs where given, the
+    CSV line, the source as its own column only where rows differ in it."""
+    rows = rows.copy()
+    value = []
+    for v, std, runs in zip(rows["value"], rows.get("std", [None] * len(rows)), rows.get("runs", [None] * len(rows))):
+        text = f"{v:g}"
+        if std is not None and std is not pd.NA and str(std) not in ("", "nan"):
+            text += f" ± {std}"
+        if runs is not None and runs is not pd.NA and str(runs) not in ("", "nan", "<NA>"):
+            text += f" ({runs} runs)"
+        value.append(text)
+    rows["value"] = value
+    rows["line"] = [r.rsplit(":", 1)[-1] for r in rows["row"]]
+    caption, frame = reading_table(rows, ["value", "line"], separate=("metric",))
+    sources = rows["source"].unique()
+    if len(sources) == 1:
+        caption += f" · source: {sources[0]}"
+    else:
+        frame.insert(len(frame.columns) - 1, "source", rows["source"].values)
+    return caption, frame
 
 
 def show_sources(reported: pd.DataFrame, reproduced: pd.DataFrame, records: Records, paper: str) -> None:
     """Display the paper's published rows (with the CSV line of each) and every metric of every
-    variant with its protocol and records."""
+    variant with its protocol, then the records each variant came from."""
     from IPython.display import display
     from ssllib.review.published import PAPERS_DIR
     rows = published_table(reported, paper)
     if len(rows):
-        print(f"published: {len(rows)} rows of papers/{paper}/reported.csv")
+        caption, frame = _published_reading(rows, paper)
+        print(_wrapped(f"published: {len(rows)} rows of papers/{paper}/reported.csv (line: its line there); "
+                       f"every row: {caption}"))
+        display(frame)
     elif not (PAPERS_DIR / paper).is_dir():
         print(f"published: none; {paper} is the book's own chapter of baselines, not a paper")
     else:
         print(f"published: none; papers/{paper}/ has no reported.csv (its README and chapter say why)")
-    if len(rows):
-        display(rows.set_index("method"))
     ours = reproduced[reproduced["paper"] == paper]
     if ours.empty:
         print(no_runs_sentence(paper))
         return
     print(f"reproduced: {len(ours)} (variant, metric) pairs")
-    tables = [reproduced_table(reproduced, records, paper, metric) for metric in ours["metric"].unique()]
-    display(pd.concat(tables, ignore_index=True).set_index("method"))
+    for metric in ours["metric"].unique():
+        table = reproduced_table(reproduced, records, paper, metric)
+        caption, frame = reading_table(table, MEASURED)
+        protocols = "; ".join(p for p in table["protocol"].unique() if p)
+        print(_wrapped(f"{metric}: every row: {caption}" + (f"; protocol: {protocols}" if protocols else "")))
+        display(frame)
+    table = reproduced_table(reproduced, records, paper)
+    caption, frame = reading_table(table, ["records"])
+    print("the records of each variant:")
+    for (method, row), setting in zip(frame.iterrows(), frame["setting"] if "setting" in frame else [""] * len(frame)):
+        paths = [Path(p) for p in row["records"].split(", ") if p]
+        folders = dict.fromkeys(str(p.parent) for p in paths)
+        for folder in folders:
+            names = ", ".join(p.name for p in paths if str(p.parent) == folder)
+            label = f"{method} ({setting})" if setting else method
+            print(_wrapped(f"{label}, in {folder}/: {names}"))
 
 
-def ranking_panels(reproduced: pd.DataFrame, profile: str, min_seeds: int = 3) -> tuple[dict, dict]:
+def ranking_panels(reproduced: pd.DataFrame, records: Records, profile: str, min_seeds: int = 3) -> tuple[dict, dict]:
     """For the rankings figure: paper title → its variants with ``min_seeds`` or more seeds at
-    ``profile`` (label, mean, low, high, seeds), and paper title → the metric drawn."""
+    ``profile`` (label, mean, low, high, seeds), and paper title → the metric drawn. A method
+    drawn more than once is labelled with what sets each of its variants apart."""
     panels, metrics = {}, {}
     rows = reproduced[(reproduced["profile"] == profile) & (reproduced["seeds"] >= min_seeds)]
     for paper, title in PAPERS.items():
@@ -190,17 +309,23 @@ def ranking_panels(reproduced: pd.DataFrame, profile: str, min_seeds: int = 3) -
         metric = summaries.headline_metric(ours) if len(ours) else None
         if metric is None:
             continue
-        ours = ours[ours["metric"] == metric].sort_values("mean", ascending=False)
-        labels = [method_label(m) for m in ours["method"]]
-        # Variants of one method at the same network and dataset differ in a setting: number them.
-        seen: dict[str, int] = {}
-        named = []
-        for label, network, teacher in zip(labels, ours["backbone"], ours["teacher"]):
-            base = label if not teacher else f"{label} ({teacher} → {network})"
-            seen[base] = seen.get(base, 0) + 1
-            named.append(base if seen[base] == 1 else f"{base} #{seen[base]}")
-        panels[title] = pd.DataFrame({"label": named, "mean": ours["mean"].values, "low": ours["low"].values,
-                                      "high": ours["high"].values, "seeds": ours["seeds"].values})
+        table = reproduced_table(ours, records, paper, metric)
+        table["network"] = table["network"].str.replace(r" \(.*\)$", "", regex=True) if "network" in table else ""
+        # Only what differs between the variants drawn here, not between all of a method's runs.
+        for method, group in table.groupby("method"):
+            varying = {k for k in set().union(*group["variant settings"])
+                       if len({repr(v.get(k)) for v in group["variant settings"]}) > 1}
+            table.loc[group.index, "variant settings"] = pd.Series(
+                [{k: v for k, v in items.items() if k in varying} for items in group["variant settings"]],
+                index=group.index, dtype=object)
+        _, frame = reading_table(table, [])
+        setting = frame["setting"].tolist() if "setting" in frame else [""] * len(frame)
+        repeated = frame.index.duplicated(keep=False)
+        labels = [f"{m} · {s}" if again and s else m for m, s, again in zip(frame.index, setting, repeated)]
+        ours = ours[ours["metric"] == metric]
+        panel = pd.DataFrame({"label": labels, "mean": ours["mean"].values, "low": ours["low"].values,
+                              "high": ours["high"].values, "seeds": ours["seeds"].values})
+        panels[title] = panel.sort_values("mean", ascending=False).reset_index(drop=True)
         metrics[title] = f"{metric} (%)"
     return panels, metrics
 

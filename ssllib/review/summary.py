@@ -70,22 +70,28 @@ def reproduced(records: Records, profiles: tuple[str, ...] | None = None) -> pd.
     return pd.DataFrame(out, columns=columns)
 
 
-def variant_differences(records: Records, paper: str) -> dict[str, str]:
+def variant_settings(records: Records, paper: str) -> dict[str, dict]:
     """For each variant of ``paper``, the configuration values that set it apart from the
-    other variants of the same method ('' when the method has one variant)."""
+    other variants of the same method (name → value; empty when the method has one variant)."""
     table = records.table[records.table["paper"] == paper]
-    labels = {}
+    settings = {}
     for method, group in table.groupby("method", sort=False):
         variants = group.drop_duplicates("variant")[["variant", "run_id"]].values.tolist()
         if len(variants) == 1:
-            labels[variants[0][0]] = ""
+            settings[variants[0][0]] = {}
             continue
         configs = {v: records.configs[run] for v, run in variants}
         keys = sorted({k for c in configs.values() for k in c})
         differing = [k for k in keys if len({repr(c.get(k)) for c in configs.values()}) > 1]
         for v, config in configs.items():
-            labels[v] = ", ".join(f"{k.removeprefix('options.')}={config.get(k)}" for k in differing)
-    return labels
+            settings[v] = {k.removeprefix("options."): config.get(k) for k in differing}
+    return settings
+
+
+def variant_differences(records: Records, paper: str) -> dict[str, str]:
+    """:func:`variant_settings` as one line per variant ('n_hard=16, …'; '' for a method's only variant)."""
+    return {v: ", ".join(f"{k}={value}" for k, value in items.items())
+            for v, items in variant_settings(records, paper).items()}
 
 
 def headline_metric(summary: pd.DataFrame) -> str | None:
