@@ -9,7 +9,10 @@ the ``ssllib`` modules its last execution imported (their current source) plus t
 own cells. The build records that list from the kernel once every cell has run, so a new family
 or another chapter's module does not make every chapter stale, while an edit to any module the
 chapter used does (a module can only start being imported through an edit to one it already
-imports, and that edit changes the fingerprint). Stale chapters are executed in place
+imports, and that edit changes the fingerprint). A chapter that reads files of the repository
+(the review reads every ``reported.csv`` and the committed run records) names them in its
+notebook metadata, ``"ssllib_inputs": [glob, …]`` relative to the repository root, and is also
+stale when one of those files changes, appears or goes. Stale chapters are executed in place
 with nbclient at the ``cpu`` profile (training runs that finished before are loaded from their
 checkpoints, so a rebuild after a small change is quick); outputs are normalised so diffs stay
 small, and the notebook is written atomically only when every cell ran. Any error stops the
@@ -97,6 +100,19 @@ def fingerprint(nb, modules: list[str] | None = None) -> str:
     return f"{code}-{source_fingerprint(nb)}"
 
 
+def inputs_fingerprint(nb) -> str | None:
+    """sha256 over the repository files the chapter declares it reads (``ssllib_inputs``
+    globs): their paths and contents; None when it declares none."""
+    patterns = nb.metadata.get("ssllib_inputs")
+    if not patterns:
+        return None
+    digest = hashlib.sha256()
+    for file in sorted({f for pattern in patterns for f in ROOT.glob(pattern) if f.is_file()}):
+        digest.update(file.relative_to(ROOT).as_posix().encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def stale_reason(path: Path) -> str | None:
     """Why ``path`` must be executed again, or None when it is fresh."""
     nb = nbformat.read(path, as_version=4)
@@ -111,6 +127,8 @@ def stale_reason(path: Path) -> str | None:
         return "ssllib changed since it was executed"
     if source != source_fingerprint(nb):
         return "its cells changed since it was executed"
+    if stored.get("inputs") != inputs_fingerprint(nb):
+        return f"the files it reads ({', '.join(nb.metadata['ssllib_inputs'])}) changed since it was executed"
     return None
 
 
@@ -158,6 +176,8 @@ def execute(path: Path, profile: str = "cpu") -> float:
     modules = imported_modules("".join(out.get("text", "") for out in probe.outputs))
     normalise(nb)
     nb.metadata["ssllib"] = {"fingerprint": fingerprint(nb, modules), "profile": profile, "modules": modules}
+    if (inputs := inputs_fingerprint(nb)) is not None:
+        nb.metadata["ssllib"]["inputs"] = inputs
     tmp = path.with_suffix(".ipynb.tmp")
     nbformat.write(nb, tmp)
     os.replace(tmp, path)

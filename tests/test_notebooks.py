@@ -97,6 +97,26 @@ def test_a_chapter_is_keyed_by_the_modules_its_kernel_imported(tmp_path, monkeyp
     assert book.stale_reason(path) == "ssllib changed since it was executed"
 
 
+def test_a_chapter_that_reads_repository_files_is_stale_when_they_change(tmp_path, monkeypatch):
+    monkeypatch.setattr(book, "ROOT", tmp_path)
+    (tmp_path / "papers" / "a").mkdir(parents=True)
+    table = tmp_path / "papers" / "a" / "reported.csv"
+    table.write_text("method,value\nX,1\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    nb.metadata["ssllib_inputs"] = ["papers/*/reported.csv"]
+    path = tmp_path / "c.ipynb"
+    nbformat.write(nb, path)
+    book.execute(path)
+    assert book.stale_reason(path) is None
+    table.write_text("method,value\nX,2\n")
+    assert book.stale_reason(path) == "the files it reads (papers/*/reported.csv) changed since it was executed"
+    table.write_text("method,value\nX,1\n")
+    assert book.stale_reason(path) is None
+    (tmp_path / "papers" / "b").mkdir()
+    (tmp_path / "papers" / "b" / "reported.csv").write_text("method,value\n")   # a new file counts too
+    assert book.stale_reason(path) is not None
+
+
 def test_annotation_rendering():
     from typing import Optional
     assert annotation_of(Optional[int]) == "Optional[int]"
