@@ -188,3 +188,21 @@ def test_a_method_drawn_twice_in_the_rankings_is_labelled_by_what_sets_its_varia
     panel = panels["SynCo"]
     assert panel["label"].tolist() == ["SynCo · n_hard=8", "MoCo-v2", "SynCo · n_hard=16"]
     assert panel["mean"].tolist() == pytest.approx([71.0, 66.0, 61.0]) and metrics["SynCo"] == "knn_top1 (%)"
+
+
+def test_the_published_gaps_against_ours_and_the_sides_they_fall_on():
+    reported = pd.DataFrame({"paper": "p", "method": ["KD", "CRD", "RRD"] * 2, "dataset": "C", "backbone": "n",
+                             "pretrain_epochs": pd.array([None] * 6, dtype="Int64"), "setting": ["s1"] * 3 + ["s2"] * 3,
+                             "metric": "top-1", "value": [1.0, 2.0, 4.0, 1.0, 3.0, 4.0],
+                             "row": [f"p.csv:{i}" for i in range(2, 8)]})
+    ours = pd.DataFrame({"paper": "p", "method": ["kd", "crd", "rrd"], "metric": "knn_top1", "mean": [1.0, 2.5, 3.0],
+                         "seeds": 3, "profile": "cpu"})
+    pairs = review.agreement_pairs(reported, ours, "p")
+    assert len(pairs) == 6 and set(pairs["published setting"]) == {"C, n, s1, top-1", "C, n, s2, top-1"}
+    sentence = review.gap_sentence(pairs)
+    # Our gaps: KD −, CRD +, RRD +. Published s1 (mean 7/3): −, −, +; s2 (mean 8/3): −, +, +.
+    assert "on the same side in every setting: KD (p, 2 settings), RRD (p, 2 settings)" in sentence
+    assert "on the same side in some settings only: CRD (p, 2 settings)" in sentence and "opposite" not in sentence
+    from ssllib.chapters import review_plots
+    fig = review_plots.published_against_reproduced(pairs)
+    assert len(fig.axes) == 1 and sum(len(c.get_offsets()) for c in fig.axes[0].collections if hasattr(c, "get_offsets")) >= 6

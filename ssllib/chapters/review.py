@@ -116,17 +116,17 @@ def published_table(reported: pd.DataFrame, paper: str) -> pd.DataFrame:
     return rows.drop(columns=["paper"]).dropna(axis=1, how="all").reset_index(drop=True)
 
 
-def ranking_agreement(reported: pd.DataFrame, reproduced: pd.DataFrame, paper: str) -> pd.DataFrame:
-    """For each published setting of ``paper`` (dataset, network, epochs, setting, metric) that
-    ranks at least two methods the book also ran: those methods' published values against our
-    means at the headline metric, and Kendall's τ between the two orders (1: the same order)."""
+def agreement_pairs(reported: pd.DataFrame, reproduced: pd.DataFrame, paper: str) -> pd.DataFrame:
+    """One row per (published setting of ``paper``, method) where that setting (dataset, network,
+    epochs, setting, metric) ranks at least two methods the book also ran: the published value,
+    our mean at the headline metric (the method's variant with the most seeds, the chapter's main
+    comparison), the profile it ran at and the CSV line."""
+    columns = ["paper", "published setting", "method", "published", "ours", "metric", "profile", "row"]
     ours = reproduced[reproduced["paper"] == paper]
     metric = summaries.headline_metric(ours) if len(ours) else None
     if metric is None:
-        return pd.DataFrame()
-    ours = ours[ours["metric"] == metric]
-    # One value per method: the variant with the most seeds (the chapter's main comparison).
-    ours = ours.sort_values("seeds", ascending=False).drop_duplicates("method")
+        return pd.DataFrame(columns=columns)
+    ours = ours[ours["metric"] == metric].sort_values("seeds", ascending=False).drop_duplicates("method")
     by_key = {_key(method_label(m)): row for m, row in zip(ours["method"], ours.to_dict("records"))}
     published = reported[reported["paper"] == paper]
     out = []
@@ -135,13 +135,26 @@ def ranking_agreement(reported: pd.DataFrame, reproduced: pd.DataFrame, paper: s
         common = [(r, by_key[_key(r["method"])]) for r in group.to_dict("records") if _key(r["method"]) in by_key]
         if len({_key(r["method"]) for r, _ in common}) < 2:
             continue
-        tau = stats.kendalltau([r["value"] for r, _ in common], [o["mean"] for _, o in common]).statistic
         setting = ", ".join(str(v) for v in key if v is not None and not (isinstance(v, float) and math.isnan(v))
                             and v is not pd.NA)
-        out.append({"published setting": setting, "methods": ", ".join(r["method"] for r, _ in common),
-                    "published": ", ".join(f"{r['value']:g}" for r, _ in common),
-                    f"ours ({metric}, {common[0][1]['profile']})": ", ".join(f"{o['mean']:.2f}" for _, o in common),
-                    "Kendall τ": tau, "published rows": ", ".join(r["row"] for r, _ in common)})
+        out += [{"paper": paper, "published setting": setting, "method": r["method"], "published": r["value"],
+                 "ours": o["mean"], "metric": metric, "profile": o["profile"], "row": r["row"]} for r, o in common]
+    return pd.DataFrame(out, columns=columns)
+
+
+def ranking_agreement(reported: pd.DataFrame, reproduced: pd.DataFrame, paper: str) -> pd.DataFrame:
+    """For each published setting of ``paper`` that ranks at least two methods the book also ran
+    (:func:`agreement_pairs`): those methods' published values against our means, and Kendall's
+    τ between the two orders (1: the same order)."""
+    pairs = agreement_pairs(reported, reproduced, paper)
+    out = []
+    for setting, group in pairs.groupby("published setting", sort=False):
+        tau = stats.kendalltau(group["published"], group["ours"]).statistic
+        out.append({"published setting": setting, "methods": ", ".join(group["method"]),
+                    "published": ", ".join(f"{v:g}" for v in group["published"]),
+                    "ours": ", ".join(f"{v:.2f}" for v in group["ours"]),
+                    "ours as": f"{group['metric'].iloc[0]}, {group['profile'].iloc[0]}",
+                    "Kendall τ": tau, "published rows": ", ".join(group["row"])})
     return pd.DataFrame(out)
 
 
@@ -328,6 +341,28 @@ def ranking_panels(reproduced: pd.DataFrame, records: Records, profile: str, min
         panels[title] = panel.sort_values("mean", ascending=False).reset_index(drop=True)
         metrics[title] = f"{metric} (%)"
     return panels, metrics
+
+
+def gap_sentence(pairs: pd.DataFrame) -> str:
+    """Which methods the papers and our runs place on the same side of the mean of the methods
+    both ran, in every published setting, in none, or in some (a gap of exactly 0 is no side)."""
+    if pairs.empty:
+        return "No published setting shares two methods with our runs yet."
+    pairs = pairs.copy()
+    by_setting = pairs.groupby(["paper", "published setting"])
+    product = ((pairs["published"] - by_setting["published"].transform("mean"))
+               * (pairs["ours"] - by_setting["ours"].transform("mean")))
+    pairs["same"], pairs["opposite"] = product > 0, product < 0
+    groups = {"on the same side in every setting": [], "on opposite sides in every setting": [],
+              "on the same side in some settings only": []}
+    for (paper, method), group in pairs.groupby(["paper", "method"], sort=False):
+        name = f"{method} ({paper}, {len(group)} settings)"
+        key = ("on the same side in every setting" if group["same"].all() else
+               "on opposite sides in every setting" if group["opposite"].all() else "on the same side in some settings only")
+        groups[key].append(name)
+    said = [f"{where}: {', '.join(names)}" for where, names in groups.items() if names]
+    return ("Against the mean of the methods both ran in a setting, the paper and our runs put these methods "
+            + "; ".join(said) + ".")
 
 
 def agreement_sentence(agreement: pd.DataFrame) -> str:

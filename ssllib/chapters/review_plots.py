@@ -71,3 +71,43 @@ def rankings(panels: dict[str, pd.DataFrame], metric_names: dict[str, str], empt
             ax.set_xlim(auto=True)
     fig.tight_layout()
     return fig
+
+
+def published_against_reproduced(pairs: pd.DataFrame, empty: str = "no published setting shares two methods with our runs yet"):
+    """One panel per paper: each point a method in one published setting, at how far the paper
+    puts it above or below the mean of the methods both ran in that setting (x) and how far our
+    runs put it (y), both in points of their metric. On the dashed diagonal the two agree on the
+    size of the gap; in the shaded quadrants they agree on its sign."""
+    papers = list(dict.fromkeys(pairs["paper"])) if len(pairs) else []
+    if not papers:
+        fig, ax = plt.subplots(figsize=(7.0, 1.2))
+        ax.text(0.5, 0.5, empty, ha="center", va="center", fontsize=9)
+        ax.set_axis_off()
+        return fig
+    cols = min(3, len(papers))
+    rows = math.ceil(len(papers) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(7.0, 2.5 * rows + 0.6), squeeze=False)
+    for ax in axes.flat[len(papers):]:
+        ax.set_axis_off()
+    for ax, paper in zip(axes.flat, papers):
+        group = pairs[pairs["paper"] == paper].copy()
+        by_setting = group.groupby("published setting")
+        group["x"] = group["published"] - by_setting["published"].transform("mean")
+        group["y"] = group["ours"] - by_setting["ours"].transform("mean")
+        reach = max(float(group[["x", "y"]].abs().max().max()), 0.5) * 1.15
+        ax.fill_between([0, reach], 0, reach, color="tab:green", alpha=0.06, lw=0)
+        ax.fill_between([-reach, 0], -reach, 0, color="tab:green", alpha=0.06, lw=0)
+        ax.plot([-reach, reach], [-reach, reach], "--", color="gray", lw=0.8)
+        ax.axhline(0, color="gray", lw=0.5)
+        ax.axvline(0, color="gray", lw=0.5)
+        for method, points in group.groupby("method", sort=False):
+            ax.scatter(points["x"], points["y"], s=14, label=method, zorder=3)
+        ax.set_xlim(-reach, reach)
+        ax.set_ylim(-reach, reach)
+        ax.set_title(f"{paper} ({group['published setting'].nunique()} settings)", fontsize=8, loc="left")
+        ax.set_xlabel("published − setting mean", fontsize=7)
+        ax.set_ylabel(f"ours − mean ({group['metric'].iloc[0]})", fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.legend(fontsize=6, loc="upper left", frameon=False)
+    fig.tight_layout()
+    return fig
