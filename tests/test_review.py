@@ -114,11 +114,32 @@ def test_ranking_agreement_is_kendalls_tau_over_the_shared_methods():
                              "backbone": "n", "pretrain_epochs": pd.array([None] * 4, dtype="Int64"),
                              "setting": "s", "metric": "top-1", "value": [1.0, 2.0, 3.0, 4.0],
                              "row": ["f:2", "f:3", "f:4", "f:5"]})
+    two = reported.iloc[:2].assign(setting="s2", value=[2.0, 1.0])             # KD above CRD: reversed in ours
+    reported = pd.concat([reported, two], ignore_index=True)
     ours = pd.DataFrame({"paper": "p", "method": ["kd", "crd", "rrd"], "metric": "test_top1",
-                         "mean": [10.0, 30.0, 20.0], "seeds": 3, "profile": "cpu"})
+                         "mean": [10.0, 30.0, 20.0], "low": 0.0, "high": 40.0, "seeds": 3, "profile": "cpu",
+                         "backbone": "n", "variant": "v"})
     table = review.ranking_agreement(reported, ours, "p")
     # pairs (KD,CRD) (KD,RRD) agree, (CRD,RRD) disagree: τ = (2 − 1) / 3
     assert table.loc[0, "Kendall τ"] == pytest.approx(1 / 3) and table.loc[0, "methods"] == "KD, CRD, RRD"
+    assert review.agreement_sentence(table) == (
+        "Of 1 published settings that rank three or more of the methods our runs share, 0 keep our order, 0 reverse "
+        "it and 1 do neither (τ from 0.33 to 0.33, median 0.33). Of 1 settings that share only two methods, 0 put "
+        "the same one first as our runs (a single gap's sign, whatever its size).")
+
+
+def test_a_published_vit_row_is_compared_with_our_vit_runs():
+    reported = pd.DataFrame({"paper": "p", "method": ["MoBY", "MoCo-v2"] * 2, "dataset": "I",
+                             "backbone": ["DeiT-S", "DeiT-S", "Swin-T", "Swin-T"],
+                             "pretrain_epochs": pd.array([300] * 4, dtype="Int64"), "setting": "lin",
+                             "metric": "top-1", "value": [72.0, 71.0, 75.0, 74.0], "row": [f"f:{i}" for i in range(4)]})
+    ours = pd.DataFrame({"paper": "p", "method": ["moby", "moby", "mocov2"], "metric": "knn_top1",
+                         "mean": [60.0, 65.0, 50.0], "low": 0.0, "high": 1.0, "seeds": [3, 3, 3], "profile": "cpu",
+                         "backbone": ["swin_micro (w 64)", "vit_micro (w 64)", "resnet18"], "variant": ["a", "b", "c"]})
+    pairs = review.agreement_pairs(reported, ours, "p").set_index(["published setting", "method"])
+    assert pairs.loc[("I, DeiT-S, 300, lin, top-1", "MoBY"), "ours"] == 65.0
+    assert pairs.loc[("I, Swin-T, 300, lin, top-1", "MoBY"), "ours"] == 60.0
+    assert pairs.loc[("I, Swin-T, 300, lin, top-1", "MoCo-v2"), "ours"] == 50.0   # no family: the main variant
 
 
 def test_curate_copies_one_profile_and_drops_runs_that_no_longer_stand(tmp_path):
@@ -196,13 +217,42 @@ def test_the_published_gaps_against_ours_and_the_sides_they_fall_on():
                              "metric": "top-1", "value": [1.0, 2.0, 4.0, 1.0, 3.0, 4.0],
                              "row": [f"p.csv:{i}" for i in range(2, 8)]})
     ours = pd.DataFrame({"paper": "p", "method": ["kd", "crd", "rrd"], "metric": "knn_top1", "mean": [1.0, 2.5, 3.0],
-                         "seeds": 3, "profile": "cpu"})
+                         "low": [0.5, 2.4, 2.9], "high": [1.5, 2.6, 3.1], "seeds": 3, "profile": "cpu",
+                         "backbone": "n", "variant": "v"})
     pairs = review.agreement_pairs(reported, ours, "p")
     assert len(pairs) == 6 and set(pairs["published setting"]) == {"C, n, s1, top-1", "C, n, s2, top-1"}
     sentence = review.gap_sentence(pairs)
     # Our gaps: KD −, CRD +, RRD +. Published s1 (mean 7/3): −, −, +; s2 (mean 8/3): −, +, +.
     assert "on the same side in every setting: KD (p, 2 settings), RRD (p, 2 settings)" in sentence
     assert "on the same side in some settings only: CRD (p, 2 settings)" in sentence and "opposite" not in sentence
+    # A gap inside half the method's own interval is no side: KD's interval 0.5 to 1.5 around a gap of −1.17 is
+    # clear; widen it to 0 to 3 and KD is too close to call.
+    wide = ours.assign(low=[-1.0, 2.4, 2.9], high=[3.0, 2.6, 3.1])
+    assert "too close to the others in our runs to say: KD (p, 2 settings)" in \
+        review.gap_sentence(review.agreement_pairs(reported, wide, "p"))
     from ssllib.chapters import review_plots
     fig = review_plots.published_against_reproduced(pairs)
     assert len(fig.axes) == 1 and sum(len(c.get_offsets()) for c in fig.axes[0].collections if hasattr(c, "get_offsets")) >= 6
+
+
+def test_protocols_of_several_variants_merge_into_one_line():
+    merged = review.merged_protocol(["epoch: last; l2: 1e-05; test: t", "epoch: last; l2: 0.001; test: t",
+                                     summary.PROTOCOL_VARIES])
+    assert merged == "epoch: last; l2: 1e-05 or 0.001; test: t; and it differs between seeds in some variants"
+    assert review.merged_protocol(["k: 200", "k: 200"]) == "k: 200" and review.merged_protocol([]) == ""
+
+
+def test_among_variants_with_as_many_seeds_the_comparison_takes_the_declared_defaults(tmp_path):
+    for seed in range(3):
+        for scale, value in ((1e6, 50.0), (10.0, 60.0)):
+            record = _record(f"{'a' if scale > 10 else 'b'}-{seed}", seed, value, paper="dcd", method="dcd",
+                             metrics={"test_top1": {"value": value}})
+            record["config"]["options"] = {"dcd_max_scale": scale}
+            _write(tmp_path, record)
+        _write(tmp_path, _record(f"kd{seed}", seed, 55.0, paper="dcd", method="kd", metrics={"test_top1": {"value": 55.0}}))
+    found = records.read_records([], tmp_path)
+    reported = pd.DataFrame({"paper": "dcd", "method": ["DCD", "KD"], "dataset": "C", "backbone": "n",
+                             "pretrain_epochs": pd.array([None] * 2, dtype="Int64"), "setting": "s",
+                             "metric": "top-1", "value": [2.0, 1.0], "row": ["f:2", "f:3"]})
+    pairs = review.agreement_pairs(reported, summary.reproduced(found), "dcd", found).set_index("method")
+    assert pairs.loc["DCD", "ours"] == 60.0 and pairs.loc["DCD", "variant"] == "dcd_max_scale=10.0"

@@ -97,8 +97,11 @@ def reproduced_table(reproduced: pd.DataFrame, records: Records, paper: str, met
         "mean ± std": [_mean_std(m, s) for m, s in zip(rows["mean"], rows["std"])],
         "95% CI": [_interval(lo, hi, seeds) for lo, hi, seeds in zip(rows["low"], rows["high"], rows["seed list"])],
         "seeds": rows["seeds"], "protocol": rows["protocol"], "records": rows["records"]})
-    return out.loc[:, [c for c in out.columns if c == "variant settings" or not (out[c] == "").all()]
-                   ].reset_index(drop=True)
+    # A method's variants together, in the order of what sets them apart (cluster 0, 1, 2).
+    order = {m: i for i, m in enumerate(dict.fromkeys(out["method"]))}
+    out = out.assign(_order=out["method"].map(order)).sort_values(["_order", "variant"], kind="stable")
+    return out.loc[:, [c for c in out.columns if c == "variant settings" or not (out[c] == "").all()
+                       and c != "_order"]].reset_index(drop=True)
 
 
 def _mean_std(mean: float, std: float) -> str:
@@ -116,30 +119,82 @@ def published_table(reported: pd.DataFrame, paper: str) -> pd.DataFrame:
     return rows.drop(columns=["paper"]).dropna(axis=1, how="all").reset_index(drop=True)
 
 
-def agreement_pairs(reported: pd.DataFrame, reproduced: pd.DataFrame, paper: str) -> pd.DataFrame:
+# Network families a published backbone and one of ours can share (a DeiT-S row is matched with
+# our ViT runs, a Swin-T row with our Swin runs); other backbones are matched with the main variant.
+NETWORK_FAMILIES = {"swin": ("swin",), "vit": ("vit", "deit")}
+
+
+def _network_family(name) -> str | None:
+    text = str(name or "").lower()
+    return next((family for family, words in NETWORK_FAMILIES.items() if any(w in text for w in words)), None)
+
+
+def _defaults_kept(name: str, settings: dict) -> int:
+    """How many of a variant's distinguishing settings are its method's declared defaults."""
+    from ssllib.engine.registry import method
+    try:
+        defaults = {option: default for option, (_, default) in method(name).options.items()}
+    except (KeyError, ValueError, ParameterError):
+        return 0
+    return sum(1 for k, v in settings.items() if k in defaults and defaults[k] == v)
+
+
+def agreement_pairs(reported: pd.DataFrame, reproduced: pd.DataFrame, paper: str,
+                    records: Records | None = None) -> pd.DataFrame:
     """One row per (published setting of ``paper``, method) where that setting (dataset, network,
     epochs, setting, metric) ranks at least two methods the book also ran: the published value,
-    our mean at the headline metric (the method's variant with the most seeds, the chapter's main
-    comparison), the profile it ran at and the CSV line."""
-    columns = ["paper", "published setting", "method", "published", "ours", "metric", "profile", "row"]
+    our mean and 95% interval at the headline metric, the profile, the CSV line, and which of our
+    variants stands for the method (``variant``, with ``records``): of those on the published
+    network's family (ViT, Swin) where there are such, the one with the most seeds, and among
+    equals the one that keeps the method's declared defaults."""
+    columns = ["paper", "published setting", "method", "published", "ours", "low", "high", "metric", "profile",
+               "variant", "row"]
     ours = reproduced[reproduced["paper"] == paper]
     metric = summaries.headline_metric(ours) if len(ours) else None
     if metric is None:
         return pd.DataFrame(columns=columns)
-    ours = ours[ours["metric"] == metric].sort_values("seeds", ascending=False).drop_duplicates("method")
-    by_key = {_key(method_label(m)): row for m, row in zip(ours["method"], ours.to_dict("records"))}
+    ours = ours[ours["metric"] == metric].sort_values("seeds", ascending=False, kind="stable")
+    settings = summaries.variant_settings(records, paper) if records is not None else {}
+    candidates: dict[str, list[dict]] = {}
+    for row in ours.to_dict("records"):
+        candidates.setdefault(_key(method_label(row["method"])), []).append(row)
+    for rows in candidates.values():   # most seeds first; among equals, the method's declared defaults
+        rows.sort(key=lambda r: (-r["seeds"], -_defaults_kept(r["method"], settings.get(r["variant"], {}))))
+
+    def ours_for(method: str, backbone) -> dict | None:
+        rows = candidates.get(_key(method))
+        if not rows:
+            return None
+        family = _network_family(backbone)
+        same = [r for r in rows if family and _network_family(r["backbone"]) == family]
+        return (same or rows)[0]
     published = reported[reported["paper"] == paper]
     out = []
     group_keys = ["dataset", "backbone", "pretrain_epochs", "setting", "metric"]
     for key, group in published.groupby(group_keys, dropna=False, sort=False):
-        common = [(r, by_key[_key(r["method"])]) for r in group.to_dict("records") if _key(r["method"]) in by_key]
+        common = [(r, o) for r in group.to_dict("records") if (o := ours_for(r["method"], r.get("backbone")))]
         if len({_key(r["method"]) for r, _ in common}) < 2:
             continue
         setting = ", ".join(str(v) for v in key if v is not None and not (isinstance(v, float) and math.isnan(v))
                             and v is not pd.NA)
         out += [{"paper": paper, "published setting": setting, "method": r["method"], "published": r["value"],
-                 "ours": o["mean"], "metric": metric, "profile": o["profile"], "row": r["row"]} for r, o in common]
+                 "ours": o["mean"], "low": o["low"], "high": o["high"], "metric": metric, "profile": o["profile"],
+                 "variant": ", ".join(f"{k}={v}" for k, v in settings.get(o["variant"], {}).items()),
+                 "row": r["row"]} for r, o in common]
     return pd.DataFrame(out, columns=columns)
+
+
+def variants_used(pairs: pd.DataFrame) -> str:
+    """Which of our variants stands for a method that ran in several, as one sentence ('' if none)."""
+    named = pairs[pairs["variant"].astype(bool)]
+    if named.empty:
+        return ""
+    said = []
+    for (paper, method), group in named.groupby(["paper", "method"], sort=False):
+        variants = list(dict.fromkeys(group["variant"]))
+        said.append(f"{method} ({paper}): {' or '.join(variants)}"
+                    + (", by the published row's network" if len(variants) > 1 else ""))
+    return "Where a method ran in several variants, the comparison uses: " + "; ".join(said) + "."
 
 
 def ranking_agreement(reported: pd.DataFrame, reproduced: pd.DataFrame, paper: str) -> pd.DataFrame:
@@ -246,7 +301,8 @@ def show_reproduced(reproduced: pd.DataFrame, records: Records, paper: str) -> N
         print(no_runs_sentence(paper))
         return
     caption, frame = reading_table(table, MEASURED)
-    print(_wrapped(f"every row: {caption}"))
+    if caption:
+        print(_wrapped(f"every row: {caption}"))
     display(frame)
 
 
@@ -273,6 +329,23 @@ def _published_reading(rows: pd.DataFrame, paper: str) -> tuple[str, pd.DataFram
     return caption, frame
 
 
+def merged_protocol(protocols: list[str]) -> str:
+    """Several variants' protocols ('k: 200; epoch: last', as the records describe them) as one:
+    the items they share, then each item whose value differs with its values ('l2: 1e-05 or 0.001')."""
+    varies = any(p == summaries.PROTOCOL_VARIES for p in protocols)
+    parsed = [dict(item.split(": ", 1) if ": " in item else (item, "") for item in p.split("; "))
+              for p in protocols if p and p != summaries.PROTOCOL_VARIES]
+    if not parsed:
+        return summaries.PROTOCOL_VARIES if varies else ""
+    keys = list(dict.fromkeys(k for p in parsed for k in p))
+    items = []
+    for key in keys:
+        values = list(dict.fromkeys(p.get(key, "not recorded") for p in parsed))
+        text = " or ".join(values) if len(values) > 1 else values[0]
+        items.append(f"{key}: {text}" if text else key)
+    return "; ".join(items) + (f"; and it {summaries.PROTOCOL_VARIES} in some variants" if varies else "")
+
+
 def show_sources(reported: pd.DataFrame, reproduced: pd.DataFrame, records: Records, paper: str) -> None:
     """Display the paper's published rows (with the CSV line of each) and every metric of every
     variant with its protocol, then the records each variant came from."""
@@ -281,8 +354,8 @@ def show_sources(reported: pd.DataFrame, reproduced: pd.DataFrame, records: Reco
     rows = published_table(reported, paper)
     if len(rows):
         caption, frame = _published_reading(rows, paper)
-        print(_wrapped(f"published: {len(rows)} rows of papers/{paper}/reported.csv (line: its line there); "
-                       f"every row: {caption}"))
+        print(_wrapped(f"published: {len(rows)} rows of papers/{paper}/reported.csv (line: its line there)"
+                       + (f"; every row: {caption}" if caption else "")))
         display(frame)
     elif not (PAPERS_DIR / paper).is_dir():
         print(f"published: none; {paper} is the book's own chapter of baselines, not a paper")
@@ -296,8 +369,9 @@ def show_sources(reported: pd.DataFrame, reproduced: pd.DataFrame, records: Reco
     for metric in ours["metric"].unique():
         table = reproduced_table(reproduced, records, paper, metric)
         caption, frame = reading_table(table, MEASURED)
-        protocols = "; ".join(p for p in table["protocol"].unique() if p)
-        print(_wrapped(f"{metric}: every row: {caption}" + (f"; protocol: {protocols}" if protocols else "")))
+        protocol = merged_protocol(table["protocol"].tolist())
+        print(_wrapped(f"{metric}" + (f": every row: {caption}" if caption else "")
+                       + (f"; protocol: {protocol}" if protocol else "")))
         display(frame)
     table = reproduced_table(reproduced, records, paper)
     caption, frame = reading_table(table, ["records"])
@@ -345,20 +419,25 @@ def ranking_panels(reproduced: pd.DataFrame, records: Records, profile: str, min
 
 def gap_sentence(pairs: pd.DataFrame) -> str:
     """Which methods the papers and our runs place on the same side of the mean of the methods
-    both ran, in every published setting, in none, or in some (a gap of exactly 0 is no side)."""
+    both ran in a setting: in every published setting, in none, or in some. Our side counts only
+    where our gap is wider than half our 95% interval of that method's mean; otherwise the method
+    is too close to the others to call in our runs (a gap of exactly 0 is no side either)."""
     if pairs.empty:
         return "No published setting shares two methods with our runs yet."
     pairs = pairs.copy()
     by_setting = pairs.groupby(["paper", "published setting"])
-    product = ((pairs["published"] - by_setting["published"].transform("mean"))
-               * (pairs["ours"] - by_setting["ours"].transform("mean")))
+    ours_gap = pairs["ours"] - by_setting["ours"].transform("mean")
+    product = (pairs["published"] - by_setting["published"].transform("mean")) * ours_gap
     pairs["same"], pairs["opposite"] = product > 0, product < 0
+    pairs["clear"] = ours_gap.abs() > (pairs["high"] - pairs["low"]) / 2      # NaN (one seed) is not clear
     groups = {"on the same side in every setting": [], "on opposite sides in every setting": [],
-              "on the same side in some settings only": []}
+              "on the same side in some settings only": [], "too close to the others in our runs to say": []}
     for (paper, method), group in pairs.groupby(["paper", "method"], sort=False):
         name = f"{method} ({paper}, {len(group)} settings)"
-        key = ("on the same side in every setting" if group["same"].all() else
-               "on opposite sides in every setting" if group["opposite"].all() else "on the same side in some settings only")
+        key = ("too close to the others in our runs to say" if not group["clear"].all() else
+               "on the same side in every setting" if group["same"].all() else
+               "on opposite sides in every setting" if group["opposite"].all() else
+               "on the same side in some settings only")
         groups[key].append(name)
     said = [f"{where}: {', '.join(names)}" for where, names in groups.items() if names]
     return ("Against the mean of the methods both ran in a setting, the paper and our runs put these methods "
@@ -366,9 +445,22 @@ def gap_sentence(pairs: pd.DataFrame) -> str:
 
 
 def agreement_sentence(agreement: pd.DataFrame) -> str:
-    """How many published settings our runs rank in the same, the reverse, or a mixed order."""
-    taus = agreement["Kendall τ"].dropna()
-    same, reversed_ = int((taus == 1).sum()), int((taus == -1).sum())
-    return (f"Of {len(agreement)} published settings, our runs rank the shared methods in the same order in {same}, "
-            f"in the reverse order in {reversed_}, and in a partly agreeing order in {len(taus) - same - reversed_}"
-            + (f"; {len(agreement) - len(taus)} have ties that leave τ undefined." if len(taus) < len(agreement) else "."))
+    """How the published settings rank the methods our runs share with them: for settings of
+    three or more shared methods, how many keep the order, reverse it or neither, with the range
+    of τ; two-method settings apart, since there τ = ±1 says only whether one gap has the same sign."""
+    counts = agreement["methods"].str.count(", ") + 1
+    said = []
+    many, two = agreement[counts >= 3], agreement[counts == 2]
+    if len(many):
+        taus = many["Kendall τ"].dropna()
+        same, reversed_ = int((taus == 1).sum()), int((taus == -1).sum())
+        said.append(f"Of {len(many)} published settings that rank three or more of the methods our runs share, "
+                    f"{same} keep our order, {reversed_} reverse it and {len(taus) - same - reversed_} do neither"
+                    + (f" (τ from {taus.min():.2f} to {taus.max():.2f}, median {taus.median():.2f})" if len(taus) else "")
+                    + (f"; {len(many) - len(taus)} have ties that leave τ undefined" if len(taus) < len(many) else "")
+                    + ".")
+    if len(two):
+        agree = int((two["Kendall τ"] == 1).sum())
+        said.append(f"Of {len(two)} settings that share only two methods, {agree} put the same one first as our runs "
+                    f"(a single gap's sign, whatever its size).")
+    return " ".join(said)

@@ -14,24 +14,28 @@ FAMILY_COLOURS = {"contrastive": "tab:blue", "clustering": "tab:orange", "self-d
 
 
 def field_results(field: pd.DataFrame):
-    """Published ImageNet linear top-1 against pre-training epochs, one colour per family;
-    rows without stated epochs sit in a column of their own on the right."""
-    fig, ax = plt.subplots(figsize=(7.0, 3.6))
+    """Published ImageNet linear top-1 against pre-training epochs, one colour per family. The
+    stated lengths are evenly spaced columns (in order, not to scale: 800 and 1000 epochs would
+    otherwise share a column's labels), and rows without stated epochs sit in a column of their
+    own on the right."""
+    fig, ax = plt.subplots(figsize=(7.0, 3.8))
     stated = field["pretrain_epochs"].notna()
-    right = float(field.loc[stated, "pretrain_epochs"].max()) * 1.45 if stated.any() else 1.0
-    placed: list[tuple[float, float]] = []
+    lengths = sorted({float(e) for e in field.loc[stated, "pretrain_epochs"]})
+    column = {length: i for i, length in enumerate(lengths)}
+    xs = [column[float(e)] if not pd.isna(e) else len(lengths) for e in field["pretrain_epochs"]]
+    points = list(zip(xs, field["value"].astype(float)))
     for family, group in field.groupby("family", sort=False):
-        x = [float(e) if not pd.isna(e) else right for e in group["pretrain_epochs"]]
+        x = [xs[field.index.get_loc(i)] for i in group.index]
         ax.scatter(x, group["value"], color=FAMILY_COLOURS.get(family, "gray"), label=family, zorder=3)
-        for xi, yi, name in zip(x, group["value"], group["method"]):
-            crowded = any(px == xi and abs(py - yi) < 0.6 for px, py in placed)   # a label already there
-            ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(4, -8 if crowded else 2), fontsize=6)
-            placed.append((xi, yi))
-    ax.set_xscale("log")
-    ticks = sorted({float(e) for e in field.loc[stated, "pretrain_epochs"]})
-    ax.set_xticks([*ticks, right], [f"{t:g}" for t in ticks] + ["not\nstated"])
-    ax.minorticks_off()
-    ax.set_xlabel("pre-training epochs (log scale)")
+    # Labels of points that sit within 0.6 points of each other in one column fan out from the
+    # cluster's middle: the higher ones upwards, the lower ones downwards, each beside its own dot.
+    for (xi, yi), name in zip(points, field["method"]):
+        near = sorted(py for px, py in points if px == xi and abs(py - yi) < 0.6)
+        rank = near.index(yi) - (len(near) - 1) / 2
+        ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(5, -3 + 7 * rank), fontsize=6, va="center")
+    ax.set_xticks(range(len(lengths) + 1), [f"{t:g}" for t in lengths] + ["not\nstated"])
+    ax.set_xlim(-0.4, len(lengths) + 0.9)     # room for the labels of the right-hand column
+    ax.set_xlabel("pre-training epochs (in order, not to scale)")
     ax.set_ylabel("linear top-1 (%)")
     ax.set_title("ResNet-50 on ImageNet-1k, as the official repositories report it", fontsize=9)
     ax.grid(alpha=0.3)
@@ -77,7 +81,8 @@ def published_against_reproduced(pairs: pd.DataFrame, empty: str = "no published
     """One panel per paper: each point a method in one published setting, at how far the paper
     puts it above or below the mean of the methods both ran in that setting (x) and how far our
     runs put it (y), both in points of their metric. On the dashed diagonal the two agree on the
-    size of the gap; in the shaded quadrants they agree on its sign."""
+    size of the gap; in the shaded quadrants they agree on its sign. Vertical bars: half our 95%
+    interval of the method's mean (where the records give one)."""
     papers = list(dict.fromkeys(pairs["paper"])) if len(pairs) else []
     if not papers:
         fig, ax = plt.subplots(figsize=(7.0, 1.2))
@@ -94,16 +99,23 @@ def published_against_reproduced(pairs: pd.DataFrame, empty: str = "no published
         by_setting = group.groupby("published setting")
         group["x"] = group["published"] - by_setting["published"].transform("mean")
         group["y"] = group["ours"] - by_setting["ours"].transform("mean")
-        reach = max(float(group[["x", "y"]].abs().max().max()), 0.5) * 1.15
-        ax.fill_between([0, reach], 0, reach, color="tab:green", alpha=0.06, lw=0)
-        ax.fill_between([-reach, 0], -reach, 0, color="tab:green", alpha=0.06, lw=0)
-        ax.plot([-reach, reach], [-reach, reach], "--", color="gray", lw=0.8)
+        half = ((group["high"] - group["low"]) / 2) if {"low", "high"} <= set(group) else pd.Series(0.0, group.index)
+        half = half.fillna(0.0)
+        wide = max(float(group["x"].abs().max()), 0.5) * 1.15
+        tall = max(float((group["y"].abs() + half).max()), 0.5) * 1.1
+        ax.fill_between([0, wide], 0, tall, color="tab:green", alpha=0.06, lw=0)
+        ax.fill_between([-wide, 0], -tall, 0, color="tab:green", alpha=0.06, lw=0)
+        edge = min(wide, tall)
+        ax.plot([-edge, edge], [-edge, edge], "--", color="gray", lw=0.8)
         ax.axhline(0, color="gray", lw=0.5)
         ax.axvline(0, color="gray", lw=0.5)
         for method, points in group.groupby("method", sort=False):
-            ax.scatter(points["x"], points["y"], s=14, label=method, zorder=3)
-        ax.set_xlim(-reach, reach)
-        ax.set_ylim(-reach, reach)
+            dots = ax.scatter(points["x"], points["y"], s=14, label=method, zorder=3)
+            # Half our 95% interval of the method's mean: a gap inside it is no side to call.
+            ax.errorbar(points["x"], points["y"], yerr=half[points.index], fmt="none", lw=0.6, alpha=0.35,
+                        color=dots.get_facecolor()[0], zorder=2)
+        ax.set_xlim(-wide, wide)
+        ax.set_ylim(-tall, tall)
         ax.set_title(f"{paper} ({group['published setting'].nunique()} settings)", fontsize=8, loc="left")
         ax.set_xlabel("published − setting mean", fontsize=7)
         ax.set_ylabel(f"ours − mean ({group['metric'].iloc[0]})", fontsize=7)

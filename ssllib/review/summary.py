@@ -24,6 +24,10 @@ KEYS = ["paper", "method", "variant", "dataset", "backbone", "teacher", "profile
 HEADLINE = ("knn_top1", "test_top1", "test_top1_best", "mAP", "test_auc", "linear_top1")
 
 
+# What a variant's protocol reads when its seeds did not share one (the linear probe's
+# regularisation is chosen per run, for example).
+PROTOCOL_VARIES = "differs between seeds"
+
 def per_seed(records: Records) -> pd.DataFrame:
     """One row per (record, metric): directions averaged, with how many there were."""
     table = records.table
@@ -63,7 +67,7 @@ def reproduced(records: Records, profiles: tuple[str, ...] | None = None) -> pd.
                     "std": group["value"].std() if len(group) > 1 else math.nan, "low": low, "high": high,
                     "seeds": len(group), "seed list": "; ".join(r.removeprefix("seed ") for r in group["replicate"] if r != "seed None"),
                     "directions": int(group["directions"].max()),
-                    "protocol": protocols[0] if len(protocols) == 1 else "differs between seeds",
+                    "protocol": protocols[0] if len(protocols) == 1 else PROTOCOL_VARIES,
                     "device": ", ".join(sorted(set(group["device"].dropna()))),
                     "records": ", ".join(group["source"])})
     columns = [*KEYS, "mean", "std", "low", "high", "seeds", "seed list", "directions", "protocol", "device", "records"]
