@@ -97,6 +97,8 @@ def reproduced_table(reproduced: pd.DataFrame, records: Records, paper: str, met
         "mean ± std": [_mean_std(m, s) for m, s in zip(rows["mean"], rows["std"])],
         "95% CI": [_interval(lo, hi, seeds) for lo, hi, seeds in zip(rows["low"], rows["high"], rows["seed list"])],
         "seeds": rows["seeds"], "protocol": rows["protocol"], "records": rows["records"]})
+    if len(rows) and rows["seed list"].str.contains("fold").all():   # cross-validated: the replicates are folds
+        out = out.rename(columns={"seeds": "folds"})
     # A method's variants together, in the order of what sets them apart (cluster 0, 1, 2).
     order = {m: i for i, m in enumerate(dict.fromkeys(out["method"]))}
     out = out.assign(_order=out["method"].map(order)).sort_values(["_order", "variant"], kind="stable")
@@ -289,7 +291,8 @@ def _says(text: str, value) -> bool:
     return re.search(rf"(^|[\s(]){re.escape(str(value))}($|[\s),])", text) is not None
 
 
-MEASURED = ["mean ± std", "95% CI", "seeds"]
+def _measured(table: pd.DataFrame) -> list[str]:
+    return [c for c in ("mean ± std", "95% CI", "seeds", "folds") if c in table]
 
 
 def show_reproduced(reproduced: pd.DataFrame, records: Records, paper: str) -> None:
@@ -300,7 +303,7 @@ def show_reproduced(reproduced: pd.DataFrame, records: Records, paper: str) -> N
     if table.empty:
         print(no_runs_sentence(paper))
         return
-    caption, frame = reading_table(table, MEASURED)
+    caption, frame = reading_table(table, _measured(table))
     if caption:
         print(_wrapped(f"every row: {caption}"))
     display(frame)
@@ -368,7 +371,7 @@ def show_sources(reported: pd.DataFrame, reproduced: pd.DataFrame, records: Reco
     print(f"reproduced: {len(ours)} (variant, metric) pairs")
     for metric in ours["metric"].unique():
         table = reproduced_table(reproduced, records, paper, metric)
-        caption, frame = reading_table(table, MEASURED)
+        caption, frame = reading_table(table, _measured(table))
         protocol = merged_protocol(table["protocol"].tolist())
         print(_wrapped(f"{metric}" + (f": every row: {caption}" if caption else "")
                        + (f"; protocol: {protocol}" if protocol else "")))
