@@ -90,7 +90,7 @@ def reproduced_table(reproduced: pd.DataFrame, records: Records, paper: str, met
     settings = summaries.variant_settings(records, paper)
     out = pd.DataFrame({
         "method": [method_label(m) for m in rows["method"]],
-        "variant": [", ".join(f"{k}={v}" for k, v in settings.get(variant, {}).items()) for variant in rows["variant"]],
+        "variant": [summaries.settings_line(settings.get(variant, {})) for variant in rows["variant"]],
         "variant settings": [settings.get(variant, {}) for variant in rows["variant"]],
         "dataset": rows["dataset"], "network": rows["backbone"], "teacher": rows["teacher"],
         "profile": rows["profile"], "epochs": rows["epochs"], "metric": rows["metric"],
@@ -101,9 +101,9 @@ def reproduced_table(reproduced: pd.DataFrame, records: Records, paper: str, met
         out = out.rename(columns={"seeds": "folds"})
     # A method's variants together, in the order of what sets them apart (cluster 0, 1, 2).
     order = {m: i for i, m in enumerate(dict.fromkeys(out["method"]))}
-    out = out.assign(_order=out["method"].map(order)).sort_values(["_order", "variant"], kind="stable")
-    return out.loc[:, [c for c in out.columns if c == "variant settings" or not (out[c] == "").all()
-                       and c != "_order"]].reset_index(drop=True)
+    out = out.iloc[sorted(range(len(out)), key=lambda i: (order[out["method"].iat[i]], out["variant"].iat[i]))]
+    return out.loc[:, [c for c in out.columns if c == "variant settings" or not (out[c] == "").all()]
+                   ].reset_index(drop=True)
 
 
 def _mean_std(mean: float, std: float) -> str:
@@ -181,7 +181,7 @@ def agreement_pairs(reported: pd.DataFrame, reproduced: pd.DataFrame, paper: str
                             and v is not pd.NA)
         out += [{"paper": paper, "published setting": setting, "method": r["method"], "published": r["value"],
                  "ours": o["mean"], "low": o["low"], "high": o["high"], "metric": metric, "profile": o["profile"],
-                 "variant": ", ".join(f"{k}={v}" for k, v in settings.get(o["variant"], {}).items()),
+                 "variant": summaries.settings_line(settings.get(o["variant"], {})),
                  "row": r["row"]} for r, o in common]
     return pd.DataFrame(out, columns=columns)
 
@@ -420,6 +420,16 @@ def ranking_panels(reproduced: pd.DataFrame, records: Records, profile: str, min
     return panels, metrics
 
 
+def setting_gaps(pairs: pd.DataFrame) -> pd.DataFrame:
+    """:func:`agreement_pairs` with each method's gap from the mean of the methods in its
+    published setting: ``x`` the paper's, ``y`` ours, and ``half`` half our 95% interval of the
+    method's mean (NaN for one seed)."""
+    by_setting = pairs.groupby(["paper", "published setting"])
+    return pairs.assign(x=pairs["published"] - by_setting["published"].transform("mean"),
+                        y=pairs["ours"] - by_setting["ours"].transform("mean"),
+                        half=(pairs["high"] - pairs["low"]) / 2)
+
+
 def gap_sentence(pairs: pd.DataFrame) -> str:
     """Which methods the papers and our runs place on the same side of the mean of the methods
     both ran in a setting: in every published setting, in none, or in some. Our side counts only
@@ -427,12 +437,10 @@ def gap_sentence(pairs: pd.DataFrame) -> str:
     is too close to the others to call in our runs (a gap of exactly 0 is no side either)."""
     if pairs.empty:
         return "No published setting shares two methods with our runs yet."
-    pairs = pairs.copy()
-    by_setting = pairs.groupby(["paper", "published setting"])
-    ours_gap = pairs["ours"] - by_setting["ours"].transform("mean")
-    product = (pairs["published"] - by_setting["published"].transform("mean")) * ours_gap
+    pairs = setting_gaps(pairs)
+    product = pairs["x"] * pairs["y"]
     pairs["same"], pairs["opposite"] = product > 0, product < 0
-    pairs["clear"] = ours_gap.abs() > (pairs["high"] - pairs["low"]) / 2      # NaN (one seed) is not clear
+    pairs["clear"] = pairs["y"].abs() > pairs["half"]      # NaN (one seed) is not clear
     groups = {"on the same side in every setting": [], "on opposite sides in every setting": [],
               "on the same side in some settings only": [], "too close to the others in our runs to say": []}
     for (paper, method), group in pairs.groupby(["paper", "method"], sort=False):

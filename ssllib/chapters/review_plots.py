@@ -8,9 +8,18 @@ import numpy as np
 import pandas as pd
 
 from ssllib.chapters import plots  # noqa: F401  (the book's matplotlib backend and style)
+from ssllib.chapters.review import setting_gaps
 
 FAMILY_COLOURS = {"contrastive": "tab:blue", "clustering": "tab:orange", "self-distillation": "tab:green",
                   "knowledge distillation": "tab:purple", "feature decorrelation": "tab:red"}
+
+
+def _saying(text: str):
+    """A one-line figure that says ``text``: what a figure shows while it has nothing to draw."""
+    fig, ax = plt.subplots(figsize=(7.0, 1.2))
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=9)
+    ax.set_axis_off()
+    return fig
 
 
 def field_results(field: pd.DataFrame):
@@ -50,10 +59,7 @@ def rankings(panels: dict[str, pd.DataFrame], metric_names: dict[str, str], empt
     panel, one that says ``empty`` (so the figure the text refers to is always there)."""
     panels = {k: v for k, v in panels.items() if len(v)}
     if not panels:
-        fig, ax = plt.subplots(figsize=(7.0, 1.2))
-        ax.text(0.5, 0.5, empty, ha="center", va="center", fontsize=9)
-        ax.set_axis_off()
-        return fig
+        return _saying(empty)
     heights = [0.5 + 0.28 * len(v) for v in panels.values()]
     fig, axes = plt.subplots(len(panels), 1, figsize=(7.0, sum(heights) + 0.4), squeeze=False,
                              gridspec_kw={"height_ratios": heights})
@@ -85,22 +91,15 @@ def published_against_reproduced(pairs: pd.DataFrame, empty: str = "no published
     interval of the method's mean (where the records give one)."""
     papers = list(dict.fromkeys(pairs["paper"])) if len(pairs) else []
     if not papers:
-        fig, ax = plt.subplots(figsize=(7.0, 1.2))
-        ax.text(0.5, 0.5, empty, ha="center", va="center", fontsize=9)
-        ax.set_axis_off()
-        return fig
+        return _saying(empty)
     cols = min(3, len(papers))
     rows = math.ceil(len(papers) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(7.0, 2.5 * rows + 0.6), squeeze=False)
     for ax in axes.flat[len(papers):]:
         ax.set_axis_off()
     for ax, paper in zip(axes.flat, papers):
-        group = pairs[pairs["paper"] == paper].copy()
-        by_setting = group.groupby("published setting")
-        group["x"] = group["published"] - by_setting["published"].transform("mean")
-        group["y"] = group["ours"] - by_setting["ours"].transform("mean")
-        half = ((group["high"] - group["low"]) / 2) if {"low", "high"} <= set(group) else pd.Series(0.0, group.index)
-        half = half.fillna(0.0)
+        group = setting_gaps(pairs[pairs["paper"] == paper])
+        half = group["half"].fillna(0.0)
         wide = max(float(group["x"].abs().max()), 0.5) * 1.15
         tall = max(float((group["y"].abs() + half).max()), 0.5) * 1.1
         ax.fill_between([0, wide], 0, tall, color="tab:green", alpha=0.06, lw=0)

@@ -28,6 +28,7 @@ HEADLINE = ("knn_top1", "test_top1", "test_top1_best", "mAP", "test_auc", "linea
 # regularisation is chosen per run, for example).
 PROTOCOL_VARIES = "differs between seeds"
 
+
 def per_seed(records: Records) -> pd.DataFrame:
     """One row per (record, metric): directions averaged, with how many there were."""
     table = records.table
@@ -92,10 +93,14 @@ def variant_settings(records: Records, paper: str) -> dict[str, dict]:
     return settings
 
 
+def settings_line(items: dict) -> str:
+    """A variant's distinguishing settings as one line: 'n_hard=16, t=0.2' ('' for none)."""
+    return ", ".join(f"{k}={value}" for k, value in items.items())
+
+
 def variant_differences(records: Records, paper: str) -> dict[str, str]:
     """:func:`variant_settings` as one line per variant ('n_hard=16, …'; '' for a method's only variant)."""
-    return {v: ", ".join(f"{k}={value}" for k, value in items.items())
-            for v, items in variant_settings(records, paper).items()}
+    return {v: settings_line(items) for v, items in variant_settings(records, paper).items()}
 
 
 def headline_metric(summary: pd.DataFrame) -> str | None:
