@@ -63,13 +63,14 @@ def _difference(mean, low, high):
 
 def test_the_claim_sentence_follows_the_intervals():
     from ssllib.chapters.report import claim_outcome
-    ahead, none, behind = _difference(1.0, 0.2, 1.8), _difference(0.3, -0.5, 1.1), _difference(-1.0, -1.6, -0.4)
+    # intervals narrow enough to survive Holm's correction for up to three comparisons
+    ahead, none, behind = _difference(1.0, 0.9, 1.1), _difference(0.3, -0.5, 1.1), _difference(-1.0, -1.1, -0.9)
     part = claim_outcome("A is better", {"x": ahead, "y": none}, "A", "B")
-    assert "ahead of B in 1 of 2 comparisons (x)" in part and "behind in 0;" in part
+    assert "ahead of B in 1 of 2 comparisons (x)" in part and "behind in 0, counting" in part
     assert part.endswith("the run supports only in part (x; no detectable difference elsewhere) the claim that "
                          "A is better.")
     assert claim_outcome("A is better", {"x": ahead, "y": ahead}, "A", "B").endswith(
-        "behind in 0. At this scale the run supports the claim that A is better.")   # no 'others' left to mention
+        "Holm's correction for 2 comparisons. At this scale the run supports the claim that A is better.")  # no 'others' left
     assert "; the other shows no detectable difference." in part
     three = claim_outcome("A is better", {"x": ahead, "y": none, "z": none}, "A", "B")
     assert "; the other 2 show no detectable difference." in three
@@ -77,3 +78,37 @@ def test_the_claim_sentence_follows_the_intervals():
     assert claim_outcome("A is better", {"x": behind, "y": none}, "A", "B").endswith("runs against the claim that A is better.")
     both = claim_outcome("A is better", {"x": ahead, "y": behind}, "A", "B")
     assert "behind in 1 (y)" in both and both.endswith("gives mixed evidence on the claim that A is better.")
+
+
+def test_the_p_value_is_the_paired_t_test():
+    from scipy import stats
+
+    from ssllib.chapters.statistics import paired_difference
+    a, b = {0: 71.2, 1: 70.1, 2: 72.9, 3: 70.4}, {0: 70.0, 1: 69.9, 2: 71.1, 3: 70.2}
+    d = paired_difference(a, b)
+    assert d.p_value == pytest.approx(stats.ttest_rel(list(a.values()), list(b.values())).pvalue, rel=1e-9)
+    assert paired_difference({0: 2, 1: 2}, {0: 1, 1: 1}).p_value == 0.0       # every seed the same difference
+
+
+def test_holm_keeps_a_prefix_of_the_sorted_p_values():
+    from types import SimpleNamespace as P
+
+    from ssllib.chapters.statistics import holm
+    # m = 3: 0.01 ≤ 0.05/3 is kept, then 0.03 > 0.05/2 stops the procedure, so 0.04 ≤ 0.05 is not reached
+    assert holm({"a": P(p_value=0.01), "b": P(p_value=0.04), "c": P(p_value=0.03)}) == {"a"}
+    assert holm({"a": P(p_value=0.01), "b": P(p_value=0.02), "c": P(p_value=0.04)}) == {"a", "b", "c"}
+    assert holm({"a": P(p_value=0.03)}) == {"a"}                                 # one comparison: uncorrected
+    assert holm({"a": P(p_value=0.03), "b": P(p_value=0.04)}) == set()           # 0.03 > 0.05/2
+
+
+def test_one_interval_in_many_that_excludes_zero_is_not_a_verdict():
+    from ssllib.chapters.report import claim_outcome
+    lucky = _difference(1.0, 0.2, 1.8)                          # p ≈ 0.033 on 3 seeds: alone, it excludes 0
+    none = _difference(0.3, -0.5, 1.1)
+    assert lucky.detected and 0.03 < lucky.p_value < 0.04
+    assert claim_outcome("A is better", {"x": lucky}, "A", "B").endswith("the run supports the claim that A is better.")
+    many = claim_outcome("A is better", {"x": lucky, **{f"e{i}": none for i in range(13)}}, "A", "B")
+    assert "ahead of B in 0 of 14 comparisons and detectably behind in 0, counting a difference only if it " \
+           "survives Holm's correction for 14 comparisons" in many
+    assert "(x: the interval excludes 0 on its own, but not once the 14 comparisons are corrected for" in many
+    assert many.endswith("does not support the claim that A is better.")

@@ -57,12 +57,18 @@ def comparisons(rows: Iterable[dict], pairs: Iterable[tuple[str, str]], key: str
 def claim_outcome(claim: str, differences: dict, subject: str, baseline: str) -> str:
     """The sentence that names what a run says about a paper's claim, from paired differences
     ``subject − baseline`` (``{what was compared: PairedDifference}``, higher meaning better
-    for the claim). The run *supports* the claim when every interval puts the subject ahead,
-    *supports it only in part* when some do and none puts it behind, *runs against* it when
-    some put it behind and none ahead, gives *mixed evidence* when intervals point both ways,
-    and *does not support* it when no interval excludes 0."""
-    ahead = [name for name, d in differences.items() if d.detected and d.mean > 0]
-    behind = [name for name, d in differences.items() if d.detected and d.mean < 0]
+    for the claim). A difference counts only when it survives Holm's correction over all the
+    comparisons passed (:func:`ssllib.chapters.statistics.holm`, family-wise 95%): with many
+    comparisons, one interval excluding 0 is what chance alone gives. The run *supports* the
+    claim when every comparison puts the subject ahead, *supports it only in part* when some do
+    and none puts it behind, *runs against* it when some put it behind and none ahead, gives
+    *mixed evidence* when they point both ways, and *does not support* it when none counts."""
+    from ssllib.chapters.statistics import holm
+
+    kept = holm(differences)
+    ahead = [name for name, d in differences.items() if name in kept and d.mean > 0]
+    behind = [name for name, d in differences.items() if name in kept and d.mean < 0]
+    alone = [name for name, d in differences.items() if d.detected and name not in kept]
     if ahead and len(ahead) == len(differences):
         verdict = "supports"
     elif ahead and not behind:
@@ -77,9 +83,14 @@ def claim_outcome(claim: str, differences: dict, subject: str, baseline: str) ->
     rest = len(differences) - len(ahead) - len(behind)
     others = {0: "", 1: "; the other shows no detectable difference"}.get(
         rest, f"; the other {rest} show no detectable difference")
+    corrected = "" if len(differences) == 1 else f", counting a difference only if it survives Holm's correction " \
+        f"for {len(differences)} comparisons"
+    chance = "" if not alone else (
+        f" ({', '.join(alone)}: the interval excludes 0 on its own, but not once the "
+        f"{len(differences)} comparisons are corrected for, so chance alone could give it)")
     return (f"{subject} is detectably ahead of {baseline} in {len(ahead)} of {len(differences)} comparisons"
-            f"{listed(ahead)} and detectably behind in {len(behind)}{listed(behind)}{others}. At this scale the "
-            f"run {verdict} the claim that {claim}.")
+            f"{listed(ahead)} and detectably behind in {len(behind)}{listed(behind)}{corrected}{others}{chance}. "
+            f"At this scale the run {verdict} the claim that {claim}.")
 
 
 def training_summary(label: str, runs) -> str:

@@ -8,6 +8,12 @@ d_s = a_s − b_s. With n seeds, mean d̄ and sample standard deviation s_d, the
 
 and the sentence follows it: "higher"/"lower" only when the interval excludes 0, otherwise
 "no detectable difference at this scale". One seed gives no interval and no verdict.
+
+A claim tested by several comparisons at once (one per epoch, per metric, per network) would
+find one interval excluding 0 by chance alone in about one family of twenty comparisons, so
+the verdict on a claim counts only the differences that survive Holm's step-down correction
+(``holm``): sort the m two-sided p-values, p₍₁₎ ≤ … ≤ p₍ₘ₎, and keep p₍ᵢ₎ while
+p₍ᵢ₎ ≤ α / (m − i + 1), stopping at the first that fails (family-wise error ≤ α).
 """
 from __future__ import annotations
 
@@ -39,6 +45,16 @@ class PairedDifference:
     def detected(self) -> bool:
         """Whether the interval excludes 0."""
         return self.low > 0 or self.high < 0
+
+    @property
+    def p_value(self) -> float:
+        """The two-sided p-value of the paired t test of a − b = 0, read back from the interval
+        (its half-width is t₀.₉₇₅,ₙ₋₁ · s_d/√n)."""
+        t_crit = float(stats.t.ppf(0.5 + self.level / 2, self.n - 1))
+        se = (self.high - self.low) / 2 / t_crit
+        if se == 0:
+            return 0.0 if self.mean != 0 else 1.0
+        return float(2 * stats.t.sf(abs(self.mean) / se, self.n - 1))
 
     def interval(self, digits: int = 2) -> str:
         return f"{round(self.level * 100)}% CI {self.low:+.{digits}f} to {self.high:+.{digits}f}"
@@ -73,6 +89,19 @@ def paired_difference(a: Mapping, b: Mapping, names: tuple[str, str] = ("A", "B"
     sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
     half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
     return PairedDifference(names[0], names[1], metric, mean, mean - half, mean + half, seeds, level)
+
+
+def holm(differences: Mapping[str, PairedDifference], alpha: float = 0.05) -> set:
+    """The names of the differences that stay detectable when the family of comparisons is
+    corrected by Holm's step-down method at family-wise level ``alpha`` (see the module's
+    docstring). One comparison is kept exactly when its own interval excludes 0."""
+    ordered = sorted(differences, key=lambda name: differences[name].p_value)
+    kept = set()
+    for i, name in enumerate(ordered):
+        if differences[name].p_value > alpha / (len(ordered) - i):
+            break
+        kept.add(name)
+    return kept
 
 
 def by_seed(rows: Iterable[Mapping], by: str, label: str, key: str, seed: str = "seed") -> dict:
