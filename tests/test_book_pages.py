@@ -88,3 +88,18 @@ def test_the_curated_table_shows_ours_and_published_with_their_conditions():
     assert list(frame.runs) == ["2", "5", "n/a"] and frame.epochs.iloc[2] == "n/a"
     html = report.beside_the_paper([ours]).to_html()
     assert "this run" in html and "<th class=\"blank level0\"" not in html  # no index column
+
+
+def test_the_budget_figure_levels_are_raw_pixels_and_the_mean_random_network():
+    from ssllib.chapters.selfsup_experiments import monitor_levels
+    raw = {"knn_monitor_top1": {"value": 80.0}}
+    randoms = [{"knn_monitor_top1": {"value": v}} for v in (50.0, 53.0, 59.0)]
+    levels, start = monitor_levels(raw, randoms)
+    assert levels == {"raw pixels": 80.0, "random init": 54.0} and start == [50.0, 53.0, 59.0]
+
+
+def test_a_published_number_says_how_many_runs_stand_behind_it():
+    assert report.published_runs("MoCo-v2", 5, 0.1) == "MoCo-v2: 5 runs, std 0.10"
+    assert report.published_runs("SynCo", 1, float("nan")) == "SynCo: one run"
+    assert report.published_runs("X", 3, float("nan")) == "X: 3 runs"
+    assert report.published_runs("Y", float("nan")) == "Y: runs not stated"

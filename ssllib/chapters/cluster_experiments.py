@@ -53,9 +53,10 @@ def picture(run, dataset, size: int, images: int = 2000, seed: int = 0) -> dict:
             "class_names": list(dataset.classes)}
 
 
-def trace_of(histories: list[list[dict]], metric: str) -> tuple[np.ndarray, np.ndarray]:
+def trace_of(histories: list[list[dict]], metric: str, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """(epochs, values over seeds) of a metric logged within epochs, kept only where the
-    clustering term was on (``cluster_active``) and a refresh had measured it."""
+    clustering term was on (``cluster_active``) and a refresh had measured it; the values are
+    multiplied by ``scale`` (100 shows a 0-to-1 score in points, as the chapter's tables do)."""
     xs, values = None, []
     for history in histories:
         steps_per_epoch = history[0]["trace"][-1]["step"]
@@ -67,4 +68,4 @@ def trace_of(histories: list[list[dict]], metric: str) -> tuple[np.ndarray, np.n
         xs = np.asarray(x) if xs is None else xs
         values.append(np.asarray(y)[:len(xs)])
     length = min(len(v) for v in values)
-    return xs[:length], np.array([v[:length] for v in values])
+    return xs[:length], scale * np.array([v[:length] for v in values])

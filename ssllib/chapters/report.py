@@ -135,6 +135,17 @@ def published_entry(method: str, value, source: str, *, data: str, network: str,
             "protocol": protocol, "runs": "n/a" if runs is None or pd.isna(runs) else int(runs), "result": shown}
 
 
+def published_runs(method: str, runs, std=None) -> str:
+    """How many runs stand behind a published number, as reported.csv records it: 'MoCo-v2:
+    5 runs, std 0.10', 'SynCo: one run', or 'SynCo: runs not stated'."""
+    if runs is None or pd.isna(runs):
+        return f"{method}: runs not stated"
+    if int(runs) == 1:
+        return f"{method}: one run"
+    spread = "" if std is None or pd.isna(std) else f", std {float(std):.2f}"
+    return f"{method}: {int(runs)} runs{spread}"
+
+
 def beside_the_paper(entries: Iterable[dict]):
     """The curated comparison of a chapter: one row per number, ours and published, each with
     its protocol, budget, number of runs and source; no index column."""

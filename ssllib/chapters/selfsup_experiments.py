@@ -78,6 +78,31 @@ def raw_pixel_baseline(cfg: RunConfig, data: RunData | None = None) -> dict:
     return _remembered("raw-pixels", f"{cfg.dataset}-{data.size}px", key, shared_code_fingerprint(), measure)
 
 
+def monitor_levels(raw: dict, random_runs: list[dict]) -> tuple[dict, list[float]]:
+    """What the budget figure draws beside a method's kNN-monitor curve: the levels of raw pixels
+    and of the random network (mean over its seeds) as ``{label: top-1}``, and each seed's
+    random-init value, which is every curve's epoch 0."""
+    start = [run["knn_monitor_top1"]["value"] for run in random_runs]
+    return {"raw pixels": raw["knn_monitor_top1"]["value"], "random init": sum(start) / len(start)}, start
+
+
+def single_seed_leads(single, table, reference: str, spread_of: str,
+                      metrics: Iterable[str] = ("kNN top-1", "linear top-1")) -> list[str]:
+    """For an ablation with one seed per row (``single``, a :func:`report.mean_std_table`): per
+    metric, one line naming the rows whose value differs from the ``reference`` row by more than
+    the seed-to-seed standard deviation of ``spread_of`` in the multi-seed ``table``. One seed
+    gives no interval, so such a row is a lead for a run with more seeds, not a finding."""
+    lines = []
+    for metric in metrics:
+        spread = float(table.loc[spread_of, f"{metric} std"])
+        base = float(single.loc[reference, f"{metric} mean"])
+        beyond = [f"{name} ({value - base:+.2f})" for name, value in single[f"{metric} mean"].items()
+                  if name != reference and abs(value - base) > spread]
+        lines.append(f"{metric}: rows further than {spread:.2f} points ({spread_of}'s seed-to-seed std) from "
+                     f"{reference}: {', '.join(beyond) if beyond else 'none'}")
+    return lines
+
+
 def metric_rows(label: str, metrics_per_run: list[dict], seeds: Iterable[int] | None = None) -> list[dict]:
     """One row per run: {'method', 'seed', 'kNN top-1', 'linear top-1'} for :mod:`ssllib.chapters.report`;
     ``seeds`` names each run's seed (default 0, 1, …)."""
