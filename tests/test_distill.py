@@ -388,3 +388,42 @@ def test_a_transfer_dataset_with_other_channels_is_refused_up_front():
     with pytest.raises(ParameterError, match="transfer_dataset='stl10' has 3 colour channel"):
         check_transfer(Settings(dataset="fashion_mnist", transfer_dataset="stl10"))
     check_transfer(Settings(dataset="fashion_mnist", transfer_dataset="digits"))
+
+
+def test_chapter_helpers_depth_weights_and_digits():
+    import numpy as np
+
+    from ssllib.chapters.distill_experiments import cifar_resnet_depth, loss_weights, sentence_digits
+    from ssllib.chapters.statistics import PairedDifference
+
+    assert [cifar_resnet_depth(build_network(n)) for n in ("resnet8", "resnet20", "resnet110")] == [8, 20, 110]
+    with pytest.raises(ValueError, match="no CIFAR ResNet blocks"):
+        cifar_resnet_depth(build_network("vgg8"))
+    weights = loss_weights(["kd", "crd", "rrd_kd"])
+    assert weights.loc["KD"].tolist() == [0.1, 0.9, 0.0]
+    assert weights.loc["CRD"].tolist() == [1.0, 0.0, 0.8]
+    assert weights.loc["RRD+KD"].tolist() == [1.0, 1.0, 1.0]
+    d = lambda mean, low, high: PairedDifference("A", "B", "m", mean, low, high, (0, 1, 2))  # noqa: E731
+    assert sentence_digits(d(0.04, 0.02, 0.06)) == 2
+    assert sentence_digits(d(0.04, -0.004, 0.08)) == 3   # −0.004 would print as −0.00
+    assert sentence_digits(d(0.04, -0.0004, 0.08)) == 4
+    assert sentence_digits(d(0.04, -0.00001, 0.08)) == 4  # no more than `most`
+    assert sentence_digits(d(0.04, 0.0, 0.08)) == 2       # an exact 0 is shown as it is
+    assert np.isclose(d(0.04, -0.004, 0.08).low, -0.004)
+
+
+def test_relation_agreement_against_hand_worked_cases():
+    import numpy as np
+
+    from ssllib.chapters.distill_experiments import relation_agreement
+
+    p = np.array([[0.5, 0.25, 0.125, 0.125], [0.7, 0.1, 0.1, 0.1]])
+    same = relation_agreement(p, p, k=1)
+    assert same["kl median"] == pytest.approx(0.0, abs=1e-9) and same["top-k overlap"] == 1.0
+    assert same["top-k chance"] == 0.25 and same["even p"] == 0.25
+    assert same["largest p_T median"] == pytest.approx(0.6)
+    # KL to uniform = log K − H(p): row 1 has H = 1.75 bits, row 2 H = −0.7 ln 0.7 − 0.3 ln 0.1
+    h = [1.75 * np.log(2), -(0.7 * np.log(0.7) + 0.3 * np.log(0.1))]
+    assert same["uniform kl median"] == pytest.approx(np.median([np.log(4) - x for x in h]))
+    flipped = relation_agreement(p, p[:, ::-1].copy(), k=1)
+    assert flipped["top-k overlap"] == 0.0 and flipped["kl median"] > 0

@@ -167,3 +167,110 @@ def transfer_accuracies(teacher: DistillResult, students: dict[str, list[Distill
                                          f"transfer {name} seed {run.config.seed}")
             rows.append({"method": name, "seed": run.config.seed, "transfer top-1": result["top1"]})
     return rows
+
+
+# ----------------------------------------------------------------------- helpers of both chapters' prose
+
+def cifar_resnet_depth(network: torch.nn.Module) -> int:
+    """The depth 6n+2 of a CIFAR ResNet of the benchmark's zoo, counted from the network itself:
+    the stem convolution, two convolutions per residual block and the classifier."""
+    from ssllib.nets.zoo import CifarBasicBlock
+
+    blocks = sum(isinstance(m, CifarBasicBlock) for m in network.modules())
+    if not blocks:
+        raise ValueError(f"{type(network).__name__} has no CIFAR ResNet blocks, so no depth 6n+2")
+    return 2 * blocks + 2
+
+
+def loss_weights(methods: Iterable[str]) -> pd.DataFrame:
+    """The benchmark's weights r (cross-entropy), a (KD) and b (the method's own loss) of each of
+    ``methods``, as the library's method definitions set them."""
+    rows = {}
+    for name in methods:
+        defaults = find_method(name).defaults
+        rows[label(name)] = {"r (cross-entropy)": defaults["ce_weight"], "a (KD)": defaults["kd_weight"],
+                             "b (method's loss)": defaults["distill_weight"]}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("method")
+
+
+def sentence_digits(difference, digits: int = 2, most: int = 4) -> int:
+    """The fewest decimals, from ``digits`` up to ``most``, at which neither bound of the interval
+    of ``difference`` (a :class:`~ssllib.chapters.statistics.PairedDifference`) nor its mean prints
+    as ±0 when it is not 0: a bound of −0.004 shows as −0.004, not −0.00, so the verdict that
+    follows the interval can be read off it."""
+    def hides(value: float, d: int) -> bool:
+        return value != 0 and round(abs(value), d) == 0
+
+    while digits < most and any(hides(v, digits) for v in (difference.low, difference.high, difference.mean)):
+        digits += 1
+    return digits
+
+
+def comparisons(rows: Iterable[dict], pairs: Iterable[tuple[str, str]], key: str, metric: str | None = None,
+                unit: str = "points") -> list[str]:
+    """As :func:`ssllib.chapters.report.comparisons` (one sentence per pair a − b, paired over
+    seeds), but each printed with :func:`sentence_digits` decimals; ``unit=''`` for a measure
+    without one."""
+    from ssllib.chapters.statistics import compare
+
+    rows = list(rows)
+    out = []
+    for a, b in pairs:
+        try:
+            difference = compare(rows, "method", a, b, key, metric)
+        except ValueError as err:
+            out.append(f"{a} against {b} on {metric or key}: no verdict ({err}).")
+            continue
+        text = difference.sentence("points", sentence_digits(difference))
+        out.append(text if unit == "points" else text.replace(" points", f" {unit}" if unit else ""))
+    return out
+
+
+def relation_agreement(p_t: np.ndarray, p_s: np.ndarray, k: int = 10) -> dict[str, float]:
+    """How far the student's relation distributions ``p_s`` follow the teacher's ``p_t`` (each
+    N × K, rows summing to 1, as :func:`relation_distributions` returns them): medians over the
+    N images of KL(p_T ‖ p_S) and of KL(p_T ‖ uniform) (a student that spreads evenly), the mean
+    share of the teacher's top ``k`` entries that are also the student's top ``k`` with its
+    chance value k/K, and the median of the teacher's largest probability beside 1/K."""
+    n_entries = p_t.shape[1]
+    log_t = np.log(p_t + 1e-12)
+    kl = (p_t * (log_t - np.log(p_s + 1e-12))).sum(1)
+    uniform_kl = (p_t * (log_t + np.log(n_entries))).sum(1)
+    top_t, top_s = np.argsort(-p_t, 1)[:, :k], np.argsort(-p_s, 1)[:, :k]
+    overlap = np.mean([len(set(a) & set(b)) / k for a, b in zip(top_t, top_s)])
+    return {"kl median": float(np.median(kl)), "uniform kl median": float(np.median(uniform_kl)),
+            "top-k overlap": float(overlap), "top-k chance": k / n_entries,
+            "largest p_T median": float(np.median(p_t.max(1))), "even p": 1 / n_entries}
+
+
+def published_values(reported: pd.DataFrame, teacher: str, student: str) -> pd.Series:
+    """The published top-1 of each method on one benchmark pair (from a chapter's reported.csv,
+    transfer rows left out), indexed by the method's name in the tables."""
+    pair = reported[(reported.teacher == teacher) & (reported.student == student)
+                    & (reported.table != "transfer")]
+    return pair.set_index("method").value
+
+
+def gain_table(rows: list[dict], methods: Iterable[str], published: pd.Series, pair: str, profile: str,
+               key: str = LAST) -> pd.DataFrame:
+    """Each method's gain over the student trained alone: published (``published``, one pair's
+    values from :func:`published_values`, named ``pair``) and ours, the paired mean over seeds of
+    method − student alone on ``key`` with its 95% interval."""
+    from ssllib.chapters.statistics import compare
+
+    out = {}
+    for method in methods:
+        name = label(method)
+        ours = compare(rows, "method", name, "student alone", key)
+        digits = sentence_digits(ours)
+        out[name] = {f"published gain over student ({pair})": round(published[name] - published["Student"], 2),
+                     f"our gain over student ({profile})": round(ours.mean, digits),
+                     "our 95% CI (paired over seeds)": f"{ours.low:+.{digits}f} to {ours.high:+.{digits}f}"}
+    return pd.DataFrame.from_dict(out, orient="index").rename_axis("method")
+
+
+def published_pairs(reported: pd.DataFrame) -> pd.DataFrame:
+    """The published top-1 of every benchmark pair (rows: table and 'teacher → student'; columns:
+    methods), transfer rows left out."""
+    benchmark = reported[reported.table != "transfer"].assign(pair=reported.teacher + " → " + reported.student)
+    return benchmark.pivot_table(index=["table", "pair"], columns="method", values="value", sort=False)
