@@ -214,3 +214,48 @@ def test_divide_and_distill_trains_k_experts_and_a_student_from_the_base(tmp_pat
     assert "kl_base" in result.student.history[0] and "kl_experts" in result.student.history[0]
     with pytest.raises(ValueError, match="K=40 experts for 28 training slides"):
         divide_and_distill(base, student, train, val, test, k=40)
+
+
+def test_the_distillation_temperature_is_not_the_encoders():
+    """D&D's T (dnd_temperature) reaches the student only; temperature stays the MoCo-v2 encoder's τ."""
+    from ssllib.chapters.spec import resolve
+    from ssllib.chapters.wsi import WSI
+    from ssllib.chapters.wsi_experiments import configs
+
+    settings = resolve(WSI, {"profile": "cpu"}, check_data=False)
+    assert settings.dnd_temperature == 0.2 and settings.temperature == 0.1
+    base, student = configs(settings, "abmil", 0)
+    assert student.temperature == 0.2 and settings.run_config(method="mocov2").temperature == 0.1
+    settings = resolve(WSI, {"profile": "cpu", "dnd_temperature": 0.5}, check_data=False)
+    assert configs(settings, "abmil", 0)[1].temperature == 0.5
+    assert settings.run_config(method="mocov2").temperature == 0.1
+    settings = resolve(WSI, {"profile": "cpu", "temperature": 0.3}, check_data=False)
+    assert configs(settings, "abmil", 0)[1].temperature == 0.2
+    assert settings.run_config(method="mocov2").temperature == 0.3
+
+
+def test_departures_list_every_changed_dnd_setting_with_short_numbers():
+    from ssllib.chapters.spec import resolve
+    from ssllib.chapters.wsi import WSI, departures
+
+    settings = resolve(WSI, {"profile": "cpu", "dnd_temperature": 0.5}, check_data=False)
+    rows = {r["setting"]: r for r in departures(settings, WSI.profiles["paper"])}
+    assert rows["dnd_temperature"]["reference"] == "0.2" and rows["dnd_temperature"]["this run"] == "0.5"
+    assert rows["mil_lr"]["reference"] == "0.0001" and rows["mil_epochs"]["this run"] == "25"
+    assert rows["benchmark"]["this run"] == "fashion_bags"
+    assert "temperature" not in rows and "dataset" not in rows       # the encoder's settings
+    assert "ce_weight" not in rows                                     # unchanged
+    settings = resolve(WSI, {"profile": "cpu", "student_lr": 0.1 + 0.2}, check_data=False)
+    rows = {r["setting"]: r for r in departures(settings, WSI.profiles["paper"])}
+    assert rows["student_lr"]["this run"] == "0.3"                     # {:g}, not 0.30000000000000004
+
+
+def test_cluster_purity_counts_the_largest_group_of_each_cluster():
+    from ssllib.chapters.wsi import cluster_purity
+
+    population = ["a", "a", "b", "b", "c", "c"]
+    labels = [1, 0, 1, 0, 1, 0]
+    by_label = cluster_purity(population, labels, [0, 1, 0, 1, 0, 1])
+    assert by_label["label"] == 100.0 and abs(by_label["population"] - 100 / 3) < 1e-9
+    by_population = cluster_purity(population, labels, [0, 0, 1, 1, 2, 2])
+    assert by_population == {"population": 100.0, "label": 50.0}

@@ -186,3 +186,13 @@ def test_captions_are_embedded_once_per_distinct_text():
         return torch.eye(len(texts))
     out = matching.embed_texts(["b", "a", "b", "b"], encode)
     assert seen == [["a", "b"]] and out.tolist() == [[0, 1], [1, 0], [0, 1], [0, 1]]
+
+
+def test_sentences_name_each_representation_as_one_retrieval():
+    from ssllib.chapters.cdir import spoken
+    from ssllib.chapters.retrieval_experiments import CAPTIONS, PIXELS, SSL, SUPERVISED, fused_label
+
+    assert spoken(CAPTIONS) == "caption retrieval" and spoken(SSL) == "MoCo-v2 retrieval"
+    assert spoken(SUPERVISED) == "supervised-feature retrieval" and spoken(PIXELS) == "raw-pixel retrieval"
+    assert spoken(fused_label(0.25)) == "fused retrieval (w = 0.25)"
+    assert spoken("something else") == "something else"

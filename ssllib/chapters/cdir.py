@@ -123,8 +123,8 @@ CDIR = ChapterSpec(
         "image_encoder": Param("image_encoder", str, "image features to compare and fuse with: the foundations "
                                "chapter's MoCo-v2 encoder, or none", choices=("mocov2", "none")),
         "fusion_weight": Param("fusion_weight", float, "w in w·captions + (1−w)·image features", min=0.0, max=1.0),
-        "fusion_weights": Param("fusion_weights", tuple, "the weights of the fusion sweep (first seed)", min=0.0,
-                                max=1.0),
+        "fusion_weights": Param("fusion_weights", tuple, "the weights of the fusion sweep (every seed with captions "
+                                "and MoCo-v2 features)", min=0.0, max=1.0),
         "example_queries": Param("example_queries", int, "queries shown with their top results per direction",
                                  min=1),
     },
@@ -140,6 +140,20 @@ CDIR = ChapterSpec(
     },
     checks=(check_retrieval,),
 )
+
+
+NAMES = {"raw pixels": "raw-pixel retrieval", "MoCo-v2 features": "MoCo-v2 retrieval",
+         "supervised features": "supervised-feature retrieval", "captions": "caption retrieval"}
+
+
+def spoken(method: str) -> str:
+    """The name a sentence uses for a representation's table label: a singular noun phrase
+    ("caption retrieval is lower than …"), the fused label ``captions + MoCo-v2 (w = 0.5)``
+    becoming ``fused retrieval (w = 0.5)``; an unknown label is returned as it is."""
+    if method in NAMES:
+        return NAMES[method]
+    fused = "captions + MoCo-v2 "
+    return "fused retrieval " + method[len(fused):] if method.startswith(fused) else method
 
 
 def uses_encoders(settings) -> bool:

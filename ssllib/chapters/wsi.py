@@ -20,10 +20,12 @@ BENCHMARKS = ("fashion_bags", "clam")
 
 # The reference recipe: CLAM features (1,024-d), five folds, K = 5 experts, Adam lr 1e-4 wd 1e-5 for
 # 200 epochs (base, experts), SGD for 400 (student), one bag per step, T = 0.2, every weight 1.
+# D&D's T is ``dnd_temperature``: ``temperature`` is the MoCo-v2 encoder's τ (a run field of the
+# foundations encoder whose features the generated bags use), and one name cannot hold both.
 PAPER = dict(foundations.moco_settings(foundations.PAPER), first_seed=0, benchmark="clam", features_dir=None, labels_csv=None, splits_dir=None,
              mil_models="mean,max,abmil,transmil", folds=5, k_experts=5, partition="kmeans", cluster_on="logits",
              hidden=512, dropout=0.25, class_weighted=False, mil_epochs=200, student_epochs=400, mil_lr=1e-4,
-             student_lr=1e-4, mil_weight_decay=1e-5, bags_per_step=1, temperature=0.2, ce_weight=1.0, base_weight=1.0,
+             student_lr=1e-4, mil_weight_decay=1e-5, bags_per_step=1, dnd_temperature=0.2, ce_weight=1.0, base_weight=1.0,
              expert_weight=1.0, student_init="base", bags_per_population=100, bag_min=8, bag_max=24,
              max_witnesses=3, heatmap_bags=3)
 # Generated bags on a 2-core CPU: 3 populations × 80 bags of 8–24 instances, the foundations
@@ -98,7 +100,9 @@ WSI = ChapterSpec(
         "student_lr": Param("student_lr", float, "SGD's learning rate for the student", min=0.0),
         "mil_weight_decay": Param("mil_weight_decay", float, "weight decay of every MIL run", min=0.0),
         "bags_per_step": Param("bags_per_step", int, "bags per optimisation step (the reference: 1)", min=1),
-        "temperature": Param("temperature", float, "T of the distillation's softened distributions", min=1e-3),
+        "dnd_temperature": Param("dnd_temperature", float, "D&D's T: the temperature of the student's softened "
+                                 "distributions (the distillation only; temperature is the MoCo-v2 encoder's τ)",
+                                 min=1e-3),
         "ce_weight": Param("ce_weight", float, "the student's weight on cross-entropy", min=0.0),
         "base_weight": Param("base_weight", float, "the student's weight on the KL to the base model", min=0.0),
         "expert_weight": Param("expert_weight", float, "the student's weight on the mean KL to the experts", min=0.0),
@@ -133,3 +137,37 @@ def resolve_settings(given: dict) -> Settings:
     if uses_encoder(settings):
         require_dataset(settings.dataset, settings.data_root, settings.download)
     return settings
+
+
+ENCODER_FIELDS = (*foundations.MOCO_RUN_FIELDS, "first_seed")
+
+
+def show_value(value) -> str:
+    """A setting as the departures table prints it: numbers by ``{:g}`` (5, 0.0001, 1e-05),
+    anything else as its text."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, (int, float)):
+        return f"{value:g}"
+    return str(value)
+
+
+def departures(settings, reference: dict) -> list[dict]:
+    """Every D&D setting of this run that differs from ``reference`` (the paper profile): one
+    row each, values formatted by :func:`show_value`. The instance encoder's settings
+    (``ENCODER_FIELDS``) are left out: on real slides the features come from CLAM's extractor,
+    not from this encoder, so they have no reference value to depart from."""
+    return [{"setting": name, "reference": show_value(reference[name]), "this run": show_value(settings[name])}
+            for name in WSI.params if name not in ENCODER_FIELDS and settings[name] != reference[name]]
+
+
+def cluster_purity(population, labels, clusters) -> dict[str, float]:
+    """How much each cluster is one population, or one label: the share (%) of the slides whose
+    cluster's largest population (label) is theirs, i.e. Σ_clusters (largest group's count) / N.
+    With equal populations, clusters drawn at random score about 100 / (number of populations)."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"population": list(population), "label": list(labels), "cluster": list(clusters)})
+    n = len(frame)
+    return {what: 100.0 * float(pd.crosstab(frame["cluster"], frame[what]).max(axis=1).sum()) / n
+            for what in ("population", "label")}

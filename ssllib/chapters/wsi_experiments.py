@@ -57,16 +57,19 @@ def load_slides(settings) -> Slides:
 
 
 def configs(settings, model: str, fold: int) -> tuple[MILConfig, MILConfig]:
-    """(base and experts, student) configurations of ``model`` on ``fold``."""
+    """(base and experts, student) configurations of ``model`` on ``fold``. Only the student's
+    carries ``dnd_temperature`` (the base model and the experts are trained with cross-entropy and
+    keep MILConfig's default, which they never use)."""
     base = MILConfig(model=model, hidden=settings.hidden, dropout=settings.dropout,
                      class_weighted=settings.class_weighted, epochs=settings.mil_epochs,
                      batch_size=settings.bags_per_step, optimizer="adam", lr=settings.mil_lr,
-                     weight_decay=settings.mil_weight_decay, temperature=settings.temperature,
+                     weight_decay=settings.mil_weight_decay,
                      ce_weight=settings.ce_weight, base_weight=settings.base_weight,
                      expert_weight=settings.expert_weight, student_init=settings.student_init,
                      data=f"{settings.benchmark}|fold {fold}", seed=settings.first_seed, device=settings.device,
                      log_every=10)
-    return base, base.replace(optimizer="sgd", lr=settings.student_lr, epochs=settings.student_epochs)
+    return base, base.replace(optimizer="sgd", lr=settings.student_lr, epochs=settings.student_epochs,
+                              temperature=settings.dnd_temperature)
 
 
 def run_all(settings, slides: Slides) -> dict[str, list[DnDResult]]:

@@ -7,16 +7,31 @@ import numpy as np
 from ssllib.chapters import plots  # noqa: F401  (the book's matplotlib backend)
 
 
-def attention_bag(images, attention: dict, instance_classes, classes, title: str, witness: int | None = None):
-    """One bag: its instances' images in a row, and under them one bar chart of attention per
-    model (``attention``: label → (N,) weights summing to 1); the witness instances are framed."""
+def attention_bags(bags: list[dict]):
+    """Several bags, one block each: the instances' images in a row, and under them one bar chart
+    of attention per model. Each bag is a dict with ``images``, ``attention`` (label → (N,) weights
+    summing to 1), ``instance_classes``, ``witness`` (the class framed red, or None) and ``title``."""
+    cols = max(len(b["images"]) for b in bags)
+    heights = [0.75 + 0.9 * len(b["attention"]) for b in bags]
+    fig = plt.figure(figsize=(0.62 * cols + 1.6, sum(heights)), layout="constrained")
+    subfigs = fig.subfigures(len(bags), 1, squeeze=False, height_ratios=heights)[:, 0]
+    for sub, bag in zip(subfigs, bags):
+        _attention_block(sub, cols, **bag)
+    return fig
+
+
+def _attention_block(sub, cols: int, images, attention: dict, instance_classes, witness, title: str) -> None:
     n = len(images)
-    fig, axes = plt.subplots(1 + len(attention), n, figsize=(0.62 * n + 1.6, 0.75 + 0.9 * len(attention)),
-                             squeeze=False, gridspec_kw={"height_ratios": [1.1] + [1] * len(attention)})
+    axes = sub.subplots(1 + len(attention), cols, squeeze=False,
+                        gridspec_kw={"height_ratios": [1.1] + [1] * len(attention)})
+    for ax in axes.flat:
+        ax.set_xticks([]), ax.set_yticks([])
+    for i in range(n, cols):
+        for ax in axes[:, i]:
+            ax.axis("off")
     for i in range(n):
         ax = axes[0, i]
         ax.imshow(np.asarray(images[i][0]), cmap="gray")
-        ax.set_xticks([]), ax.set_yticks([])
         is_witness = witness is not None and int(instance_classes[i]) == witness
         for side in ax.spines.values():
             side.set_edgecolor("tab:red" if is_witness else "lightgray")
@@ -27,14 +42,11 @@ def attention_bag(images, attention: dict, instance_classes, classes, title: str
             ax = axes[row, i]
             ax.bar([0], [float(weights[i])], color="tab:blue", width=0.8)
             ax.set_ylim(0, top * 1.05)
-            ax.set_xticks([]), ax.set_yticks([])
             for side in ("top", "right", "left"):
                 ax.spines[side].set_visible(False)
         axes[row, 0].set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
     axes[0, 0].set_ylabel("instances", fontsize=7, rotation=0, ha="right", va="center")
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return fig
+    sub.suptitle(title, fontsize=9)
 
 
 def bag_examples(images_per_bag: list, titles: list[str], witnesses: list):
