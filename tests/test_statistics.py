@@ -75,7 +75,7 @@ def test_the_claim_sentence_follows_the_intervals():
     three = claim_outcome("A is better", {"x": ahead, "y": none, "z": none}, "A", "B")
     assert "; the other 2 show no detectable difference." in three
     assert claim_outcome("A is better", {"x": none, "y": none}, "A", "B").endswith("does not support the claim that A is better.")
-    assert claim_outcome("A is better", {"x": behind, "y": none}, "A", "B").endswith("runs against the claim that A is better.")
+    assert claim_outcome("A is better", {"x": behind, "y": none}, "A", "B").endswith("goes against the claim that A is better.")
     both = claim_outcome("A is better", {"x": ahead, "y": behind}, "A", "B")
     assert "behind in 1 (y)" in both and both.endswith("gives mixed evidence on the claim that A is better.")
 

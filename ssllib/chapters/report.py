@@ -61,7 +61,7 @@ def claim_outcome(claim: str, differences: dict, subject: str, baseline: str) ->
     comparisons passed (:func:`ssllib.chapters.statistics.holm`, family-wise 95%): with many
     comparisons, one interval excluding 0 is what chance alone gives. The run *supports* the
     claim when every comparison puts the subject ahead, *supports it only in part* when some do
-    and none puts it behind, *runs against* it when some put it behind and none ahead, gives
+    and none puts it behind, *goes against* it when some put it behind and none ahead, gives
     *mixed evidence* when they point both ways, and *does not support* it when none counts."""
     from ssllib.chapters.statistics import holm
 
@@ -74,7 +74,7 @@ def claim_outcome(claim: str, differences: dict, subject: str, baseline: str) ->
     elif ahead and not behind:
         verdict = f"supports only in part ({', '.join(ahead)}; no detectable difference elsewhere)"
     elif behind and not ahead:
-        verdict = "runs against"
+        verdict = "goes against"
     elif ahead and behind:
         verdict = "gives mixed evidence on"
     else:
