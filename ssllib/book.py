@@ -15,7 +15,9 @@ notebook metadata, ``"ssllib_inputs": [glob, …]`` relative to the repository r
 stale when one of those files changes, appears or goes. Stale chapters are executed in place
 with nbclient at the ``cpu`` profile (training runs that finished before are loaded from their
 checkpoints, so a rebuild after a small change is quick); outputs are normalised so diffs stay
-small, and the notebook is written atomically only when every cell ran. Any error stops the
+small, and the notebook is written atomically only when every cell ran. The metadata also lists
+the runs the execution trained or loaded (``"runs"``): the records ``python -m ssllib.review.curate``
+commits beside the chapter. Any error stops the
 build with the chapter and cell named, and leaves the committed notebook as it was.
 """
 from __future__ import annotations
@@ -26,6 +28,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -156,9 +159,14 @@ def execute(path: Path, profile: str = "cpu") -> float:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
+    from ssllib.engine.checkpoint import USED_RUNS_ENV, runs_used  # (imports torch: not at start-up)
+
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(MODULES_PROBE))
     env_before = dict(os.environ)
+    used = tempfile.NamedTemporaryFile(prefix="ssllib-runs-used-", suffix=".txt", delete=False)
+    used.close()
+    os.environ[USED_RUNS_ENV] = used.name
     os.environ["SSLLIB_PROFILE"] = profile
     os.environ.setdefault("SSLLIB_PROGRESS", "off")
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -172,10 +180,13 @@ def execute(path: Path, profile: str = "cpu") -> float:
     finally:
         os.environ.clear()
         os.environ.update(env_before)
+        runs = runs_used(used.name)
+        os.unlink(used.name)
     probe = nb.cells.pop()
     modules = imported_modules("".join(out.get("text", "") for out in probe.outputs))
     normalise(nb)
-    nb.metadata["ssllib"] = {"fingerprint": fingerprint(nb, modules), "profile": profile, "modules": modules}
+    nb.metadata["ssllib"] = {"fingerprint": fingerprint(nb, modules), "profile": profile, "modules": modules,
+                             "runs": runs}
     if (inputs := inputs_fingerprint(nb)) is not None:
         nb.metadata["ssllib"]["inputs"] = inputs
     tmp = path.with_suffix(".ipynb.tmp")

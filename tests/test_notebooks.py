@@ -117,6 +117,30 @@ def test_a_chapter_that_reads_repository_files_is_stale_when_they_change(tmp_pat
     assert book.stale_reason(path) is not None
 
 
+def test_the_build_lists_the_runs_a_chapter_trained_or_loaded(tmp_path):
+    """Every checkpoint the kernel (or a process it starts) writes or reads names its run in the
+    metadata, each run once, sorted: what ``ssllib.review.curate`` commits."""
+    import glob
+    import tempfile
+
+    import torch
+
+    from ssllib.engine.checkpoint import save_checkpoint
+
+    save_checkpoint({"w": torch.ones(1)}, tmp_path / "run-a" / "checkpoint.pt")  # before the execution
+    child = "from ssllib.engine.checkpoint import load_checkpoint; load_checkpoint('run-a/checkpoint.pt')"
+    code = (f"import subprocess, sys, torch\n"
+            f"from ssllib.engine.checkpoint import save_checkpoint\n"
+            f"for _ in range(2):\n"
+            f"    save_checkpoint({{'w': torch.zeros(1)}}, {str(tmp_path / 'run-b' / 'checkpoint.pt')!r})\n"
+            f"subprocess.run([sys.executable, '-c', {child!r}], cwd={str(tmp_path)!r}, check=True)\n")
+    path = tmp_path / "c.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), path)
+    book.execute(path)
+    assert nbformat.read(path, as_version=4).metadata["ssllib"]["runs"] == ["run-a", "run-b"]
+    assert not glob.glob(f"{tempfile.gettempdir()}/ssllib-runs-used-*")   # the list is not left behind
+
+
 def test_annotation_rendering():
     from typing import Optional
     assert annotation_of(Optional[int]) == "Optional[int]"

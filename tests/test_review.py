@@ -142,16 +142,44 @@ def test_a_published_vit_row_is_compared_with_our_vit_runs():
     assert pairs.loc[("I, Swin-T, 300, lin, top-1", "MoCo-v2"), "ours"] == 50.0   # no family: the main variant
 
 
-def test_curate_copies_one_profile_and_drops_runs_that_no_longer_stand(tmp_path):
-    ledger, papers = tmp_path / "ledger", tmp_path / "papers"
+def _chapter(book, name, profile, runs=None):
+    meta = {"ssllib": {"profile": profile, **({"runs": runs} if runs is not None else {})}}
+    book.mkdir(parents=True, exist_ok=True)
+    (book / f"{name}.ipynb").write_text(json.dumps({"cells": [], "metadata": meta}))
+
+
+def test_curate_commits_exactly_the_runs_the_committed_chapters_used(tmp_path):
+    ledger, papers, book, runs = tmp_path / "ledger", tmp_path / "papers", tmp_path / "book", tmp_path / "runs"
     _write(ledger, _record("a", 0, 1.0))
     _write(ledger, _record("b", 1, 2.0))
-    _write(ledger, _record("smoke", 0, 1.0, profile="smoke"))
+    _write(ledger, _record("superseded", 1, 3.0, n_hard=99, started="2027-01-01T00:00:00"))  # newest, unused
+    _write(ledger, _record("enc", 0, 1.0, paper="foundations", method="mocov2"))
+    _write(runs / "probe", {**_record("probe", 0, 1.0), "paper": ""}, "record.json")  # no ledger record
+    _write(runs / "only-here", _record("only-here", 2, 4.0), "record.json")  # its ledger copy went missing
     _write(papers / "synco" / "runs" / "cpu", _record("stale", 5, 1.0))
+    _write(papers / "wsi" / "runs" / "cpu", _record("gone", 0, 1.0, paper="wsi"))  # no chapter uses it any more
     _write(papers / "synco" / "runs" / "paper", _record("gpu", 0, 1.0, profile="paper"))
-    assert curate.curate("cpu", ledger, papers) == {"synco": 2}
-    assert sorted(p.name for p in (papers / "synco" / "runs" / "cpu").iterdir()) == ["a.json", "b.json"]
+    _chapter(book, "synco", "cpu", ["a", "b", "probe", "only-here"])
+    _chapter(book, "cdir", "cpu", ["enc"])            # another paper's run, committed under its own paper
+    _chapter(book, "vit", "paper", ["gpu"])           # another profile: not this curate's
+    assert curate.curate("cpu", ledger, papers, book, runs) == {"foundations": 1, "synco": 3, "wsi": 0}
+    assert sorted(p.name for p in (papers / "synco" / "runs" / "cpu").iterdir()) == ["a.json", "b.json",
+                                                                                      "only-here.json"]
+    assert [p.name for p in (papers / "foundations" / "runs" / "cpu").iterdir()] == ["enc.json"]
+    assert not list((papers / "wsi" / "runs" / "cpu").iterdir())
     assert (papers / "synco" / "runs" / "paper" / "gpu.json").exists()
+
+
+def test_curate_names_a_chapter_without_its_runs_and_a_run_without_its_record(tmp_path):
+    ledger, papers, book, runs = tmp_path / "ledger", tmp_path / "papers", tmp_path / "book", tmp_path / "runs"
+    _write(papers / "synco" / "runs" / "cpu", _record("kept", 0, 1.0))
+    _chapter(book, "synco", "cpu")
+    with pytest.raises(ValueError, match=r"synco.ipynb was executed before .* --force --only synco"):
+        curate.curate("cpu", ledger, papers, book, runs)
+    _chapter(book, "synco", "cpu", ["missing"])
+    with pytest.raises(FileNotFoundError, match="run missing has no record on this machine"):
+        curate.curate("cpu", ledger, papers, book, runs)
+    assert (papers / "synco" / "runs" / "cpu" / "kept.json").exists()   # nothing changed before the error
 
 
 def test_review_parameters_are_checked():

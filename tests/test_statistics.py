@@ -1,7 +1,7 @@
 """The paired-difference helper on hand-worked samples, and the sentences it allows."""
 import pytest
 
-from ssllib.chapters.statistics import compare, paired_difference
+from ssllib.chapters.statistics import PairedDifference, compare, paired_difference
 
 
 def test_an_interval_that_excludes_zero():
@@ -25,6 +25,21 @@ def test_an_interval_that_contains_zero_gives_no_verdict():
     assert text.startswith("No detectable difference between KD and student alone on top-1 at this scale")
     for word in ("higher", "lower", "beats", "falls short"):
         assert word not in text
+
+
+def test_the_sentence_shows_as_many_decimals_as_keep_the_bounds_off_zero():
+    def d(mean, low, high):
+        return PairedDifference("A", "B", "m", mean, low, high, (0, 1, 2))
+
+    assert d(0.04, 0.02, 0.06).digits() == 2
+    assert d(0.04, -0.004, 0.08).digits() == 3    # −0.004 would print as −0.00
+    assert d(0.04, -0.0004, 0.08).digits() == 4
+    assert d(0.04, -0.00001, 0.08).digits() == 4  # no more than `most`
+    assert d(0.04, 0.0, 0.08).digits() == 2       # an exact 0 is shown as it is
+    assert d(0.04, -0.004, 0.08).interval() == "95% CI -0.004 to +0.080"
+    assert d(0.04, -0.004, 0.08).sentence("") == ("No detectable difference between A and B on m at this scale: "
+                                                  "A − B = +0.040 (95% CI -0.004 to +0.080; 3 paired seeds).")
+    assert d(1.5, 0.5, 2.5).sentence("points", digits=1).startswith("A is higher than B on m by 1.5 points (95% CI +0.5")
 
 
 def test_one_seed_is_refused_and_only_shared_seeds_are_paired():

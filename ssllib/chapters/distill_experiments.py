@@ -193,39 +193,6 @@ def loss_weights(methods: Iterable[str]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("method")
 
 
-def sentence_digits(difference, digits: int = 2, most: int = 4) -> int:
-    """The fewest decimals, from ``digits`` up to ``most``, at which neither bound of the interval
-    of ``difference`` (a :class:`~ssllib.chapters.statistics.PairedDifference`) nor its mean prints
-    as ±0 when it is not 0: a bound of −0.004 shows as −0.004, not −0.00, so the verdict that
-    follows the interval can be read off it."""
-    def hides(value: float, d: int) -> bool:
-        return value != 0 and round(abs(value), d) == 0
-
-    while digits < most and any(hides(v, digits) for v in (difference.low, difference.high, difference.mean)):
-        digits += 1
-    return digits
-
-
-def comparisons(rows: Iterable[dict], pairs: Iterable[tuple[str, str]], key: str, metric: str | None = None,
-                unit: str = "points") -> list[str]:
-    """As :func:`ssllib.chapters.report.comparisons` (one sentence per pair a − b, paired over
-    seeds), but each printed with :func:`sentence_digits` decimals; ``unit=''`` for a measure
-    without one."""
-    from ssllib.chapters.statistics import compare
-
-    rows = list(rows)
-    out = []
-    for a, b in pairs:
-        try:
-            difference = compare(rows, "method", a, b, key, metric)
-        except ValueError as err:
-            out.append(f"{a} against {b} on {metric or key}: no verdict ({err}).")
-            continue
-        text = difference.sentence("points", sentence_digits(difference))
-        out.append(text if unit == "points" else text.replace(" points", f" {unit}" if unit else ""))
-    return out
-
-
 def relation_agreement(p_t: np.ndarray, p_s: np.ndarray, k: int = 10) -> dict[str, float]:
     """How far the student's relation distributions ``p_s`` follow the teacher's ``p_t`` (each
     N × K, rows summing to 1, as :func:`relation_distributions` returns them): medians over the
@@ -262,7 +229,7 @@ def gain_table(rows: list[dict], methods: Iterable[str], published: pd.Series, p
     for method in methods:
         name = label(method)
         ours = compare(rows, "method", name, "student alone", key)
-        digits = sentence_digits(ours)
+        digits = ours.digits()
         out[name] = {f"published gain over student ({pair})": round(published[name] - published["Student"], 2),
                      f"our gain over student ({profile})": round(ours.mean, digits),
                      "our 95% CI (paired over seeds)": f"{ours.low:+.{digits}f} to {ours.high:+.{digits}f}"}

@@ -38,9 +38,10 @@ def formatted(table: pd.DataFrame, metrics: Iterable[str], digits: int = 2) -> p
 
 
 def comparisons(rows: Iterable[dict], pairs: Iterable[tuple[str, str]], key: str, by: str = "method",
-                metric: str | None = None) -> list[str]:
+                metric: str | None = None, unit: str = "points") -> list[str]:
     """One sentence per pair (a, b): the paired difference a − b of ``key`` over the seeds both
-    ran, in words that follow its 95% interval (:mod:`ssllib.chapters.statistics`). A pair
+    ran, in words that follow its 95% interval (:mod:`ssllib.chapters.statistics`), with as
+    many decimals as keep every bound off ±0; ``unit=''`` for a measure without one. A pair
     with fewer than two shared seeds gets no verdict, and says so."""
     from ssllib.chapters.statistics import compare
 
@@ -48,7 +49,7 @@ def comparisons(rows: Iterable[dict], pairs: Iterable[tuple[str, str]], key: str
     out = []
     for a, b in pairs:
         try:
-            out.append(compare(rows, by, a, b, key, metric).sentence())
+            out.append(compare(rows, by, a, b, key, metric).sentence(unit))
         except ValueError as err:
             out.append(f"{a} against {b} on {metric or key}: no verdict ({err}).")
     return out

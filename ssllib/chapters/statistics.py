@@ -56,20 +56,37 @@ class PairedDifference:
             return 0.0 if self.mean != 0 else 1.0
         return float(2 * stats.t.sf(abs(self.mean) / se, self.n - 1))
 
-    def interval(self, digits: int = 2) -> str:
+    def digits(self, least: int = 2, most: int = 4) -> int:
+        """The fewest decimals, from ``least`` up to ``most``, at which neither bound of the
+        interval nor the mean prints as ±0 when it is not 0: a bound of −0.004 shows as −0.004,
+        not −0.00, so the verdict that follows the interval can be read off it."""
+        def hides(value: float, d: int) -> bool:
+            return value != 0 and round(abs(value), d) == 0
+
+        digits = least
+        while digits < most and any(hides(v, digits) for v in (self.low, self.high, self.mean)):
+            digits += 1
+        return digits
+
+    def interval(self, digits: int | None = None) -> str:
+        """'95% CI +0.40 to +2.00', at :meth:`digits` decimals unless ``digits`` is given."""
+        digits = self.digits() if digits is None else digits
         return f"{round(self.level * 100)}% CI {self.low:+.{digits}f} to {self.high:+.{digits}f}"
 
-    def sentence(self, unit: str = "points", digits: int = 2) -> str:
+    def sentence(self, unit: str = "points", digits: int | None = None) -> str:
         """'A is higher than B on top-1 by 1.20 points (95% CI +0.40 to +2.00; 3 paired seeds).'
-        or, when the interval contains 0, 'No detectable difference …'."""
+        or, when the interval contains 0, 'No detectable difference …'; at :meth:`digits`
+        decimals unless ``digits`` is given, and ``unit=''`` for a measure without one."""
+        digits = self.digits() if digits is None else digits
+        unit = f" {unit}" if unit else ""
         where = f"{self.interval(digits)}; {self.n} paired seeds"
         if self.low == self.high:
             where += ", every one with the same difference"
         if not self.detected:
             return (f"No detectable difference between {self.a} and {self.b} on {self.metric} at this scale: "
-                    f"{self.a} − {self.b} = {self.mean:+.{digits}f} {unit} ({where}).")
+                    f"{self.a} − {self.b} = {self.mean:+.{digits}f}{unit} ({where}).")
         word = "higher" if self.mean > 0 else "lower"
-        return f"{self.a} is {word} than {self.b} on {self.metric} by {abs(self.mean):.{digits}f} {unit} ({where})."
+        return f"{self.a} is {word} than {self.b} on {self.metric} by {abs(self.mean):.{digits}f}{unit} ({where})."
 
 
 def paired_difference(a: Mapping, b: Mapping, names: tuple[str, str] = ("A", "B"), metric: str = "the metric",

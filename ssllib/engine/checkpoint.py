@@ -11,6 +11,24 @@ from typing import Any
 import torch
 
 
+# Where the book builder asks for a list of the runs a chapter's execution used: every checkpoint
+# read or written in the process (and its children) adds its run's folder name, one a line.
+USED_RUNS_ENV = "SSLLIB_RUNS_USED"
+
+
+def note_use(path: Path) -> None:
+    """Add the run folder of checkpoint ``path`` to the list named by ``$SSLLIB_RUNS_USED``, if set."""
+    if listing := os.environ.get(USED_RUNS_ENV):
+        with open(listing, "a", encoding="utf-8") as f:
+            f.write(path.parent.name + "\n")
+
+
+def runs_used(listing: str | Path) -> list[str]:
+    """The run folder names in a list that :func:`note_use` wrote, sorted, each once."""
+    path = Path(listing)
+    return sorted(set(path.read_text(encoding="utf-8").split())) if path.exists() else []
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint could not be read, or does not fit the model it is loaded into."""
 
@@ -59,6 +77,7 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
     """``torch.save`` to a temporary file beside ``path``, then rename: a reader (or a crash)
     sees either the old checkpoint or the new one, never half of one."""
     _atomic_write(Path(path), lambda f: torch.save(state, f))
+    note_use(Path(path))
 
 
 RUN_CHECKPOINT_HINT = "move it aside to start the run again from scratch, or restore a good copy"
@@ -80,6 +99,7 @@ def load_checkpoint(path: str | Path, map_location="cpu", hint: str = RUN_CHECKP
         raise CheckpointError(f"checkpoint {path} {what} ({type(err).__name__}); {hint}") from None
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {path} holds a {type(state).__name__}, not a dict of weights; {hint}")
+    note_use(path)
     return state
 
 
