@@ -24,7 +24,7 @@ def _launch(tmp: Path, name: str) -> subprocess.Popen:
     cfg_path.write_text(json.dumps(CONFIG))
     env = {**os.environ, "SSLLIB_PROGRESS": "off", "OMP_NUM_THREADS": "1"}
     return subprocess.Popen([sys.executable, "-m", "ssllib.train", str(cfg_path), "--runs-dir", str(tmp / name),
-                             "--ledger-dir", str(tmp / "ledger")], env=env, stdout=subprocess.PIPE,
+                             "--ledger-dir", str(tmp / f"ledger-{name}")], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 
@@ -37,10 +37,7 @@ def _final(tmp: Path, name: str):
 
 @pytest.mark.timeout(300)
 def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
-    whole = _launch(tmp_path, "whole")
-    out, err = whole.communicate(timeout=240)
-    assert whole.returncode == 0, err
-
+    whole = _launch(tmp_path, "whole")   # beside the victim: one thread each, so both fit on two cores
     victim = _launch(tmp_path, "killed")
     ckpt = tmp_path / "killed" / run_id_for(RunConfig.from_dict(CONFIG)) / "checkpoint.pt"
     deadline = time.time() + 120
@@ -57,6 +54,8 @@ def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
     victim.wait()
     interrupted_at = load_checkpoint(ckpt)["epoch"]
     assert 2 <= interrupted_at < CONFIG["epochs"]
+    out, err = whole.communicate(timeout=240)
+    assert whole.returncode == 0, err
 
     resumed = _launch(tmp_path, "killed")
     out, err = resumed.communicate(timeout=240)

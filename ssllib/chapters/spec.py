@@ -80,6 +80,15 @@ class Settings(dict):
 FIRST_SEED = Param("first_seed", int, "the first seed: runs use first_seed … first_seed+seeds−1 (another value "
                    "re-runs the chapter on fresh seeds)", min=0)
 
+def overhead_params(method: str, baseline: str) -> dict[str, Param]:
+    """``overhead_steps`` and ``overhead_rounds``: how a chapter times ``method``'s training step
+    against ``baseline``'s (:func:`ssllib.bench.step.step_time_ratio`, alternating rounds)."""
+    return {"overhead_steps": Param("overhead_steps", int, f"training steps per round when timing {method} against "
+                                    f"{baseline}", min=1),
+            "overhead_rounds": Param("overhead_rounds", int, f"alternating rounds when timing {method} against "
+                                     f"{baseline} (the ratio is the median of the rounds' ratios)", min=1)}
+
+
 PROFILE_PARAM = Param("profile", str, "preset: smoke, cpu or paper (default: $SSLLIB_PROFILE, else cpu)",
                       choices=PROFILES, nullable=True)
 

@@ -3,7 +3,7 @@ step-time overhead."""
 from __future__ import annotations
 
 from ssllib.chapters import foundations
-from ssllib.chapters.spec import FIRST_SEED, ChapterSpec, derive, option_params, run_params
+from ssllib.chapters.spec import FIRST_SEED, ChapterSpec, derive, option_params, overhead_params, run_params
 from ssllib.engine.params import Param
 
 _moco = foundations.moco_settings
@@ -12,7 +12,8 @@ _moco = foundations.moco_settings
 # SynCo's ImageNet recipe: MoCo-v2's, the six types at the paper's counts from epoch 10.
 PAPER = dict(_moco(foundations.PAPER), n_hard=1024, n1=256, n2=256, n3=256, n4=64, n5=64, n6=64, sigma=0.01,
              delta=0.01, eta=0.01, finite_difference=False, warmup_epochs=10, mochi_n_hard=1024, mochi_n3=1024,
-             mochi_n1=128, seeds=1, first_seed=0, ablation=False, overhead_steps=10, log_every=50)
+             mochi_n1=128, seeds=1, first_seed=0, ablation=False, overhead_steps=10, overhead_rounds=16,
+             log_every=50)
 CIFAR = _moco(foundations.CIFAR)
 # The foundations chapter's CPU recipe (its MoCo-v2 runs are this chapter's), synthetic negatives
 # from the second of 15 epochs.
@@ -21,7 +22,7 @@ CPU = derive(derive(PAPER, **_moco(foundations.CPU)), warmup_epochs=1, seeds=3, 
 # The foundations chapter's smoke changes, 2 epochs and few negatives.
 SMOKE = derive(derive(CPU, **{k: v for k, v in _moco(foundations.SMOKE).items() if v != foundations.CPU[k]}),
                epochs=2, n_hard=64, n1=16, n2=16, n3=16, n4=4, n5=4, n6=4, mochi_n_hard=64, mochi_n3=16,
-               mochi_n1=4, seeds=2, log_every=4)
+               mochi_n1=4, seeds=2, overhead_rounds=2, log_every=4)
 
 SYNCO = ChapterSpec(
     name="synco",
@@ -34,8 +35,7 @@ SYNCO = ChapterSpec(
         "seeds": Param("seeds", int, "independent runs (from first_seed) of MoCo-v2, MoCHI and SynCo", min=1),
         "first_seed": FIRST_SEED,
         "ablation": Param("ablation", bool, "also train SynCo with each type alone (first seed only)"),
-        "overhead_steps": Param("overhead_steps", int, "training steps per round (16 rounds) when timing SynCo "
-                                "against MoCo-v2", min=1),
+        **overhead_params("SynCo (and MoCHI)", "MoCo-v2"),
     },
     profiles={"smoke": SMOKE, "cpu": CPU, "paper": PAPER},
     overlays={"paper": {"cifar10": CIFAR, "cifar100": CIFAR}},

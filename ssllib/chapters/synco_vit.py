@@ -2,7 +2,7 @@
 on a Swin transformer, with the paper's recipe for ImageNet-1k and scaled-down ones."""
 from __future__ import annotations
 
-from ssllib.chapters.spec import FIRST_SEED, ChapterSpec, derive, option_params, run_params
+from ssllib.chapters.spec import FIRST_SEED, ChapterSpec, derive, option_params, overhead_params, run_params
 from ssllib.engine.params import Param
 from ssllib.nets.vit import TRANSFORMERS
 
@@ -23,7 +23,8 @@ PAPER = dict(
     decay_norms_and_biases=False, lr_warmup_epochs=5, lr_min=5e-6, grad_clip=5.0, knn_k=10, knn_t=0.07,
     monitor_every=10, monitor_size=50000, device="auto", log_every=50,
     n_hard=256, n1=128, n2=128, n3=128, n4=64, n5=64, n6=64, sigma=0.1, delta=0.01, eta=0.01, warmup_epochs=30,
-    cooldown_epochs=100, finite_difference=False, seeds=1, first_seed=0, picture_images=8)
+    cooldown_epochs=100, finite_difference=False, seeds=1, first_seed=0, picture_images=8, overhead_steps=10,
+    overhead_rounds=16)
 # One GPU, CIFAR-10/100 at 32 px (not in the paper): the tiny presets, batch 256 at the linearly
 # scaled learning rates, the same 300 epochs and window.
 CIFAR = dict(image_size=32, vit_backbone="vit_tiny_small_image", swin_backbone="swin_tiny_small_image",
@@ -38,10 +39,10 @@ CPU = derive(PAPER, dataset="fashion_mnist", train_subset=6400, image_size=16, v
              swin_backbone="swin_micro_small_image", embed_dim=64, head_hidden_dim=256, drop_path=0.1,
              crop_min_scale=0.4, blur_sigma=(0.1, 0.3), epochs=10, batch_size=64, lr=1e-3, lr_warmup_epochs=1,
              lr_min=1e-5, knn_k=200, knn_t=0.1, monitor_every=1, monitor_size=0, log_every=10, warmup_epochs=1,
-             cooldown_epochs=3, seeds=3)
+             cooldown_epochs=3, seeds=3, overhead_steps=2)
 SMOKE = derive(CPU, train_subset=512, embed_dim=32, head_hidden_dim=64, queue_size=256, epochs=2, n_hard=32, n1=8,
                n2=8, n3=8, n4=4, n5=4, n6=4, cooldown_epochs=1, knn_k=20, monitor_size=256, log_every=4, seeds=2,
-               picture_images=4)
+               picture_images=4, overhead_steps=1, overhead_rounds=2)
 
 _BACKBONE = "{} of the comparison ({}; vit_small: the reference's ViT-S with 12 heads, deit_small: timm's with 6)"
 
@@ -58,6 +59,7 @@ SYNCO_VIT = ChapterSpec(
                        "backbone", min=1),
         "first_seed": FIRST_SEED,
         "picture_images": Param("picture_images", int, "test images in the patch-similarity pictures", min=1),
+        **overhead_params("MoBY + negatives", "MoBY"),
     },
     profiles={"smoke": SMOKE, "cpu": CPU, "paper": PAPER},
     overlays={"paper": {"cifar10": CIFAR, "cifar100": CIFAR}},
