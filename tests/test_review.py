@@ -58,7 +58,11 @@ def test_summary_over_seeds_matches_a_hand_worked_interval(book):
     main = table[table["seeds"] == 3].iloc[0]
     # 1, 2, 3: mean 2, s = 1, t(0.975, 2) = 4.302653; half-width 4.302653 / √3 = 2.484138
     assert main["mean"] == pytest.approx(2.0) and main["std"] == pytest.approx(1.0)
-    assert (main["low"], main["high"]) == pytest.approx((2 - 2.484138, 2 + 2.484138), abs=1e-6)
+    # the low end, 2 − 2.484138, is cut to 0: a percentage's mean cannot be below it
+    assert (main["low"], main["high"]) == pytest.approx((0.0, 2 + 2.484138), abs=1e-6)
+    # 99, 100, 96: mean 98.33, s = 2.081666, half-width 4.302653 · 2.081666 / √3 = 5.171145 → 93.16 to 100 (not 103.50)
+    assert summary.interval([99, 100, 96]) == pytest.approx((98 + 1 / 3 - 5.171145, 100.0), abs=1e-5)
+    assert summary.interval([50, 51, 52]) == pytest.approx((51 - 2.484138, 51 + 2.484138), abs=1e-6)
     single = table[table["seeds"] == 1].iloc[0]
     assert single["mean"] == 9.0 and math.isnan(single["low"])
     assert set(summary.variant_differences(records.read_records([committed], local), "synco").values()) == \

@@ -9,11 +9,10 @@ run depends on the modules that can change what it trains or measures:
 - the modules its own method declares (``Method.code`` in :mod:`ssllib.engine.registry`).
 
 It does not depend on the code around runs (chapters, benchmarks, entry points, the registry,
-this module, the ledger, the review of finished runs, progress bars, the memory policy, how checkpoints are written and
-how parameters are checked: the checked values themselves are part of the run's identity),
-nor on other families. Keeping
-the set narrow is what lets a rebuild reuse runs after an edit to a plot, a chapter helper or
-another method.
+this module, the ledger, the review of finished runs, progress bars, the memory policy, how
+checkpoints are written and how parameters are checked: the checked values themselves are part
+of the run's identity), nor on other families. Keeping the set narrow is what lets a rebuild
+reuse runs after an edit to a plot, a chapter helper or another method.
 """
 from __future__ import annotations
 

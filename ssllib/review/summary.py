@@ -8,7 +8,9 @@ For a variant with n ≥ 2 seeds, mean x̄, sample standard deviation s:
 
     95% interval = x̄ ± t₀.₉₇₅,ₙ₋₁ · s / √n        (Student's t over seeds)
 
-One seed gives a value and no interval.
+One seed gives a value and no interval. Every metric a record holds is a percentage, so the
+interval is cut to [0, 100]: near a bound (an AUC of 99 with a wide spread) the t interval can
+pass a value the metric cannot take, and the part beyond it holds no possible mean.
 """
 from __future__ import annotations
 
@@ -42,8 +44,8 @@ def per_seed(records: Records) -> pd.DataFrame:
     return out
 
 
-def interval(values) -> tuple[float, float]:
-    """The 95% t interval of the mean of ``values`` (NaN, NaN for fewer than two)."""
+def interval(values, bounds: tuple[float, float] = (0.0, 100.0)) -> tuple[float, float]:
+    """The 95% t interval of the mean of ``values``, cut to ``bounds`` (NaN, NaN for fewer than two)."""
     values = [float(v) for v in values]
     n = len(values)
     if n < 2:
@@ -51,7 +53,7 @@ def interval(values) -> tuple[float, float]:
     mean = sum(values) / n
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
     half = stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)
-    return mean - half, mean + half
+    return max(mean - half, bounds[0]), min(mean + half, bounds[1])
 
 
 def reproduced(records: Records, profiles: tuple[str, ...] | None = None) -> pd.DataFrame:
