@@ -16,7 +16,7 @@ stale when one of those files changes, appears or goes. Stale chapters are execu
 with nbclient at the ``cpu`` profile (training runs that finished before are loaded from their
 checkpoints, so a rebuild after a small change is quick); outputs are normalised so diffs stay
 small, and the notebook is written atomically only when every cell ran. The metadata also lists
-the runs the execution trained or loaded (``"runs"``): the records ``python -m ssllib.review.curate``
+the runs the execution trained, loaded or recorded (``"runs"``): the records ``python -m ssllib.review.curate``
 commits beside the chapter. Any error stops the
 build with the chapter and cell named, and leaves the committed notebook as it was.
 """

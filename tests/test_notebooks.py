@@ -118,8 +118,9 @@ def test_a_chapter_that_reads_repository_files_is_stale_when_they_change(tmp_pat
 
 
 def test_the_build_lists_the_runs_a_chapter_trained_or_loaded(tmp_path):
-    """Every checkpoint the kernel (or a process it starts) writes or reads names its run in the
-    metadata, each run once, sorted: what ``ssllib.review.curate`` commits."""
+    """Every checkpoint the kernel (or a process it starts) writes or reads, and every record it
+    writes to the ledger, names its run in the metadata, each run once, sorted: what
+    ``ssllib.review.curate`` commits."""
     import glob
     import tempfile
 
@@ -131,13 +132,15 @@ def test_the_build_lists_the_runs_a_chapter_trained_or_loaded(tmp_path):
     child = "from ssllib.engine.checkpoint import load_checkpoint; load_checkpoint('run-a/checkpoint.pt')"
     code = (f"import subprocess, sys, torch\n"
             f"from ssllib.engine.checkpoint import save_checkpoint\n"
+            f"from ssllib.engine.ledger import write_record\n"
+            f"write_record({{'run_id': 'eval-c'}}, {str(tmp_path / 'ledger')!r})  # an evaluation: a record only\n"
             f"for _ in range(2):\n"
             f"    save_checkpoint({{'w': torch.zeros(1)}}, {str(tmp_path / 'run-b' / 'checkpoint.pt')!r})\n"
             f"subprocess.run([sys.executable, '-c', {child!r}], cwd={str(tmp_path)!r}, check=True)\n")
     path = tmp_path / "c.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), path)
     book.execute(path)
-    assert nbformat.read(path, as_version=4).metadata["ssllib"]["runs"] == ["run-a", "run-b"]
+    assert nbformat.read(path, as_version=4).metadata["ssllib"]["runs"] == ["eval-c", "run-a", "run-b"]
     assert not glob.glob(f"{tempfile.gettempdir()}/ssllib-runs-used-*")   # the list is not left behind
 
 

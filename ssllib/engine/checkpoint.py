@@ -12,15 +12,21 @@ import torch
 
 
 # Where the book builder asks for a list of the runs a chapter's execution used: every checkpoint
-# read or written in the process (and its children) adds its run's folder name, one a line.
+# read or written in the process (and its children) adds its run's folder name, and every record
+# written to the ledger its run id (an evaluation without a checkpoint), one a line.
 USED_RUNS_ENV = "SSLLIB_RUNS_USED"
 
 
-def note_use(path: Path) -> None:
-    """Add the run folder of checkpoint ``path`` to the list named by ``$SSLLIB_RUNS_USED``, if set."""
+def note_run(run_id: str) -> None:
+    """Add ``run_id`` to the list named by ``$SSLLIB_RUNS_USED``, if set."""
     if listing := os.environ.get(USED_RUNS_ENV):
         with open(listing, "a", encoding="utf-8") as f:
-            f.write(path.parent.name + "\n")
+            f.write(run_id + "\n")
+
+
+def note_use(path: Path) -> None:
+    """Note the run whose folder holds checkpoint ``path`` (:func:`note_run`)."""
+    note_run(path.parent.name)
 
 
 def runs_used(listing: str | Path) -> list[str]:

@@ -4,7 +4,7 @@
     python -m ssllib.review.curate cpu
 
 The book builder lists, in each executed chapter's metadata (``ssllib.runs``), every run that
-the execution trained or loaded. Each paper's ``runs/<profile>/`` folder is rewritten to hold
+the execution trained or loaded, and every evaluation it recorded. Each paper's ``runs/<profile>/`` folder is rewritten to hold
 exactly the records of those runs, whichever paper's chapter used them (the caption chapter's
 encoders are the foundations chapter's runs, and are committed there): a run no committed
 chapter uses any more, such as one of a setting since changed, is dropped. Records of other
