@@ -34,7 +34,7 @@ from pathlib import Path
 
 import nbformat
 
-from ssllib.engine.fingerprint import PACKAGE, code_fingerprint
+from ssllib.engine.fingerprint import PACKAGE, code_fingerprint, module_digest
 
 ROOT = Path(__file__).resolve().parent.parent
 CELL_TIMEOUT = 3600  # seconds: a cell may hold several training runs
@@ -86,7 +86,7 @@ def modules_fingerprint(modules: list[str]) -> str | None:
         if not path.is_file():
             return None
         digest.update(name.encode())
-        digest.update(path.read_bytes())
+        digest.update(module_digest(path).encode())
     return digest.hexdigest()[:12]
 
 

@@ -22,7 +22,6 @@ path is printed at the end.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import sys
 from pathlib import Path
@@ -60,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(values, dict):
             raise ParameterError("the file must hold one JSON object of configuration fields")
         family = family_of(values.get("method", "mocov2"))
+        if not family.standalone:
+            raise ParameterError(f"method {values['method']!r} belongs to the {family.name} family, whose runs also "
+                                 f"read other runs and data a configuration does not name; its chapter makes them")
         cfg = family.config.from_dict(values)
     except FileNotFoundError as err:
         parser.error(f"no such file: {err.filename}")
@@ -70,9 +72,8 @@ def main(argv: list[str] | None = None) -> int:
 
     init_from_environment()
     try:
-        kwargs = dict(paper=args.paper, profile=args.profile, runs_dir=args.runs_dir, ledger_dir=args.ledger_dir)
-        if "evaluate" in inspect.signature(family.train).parameters:
-            kwargs["evaluate"] = not args.no_eval
+        kwargs = dict(paper=args.paper, profile=args.profile, runs_dir=args.runs_dir, ledger_dir=args.ledger_dir,
+                      evaluate=not args.no_eval)
         try:
             result = family.train(cfg, **kwargs)
         except USER_ERRORS as err:  # one sentence, no traceback: what is wrong and how to fix it

@@ -2,40 +2,26 @@
 reference points every encoder is compared with (raw pixels, a randomly initialised encoder)."""
 from __future__ import annotations
 
-import hashlib
-import json
-from functools import partial
 from typing import Iterable
 
-
-from ssllib.engine.checkpoint import write_json
-from ssllib.selfsup.config import RunConfig
+from ssllib.data import dataset_info
 from ssllib.engine.devices import pick_device, place_model
-from ssllib.evaluate.frozen import raw_pixels
+from ssllib.engine.distributed import world_identity
 from ssllib.engine.fingerprint import run_code_fingerprint, shared_code_fingerprint
-from ssllib.engine.ledger import results_dir
+from ssllib.engine.identity import run_key
+from ssllib.engine.loop import Run
+from ssllib.engine.runs import Result, obtain
+from ssllib.evaluate.frozen import raw_pixels
 from ssllib.nets.registry import backbone_modules
-from ssllib.selfsup.trainer import (RunData, RunResult, backbone_features, evaluate_backbone, evaluate_features, load_run_data,
-                                   initial_model, monitor_accuracy, train)
+from ssllib.selfsup.config import RunConfig
+from ssllib.selfsup.trainer import (RunData, backbone_features, evaluate_backbone, evaluate_features,
+                                   initial_model, load_run_data, monitor_accuracy, train)
 
 
 def train_seeds(cfg: RunConfig, seeds: Iterable[int], paper: str = "", profile: str = "",
-                data: RunData | None = None) -> list[RunResult]:
-    """``cfg`` trained (or loaded) with each of ``seeds``, sharing one copy of the data."""
-    data = data or load_run_data(cfg)
+                data: RunData | None = None) -> list[Result]:
+    """``cfg`` with each of ``seeds``, found or trained, sharing one copy of the data."""
     return [train(cfg.replace(seed=seed), paper=paper, profile=profile, data=data) for seed in seeds]
-
-
-def _remembered(kind: str, name: str, key: dict, code: str, compute) -> dict:
-    """``compute()``, or its result from an earlier call with the same ``key`` and ``code``
-    (kept as JSON under ``results/evals/``, like a finished run)."""
-    digest = hashlib.sha256((json.dumps(key, sort_keys=True) + code).encode()).hexdigest()[:12]
-    path = results_dir() / "evals" / f"{kind}-{name}-{digest}.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    metrics = compute()
-    write_json(metrics, path)
-    return metrics
 
 
 def _with_monitor(metrics: dict, encode, data: RunData, cfg: RunConfig) -> dict:
@@ -47,35 +33,55 @@ def _with_monitor(metrics: dict, encode, data: RunData, cfg: RunConfig) -> dict:
     return metrics
 
 
-def random_init(cfg: RunConfig, seeds: Iterable[int], data: RunData | None = None) -> list[dict]:
+def _evaluation(cfg: RunConfig, readable: str, identity: dict, code: str, measure, paper: str, profile: str,
+                method: str, backbone: str | None) -> Result:
+    """An evaluation run whose configuration is ``identity``: found, or measured and recorded."""
+    run = Run(identity, run_key(readable, identity, code), pick_device(cfg.device), evaluate=measure, paper=paper,
+              profile=profile, method=method, dataset=cfg.dataset, fields={"backbone": backbone})
+    return obtain(run)
+
+
+def random_init(cfg: RunConfig, seeds: Iterable[int], data: RunData | None = None, paper: str = "",
+                profile: str = "") -> list[dict]:
     """kNN and linear probe of the same architecture at its random initialisation, per seed,
-    and its kNN on the per-epoch monitor (the level a training curve starts from)."""
-    data = data or load_run_data(cfg)
-    device = pick_device(cfg.device)
+    and its kNN on the per-epoch monitor (the level a training curve starts from): an
+    evaluation run per seed, kept like a trained run's record."""
+    loaded = [data]
     code = run_code_fingerprint(cfg.method, *backbone_modules(cfg.backbone))
 
     def measure(seed: int) -> dict:
-        model, _ = place_model(initial_model(cfg.replace(seed=seed), data.train, data.size), device, cfg.channels_last)
-        return _with_monitor(evaluate_backbone(model.backbone, data, cfg, device, seed=seed),
-                             lambda images: backbone_features(model.backbone, images, data.size, cfg, device), data, cfg)
-    return [_remembered("random-init", f"{cfg.dataset}-s{seed}", cfg.replace(seed=seed).identity(), code,
-                        partial(measure, seed)) for seed in seeds]
+        loaded[0] = loaded[0] or load_run_data(cfg)
+        data = loaded[0]
+        seeded = cfg.replace(seed=seed)
+        model, _ = place_model(initial_model(seeded, data.train, data.size), pick_device(cfg.device), cfg.channels_last)
+        return _with_monitor(evaluate_backbone(model.backbone, data, cfg, seed=seed),
+                             lambda images: backbone_features(model.backbone, images, data.size, cfg), data, cfg)
+    return [_evaluation(cfg, f"random-init-{cfg.method}-{cfg.dataset}-{cfg.backbone}w{cfg.width}-s{seed}",
+                        {**cfg.replace(seed=seed).identity(), **world_identity(), "evaluation": "random init"}, code,
+                        lambda seed=seed: measure(seed), paper, profile, "random init",
+                        f"{cfg.backbone} (width {cfg.width})").record["metrics"]
+            for seed in seeds]
 
 
-def raw_pixel_baseline(cfg: RunConfig, data: RunData | None = None) -> dict:
+def raw_pixel_baseline(cfg: RunConfig, data: RunData | None = None, paper: str = "", profile: str = "") -> dict:
     """kNN and linear probe on the flattened pixels, resized to the encoders' input size (no
     learning at all). It depends only on the data, the size and the protocol, so it is
-    computed once per dataset, subset and resolution and shared by every chapter."""
-    data = data or load_run_data(cfg)
+    measured once per dataset, subset and resolution and shared by every chapter."""
+    loaded = [data]
 
     def measure() -> dict:
+        loaded[0] = loaded[0] or load_run_data(cfg)
+        data = loaded[0]
         return _with_monitor(evaluate_features(raw_pixels(data.bank, data.size), data.bank.labels,
                                                raw_pixels(data.test, data.size), data.test.labels,
                                                data.bank.num_classes, cfg),
                              lambda images: raw_pixels(images, data.size), data, cfg)
-    key = {"dataset": cfg.dataset, "train_subset": cfg.train_subset, "size": data.size, "knn_k": cfg.knn_k,
-           "knn_t": cfg.knn_t, "monitor": [cfg.monitor_every > 0, cfg.monitor_size, cfg.monitor_test]}
-    return _remembered("raw-pixels", f"{cfg.dataset}-{data.size}px", key, shared_code_fingerprint(), measure)
+    size = cfg.image_size or dataset_info(cfg.dataset).image_size
+    key = {"evaluation": "raw pixels", "dataset": cfg.dataset, "train_subset": cfg.train_subset, "size": size,
+           "knn_k": cfg.knn_k, "knn_t": cfg.knn_t, "seed": 0,
+           "monitor": [cfg.monitor_every > 0, cfg.monitor_size, cfg.monitor_test]}
+    return _evaluation(cfg, f"raw-pixels-{cfg.dataset}-{size or 'native'}px", key,
+                       shared_code_fingerprint(), measure, paper, profile, "raw pixels", None).record["metrics"]
 
 
 def monitor_levels(raw: dict, random_runs: list[dict]) -> tuple[dict, list[float]]:
@@ -118,7 +124,7 @@ def metric_rows(label: str, metrics_per_run: list[dict], seeds: Iterable[int] | 
     return rows
 
 
-def run_rows(label: str, runs: list[RunResult]) -> list[dict]:
+def run_rows(label: str, runs: list[Result]) -> list[dict]:
     """:func:`metric_rows` of trained runs, each with its own seed."""
     return metric_rows(label, [r.record["metrics"] for r in runs], [r.config.seed for r in runs])
 

@@ -97,3 +97,14 @@ def iterate_eval_batches(dataset, batch_size: int, device: torch.device, size: i
                                          num_workers=num_workers, pin_memory=device.type == "cuda")
     for images, labels in loader:
         yield images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+
+
+def eval_inputs(dataset, size: int, device: torch.device, channels_last: bool = False, batch_size: int = 512,
+                num_workers: int = 4):
+    """One-tuples of normalised image batches in dataset order, resized to ``size`` and in the
+    network's memory format: the input of :func:`ssllib.engine.predict.predict`."""
+    from ssllib.data.augment import prepare_eval
+    from ssllib.engine.devices import formatted
+
+    for images, _ in iterate_eval_batches(dataset, batch_size, device, size, num_workers):
+        yield formatted((prepare_eval(images, dataset.mean, dataset.std, size),), channels_last)

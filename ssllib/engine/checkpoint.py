@@ -52,7 +52,7 @@ def _cannot_write(path: Path, err: OSError) -> WriteError:
     return WriteError(err.errno, f"cannot write {path}: {why} (what was there before is unchanged)")
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
     """Write to a temporary file beside ``path``, then rename it over ``path``. Temporary files
     that an earlier writer killed mid-write left behind are removed first; the result gets the
     permissions of an ordinary new file (0666 less the umask), not mkstemp's 0600. A read-only
@@ -82,7 +82,7 @@ def _atomic_write(path: Path, write) -> None:
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
     """``torch.save`` to a temporary file beside ``path``, then rename: a reader (or a crash)
     sees either the old checkpoint or the new one, never half of one."""
-    _atomic_write(Path(path), lambda f: torch.save(state, f))
+    atomic_write(Path(path), lambda f: torch.save(state, f))
     note_use(Path(path))
 
 
@@ -129,4 +129,4 @@ def load_weights(module: torch.nn.Module, state_dict: dict, source: str) -> None
 def write_json(record: dict[str, Any], path: str | Path) -> None:
     """Write a JSON record atomically."""
     text = json.dumps(record, indent=2, sort_keys=True, default=str) + "\n"
-    _atomic_write(Path(path), lambda f: f.write(text.encode()))
+    atomic_write(Path(path), lambda f: f.write(text.encode()))

@@ -61,3 +61,12 @@ def uses_channels_last(model: torch.nn.Module) -> bool:
         if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1 and m.kernel_size != (1, 1):
             return m.weight.is_contiguous(memory_format=torch.channels_last) and not m.weight.is_contiguous()
     return False
+
+
+def formatted(inputs: tuple, channels_last: bool) -> tuple:
+    """A batch's inputs in the memory format the network runs in: every image batch (4-D)
+    channels-last where the network is, everything else as it is."""
+    if not channels_last:
+        return tuple(inputs)
+    return tuple(x.contiguous(memory_format=torch.channels_last) if isinstance(x, torch.Tensor) and x.dim() == 4
+                 else x for x in inputs)

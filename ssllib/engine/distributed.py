@@ -33,10 +33,10 @@ def is_main_process() -> bool:
     return rank() == 0
 
 
-def world_key() -> str:
-    """'' in one process, else the process count: part of a run's identity, since batch-norm
+def world_identity() -> dict:
+    """{} in one process, else the process count: part of a run's identity, since batch-norm
     statistics are per process (a run on 2 GPUs is not a run on 1)."""
-    return "" if world_size() == 1 else f"|world={world_size()}"
+    return {} if world_size() == 1 else {"processes": world_size()}
 
 
 def init_from_environment() -> bool:

@@ -1,5 +1,12 @@
 """Fingerprints of the library's code: runs and chapters record which code produced them.
 
+A fingerprint follows what the code computes, not how it is documented: each module is read as
+its syntax tree, without docstrings, comments, string statements and the help texts of
+parameters (``help=…`` in any call, the help argument of ``param_field``/``_p``/``Param``, a
+``"help"`` entry of a dict literal), and written out field by field, leaving out empty fields so
+that a newer Python's extra (empty) fields do not change it. So a documentation edit changes no
+run's identity and stales no chapter, while any change to what the code does still does.
+
 A chapter depends on all of ``ssllib`` (only the book builder itself is left out). A training
 run depends on the modules that can change what it trains or measures:
 
@@ -16,6 +23,7 @@ reuse runs after an edit to a plot, a chapter helper or another method.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 from functools import lru_cache
 from pathlib import Path
@@ -37,11 +45,72 @@ FAMILY_FOLDERS = ("selfsup/", "distill/", "retrieval/", "mil/")
 BY_REQUEST = {"nets/vit.py", "evaluate/retrieval.py"}
 
 
+# Calls whose positional argument at this index is a parameter's help text.
+HELP_ARGUMENT = {"param_field": 1, "_p": 1, "Param": 2}
+_DOCUMENTATION = ast.Constant(value="")
+
+
+def _is_string_statement(node: ast.AST) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
+class _Undocument(ast.NodeTransformer):
+    """Drops docstrings and string statements, and blanks help texts."""
+
+    def generic_visit(self, node):
+        super().generic_visit(node)
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(node, name, None)
+            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                kept = [s for s in block if not _is_string_statement(s)]
+                setattr(node, name, kept or [ast.Pass()])
+        if isinstance(node, ast.Call):
+            for keyword in node.keywords:
+                if keyword.arg == "help":
+                    keyword.value = _DOCUMENTATION
+            func = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
+            index = HELP_ARGUMENT.get(func)
+            if index is not None and len(node.args) > index:
+                node.args[index] = _DOCUMENTATION
+        if isinstance(node, ast.Dict):
+            node.values = [_DOCUMENTATION if isinstance(k, ast.Constant) and k.value == "help" else v
+                           for k, v in zip(node.keys, node.values)]
+        return node
+
+
+def _canonical(node) -> str:
+    """The tree as text: node types and their non-empty fields (no line numbers)."""
+    if isinstance(node, ast.AST):
+        fields = [f"{name}={_canonical(value)}" for name, value in ast.iter_fields(node)
+                  if value is not None and value != [] and name != "type_comment"]
+        return f"{type(node).__name__}({' '.join(fields)})"
+    if isinstance(node, list):
+        return "[" + ",".join(_canonical(item) for item in node) + "]"
+    return repr(node)
+
+
+def normalised_code(source: str) -> str:
+    """What a module computes, as text: its syntax tree without documentation (see the module
+    docstring). Two sources that differ only in comments, docstrings or help texts give the same text."""
+    return _canonical(_Undocument().visit(ast.parse(source)))
+
+
+@lru_cache(maxsize=None)
+def _module_digest(path: Path, stamp: tuple[int, int]) -> str:
+    return hashlib.sha256(normalised_code(path.read_text(encoding="utf-8")).encode()).hexdigest()
+
+
+def module_digest(path: Path) -> str:
+    """sha256 of a module's normalised code (cached while the file is unchanged)."""
+    stat = path.stat()
+    return _module_digest(path, (stat.st_mtime_ns, stat.st_size))
+
+
 def _digest(paths: list[Path]) -> str:
     digest = hashlib.sha256()
     for path in paths:
         digest.update(path.relative_to(PACKAGE).as_posix().encode())
-        digest.update(path.read_bytes())
+        digest.update(module_digest(path).encode())
     return digest.hexdigest()[:12]
 
 
@@ -83,15 +152,16 @@ def shared_code_fingerprint(*extra: str) -> str:
 @lru_cache(maxsize=None)
 def run_code_fingerprint(method: str, *uses: str) -> str:
     """sha256 over the modules a run of ``method`` depends on (12 hex digits); ``uses`` names
-    the optional modules (dotted) it also depends on, such as its backbone's."""
+    the optional modules (dotted) it also depends on, such as its backbone's, or another
+    method's module it builds on (the D&D student's aggregator)."""
     from ssllib.engine.registry import families, methods
 
     spec = methods()[method]
     own_folder = families()[spec.family].folder
     other_folders = tuple({*FAMILY_FOLDERS, *(f.folder for f in families().values())} - {own_folder})
     owned = {_file_of(m): name for name, declared in methods().items() for m in declared.code}
-    mine = {_file_of(m) for m in spec.code}
     requested = {_file_of(m) for m in uses}
+    mine = {_file_of(m) for m in spec.code} | requested
 
     def counts(name: str) -> bool:
         if name in BY_REQUEST:

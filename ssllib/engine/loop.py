@@ -11,21 +11,28 @@ families still to come.
   over processes, optional clipping, the optimiser step, the learning rate set at every step;
 - the meter (step metrics summed on the device, read back only every ``log_every`` steps, one
   host sync that also checks the loss is finite), the progress bar;
+- best-epoch selection: a task that names a validation measure (``selects_on``) has the
+  weights of its best epoch kept in the checkpoint, and restored where it asks (``restore_best``);
+- the *prefix*: after the first epoch, its history entry and a digest of the whole trained state
+  are recorded, so that :mod:`ssllib.engine.verify` can check new code against this run by
+  running one epoch instead of the whole run;
 - the record and the ledger, written by rank 0 only.
 
-What differs between families is a :class:`Task`: its model, optimiser and batches, and four
+What differs between families is a :class:`Task`: its model, optimiser and batches, and a few
 hooks (the inputs of a batch, what to measure after an epoch, what else goes into the
-checkpoint, the final metrics). A model's forward returns ``(loss, metrics)``.
+checkpoint, the final metrics). A model's forward returns ``(loss, metrics)``. How a run is
+found, loaded, checked or trained is :func:`ssllib.engine.runs.obtain`.
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
@@ -35,7 +42,8 @@ from ssllib.engine.checkpoint import CheckpointError, load_checkpoint, save_chec
 from ssllib.engine.devices import autocast
 from ssllib.engine.distributed import (average_batch_norm_statistics, average_gradients, is_main_process,
                                        mean_over_processes, world_size)
-from ssllib.engine.ledger import environment, write_record
+from ssllib.engine.identity import RunKey, state_digest
+from ssllib.engine.ledger import environment, results_dir, write_record
 from ssllib.engine.optim import clip_gradients, learning_rate, set_lr
 
 
@@ -95,12 +103,21 @@ def check_finite(loss_sum: torch.Tensor, epoch: int, step: int, ckpt_path: Path)
 class Task:
     """What a family hands the loop. Subclasses set ``model``, ``optimizer``, ``batches``
     (with ``len`` and ``epoch(generator, with_index=True)``) and ``label``, and override the
-    hooks they need."""
+    hooks they need.
+
+    Best-epoch selection is the loop's: a task that sets ``selects_on`` (a key its
+    :meth:`after_epoch` writes, measured on held-out training data) gets ``best`` = {'epoch',
+    'value', 'weights'} of :meth:`selected_module`, the highest value so far (ties keep the
+    earlier epoch); with ``restore_best`` those weights are loaded before the final metrics and
+    whenever the finished run is loaded."""
 
     model: nn.Module
     optimizer: torch.optim.Optimizer
     batches: Any
     label: str = "training"
+    selects_on: str | None = None
+    restore_best: bool = False
+    best: dict | None = None
 
     def inputs(self, images: torch.Tensor, labels: torch.Tensor, index: torch.Tensor, generator) -> tuple:
         """The model's inputs for one batch (augmented on the device)."""
@@ -109,8 +126,20 @@ class Task:
     def after_epoch(self, epoch: int, entry: dict) -> None:
         """Add what is measured after an epoch to its history ``entry`` (never on the test split)."""
 
+    def selected_module(self) -> nn.Module:
+        """The module whose weights best-epoch selection keeps."""
+        return self.model
+
+    def module_at_best(self) -> nn.Module:
+        """A copy of :meth:`selected_module` with the best epoch's weights (the last epoch's when
+        nothing was selected)."""
+        module = copy.deepcopy(self.selected_module())
+        if self.best is not None:
+            module.load_state_dict(self.best["weights"])
+        return module
+
     def state(self) -> dict:
-        """What the checkpoint holds besides the optimiser, the epoch and the history."""
+        """What the checkpoint holds besides the optimiser, the epoch, the history and the best epoch."""
         return {"model": self.model.state_dict()}
 
     def load_state(self, state: dict, source: str) -> None:
@@ -129,20 +158,37 @@ class Task:
 
 @dataclass
 class Run:
-    """One run's identity and where it lives."""
+    """One run: its identity, where it lives, and how it is made. A trained run has
+    ``make_task`` (building the task may load the runs it reads, such as a teacher, so it is
+    called only when the run must train, be checked or have its weights loaded); an evaluation
+    has ``evaluate`` (returns its metrics) instead."""
 
     config: Any               # a run configuration: to_dict(), identity(), epochs, seed, log_every, grad_clip
-    run_id: str
-    run_dir: Path
-    code: str                 # fingerprint of the code the run depends on
+    key: RunKey
     device: torch.device
+    make_task: Callable[[], Task] | None = None
+    evaluate: Callable[[], dict] | None = None
     dtype: torch.dtype | None = None
     paper: str = ""
     profile: str = ""
     method: str = ""
     dataset: str = ""
+    fields: dict = field(default_factory=dict)   # record fields of an evaluation (backbone, …)
     ledger: bool = True       # also write the record to the ledger
     ledger_dir: Path | None = None
+    runs_dir: Path | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.key.run_id
+
+    @property
+    def code(self) -> str:
+        return self.key.code
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.runs_dir or results_dir() / "runs") / self.run_id
 
     @property
     def checkpoint_path(self) -> Path:
@@ -189,20 +235,45 @@ def optimise(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: tuple, 
     return metrics
 
 
-def fit(task: Task, run: Run, retrain: bool = False) -> Fitted:
-    """Train ``task`` for ``run.config.epochs`` (resuming, or loading a finished run), then
-    write its record."""
+TIMINGS = ("seconds",)  # history fields that measure time, not what was computed
+
+
+def comparable(entry: dict) -> dict:
+    """A history entry as JSON gives it back, without its timings: what a prefix check compares."""
+    return json.loads(json.dumps({k: v for k, v in entry.items() if k not in TIMINGS}))
+
+
+def trained_state_digest(task: Task) -> str:
+    """Digest of everything the run has trained: the task's state and the optimiser's."""
+    return state_digest(task.state(), task.optimizer.state_dict())
+
+
+def _select(task: Task, epoch: int, entry: dict) -> None:
+    value = entry.get(task.selects_on) if task.selects_on else None
+    if value is not None and (task.best is None or value > task.best["value"]):
+        task.best = {"epoch": epoch + 1, "value": value,
+                     "weights": copy.deepcopy(task.selected_module().state_dict())}
+
+
+def restore_best(task: Task) -> None:
+    """Load the best epoch's weights into the selected module, where the task asks for it."""
+    if task.restore_best and task.best is not None:
+        task.selected_module().load_state_dict(task.best["weights"])
+
+
+def fit(task: Task, run: Run, retrain: bool = False, prefix_only: bool = False) -> Fitted:
+    """Train ``task`` for ``run.config.epochs`` (resuming from the run's checkpoint), then
+    write its record. With ``prefix_only``: train the first epoch only, from scratch, write
+    nothing, and return a record that holds just the ``prefix``."""
     cfg = run.config
     history: list[dict] = []
-    start_epoch, started = 0, datetime.now(timezone.utc).isoformat(timespec="seconds")
-    state = previous_state(run, retrain)
+    start_epoch, started, prefix = 0, datetime.now(timezone.utc).isoformat(timespec="seconds"), None
+    state = None if prefix_only else previous_state(run, retrain)
     if state is not None:
         task.load_state(state, str(run.checkpoint_path))
         task.optimizer.load_state_dict(state["optimizer"])
         history, start_epoch, started = state["history"], state["epoch"], state["started"]
-        if start_epoch >= cfg.epochs and run.record_path.exists():
-            task.model.eval()
-            return Fitted(history, json.loads(run.record_path.read_text()), trained_now=False)
+        task.best, prefix = state.get("best"), state.get("prefix")
 
     steps = len(task.batches)
     total_steps = steps * cfg.epochs
@@ -224,29 +295,53 @@ def fit(task: Task, run: Run, retrain: bool = False) -> Fitted:
         entry = {"epoch": epoch + 1, "lr": task.optimizer.param_groups[0]["lr"], **meter.epoch_means(steps)}
         average_batch_norm_statistics(task.model)  # as one process with bn_splits = processes keeps them
         task.after_epoch(epoch, entry)
+        _select(task, epoch, entry)
         entry["seconds"] = time.perf_counter() - t0
         bar.set_postfix(**{k: f"{v:.3f}" if isinstance(v, float) else v for k, v in entry.items()
                            if k in ("epoch", "loss", "knn_monitor", "val_top1")})
         history.append(entry)
+        if epoch == 0:
+            prefix = {"epochs": 1, "entry": comparable(entry), "state_sha256": trained_state_digest(task),
+                      "threads": torch.get_num_threads(), "processes": world_size(), "device": run.device.type}
+            if prefix_only:
+                bar.close()
+                return Fitted(history, {"prefix": prefix}, trained_now=True)
         if is_main_process():
             save_checkpoint({**task.state(), "optimizer": task.optimizer.state_dict(), "epoch": epoch + 1,
                              "history": history, "config": cfg.to_dict(), "identity": cfg.identity(),
-                             "code": run.code, "started": started}, run.checkpoint_path)
+                             "code": run.code, "started": started, "best": task.best, "prefix": prefix},
+                            run.checkpoint_path)
     bar.close()
+    final_state = trained_state_digest(task)
+    restore_best(task)
     task.model.eval()
 
     t0 = time.perf_counter()
     metrics = task.final_metrics(history) if is_main_process() else {}
     evaluation_s = time.perf_counter() - t0
     record = {
-        "run_id": run.run_id, "paper": run.paper, "method": run.method, "dataset": run.dataset,
-        "profile": run.profile, "epochs": cfg.epochs, "seed": cfg.seed, "metrics": metrics, **task.record_fields(),
-        "config": cfg.to_dict(), "environment": environment(run.device, world_size()), "code": run.code,
+        **base_record(run), "epochs": cfg.epochs, "metrics": metrics, **task.record_fields(),
+        "environment": environment(run.device, world_size()),
         "wall_time_s": sum(h["seconds"] for h in history), "evaluation_s": evaluation_s, "started": started,
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "history": history,
+        "prefix": prefix, "state_sha256": final_state,
+        **({"best_epoch": task.best["epoch"]} if task.best is not None else {}),
     }
     if is_main_process():
-        write_json(record, run.record_path)
-        if run.ledger:
-            write_record(record, run.ledger_dir)
+        write_run_record(record, run)
     return Fitted(history, record, trained_now=True)
+
+
+def base_record(run: Run) -> dict:
+    """The fields every record has: what the run is, its identity and the runs it read."""
+    config = run.config.to_dict() if hasattr(run.config, "to_dict") else dict(run.config)
+    return {"run_id": run.run_id, "setting": run.key.setting, "code": run.code, "inputs": run.key.inputs,
+            "paper": run.paper, "method": run.method, "dataset": run.dataset, "profile": run.profile,
+            "seed": config.get("seed"), "config": config}
+
+
+def write_run_record(record: dict, run: Run) -> None:
+    """The record in the run's folder, and in the ledger where the run keeps one."""
+    write_json(record, run.record_path)
+    if run.ledger:
+        write_record(record, run.ledger_dir)

@@ -20,15 +20,17 @@ from typing import Any, Callable
 from ssllib.engine.params import Param, ParameterError, check_all
 
 # The families that ship with ssllib, imported on first look-up.
-BUILTIN_FAMILIES = ("ssllib.selfsup.methods", "ssllib.distill.methods")
+BUILTIN_FAMILIES = ("ssllib.selfsup.methods", "ssllib.distill.methods", "ssllib.mil.methods", "ssllib.retrieval.methods")
 
 
 @dataclass(frozen=True)
 class Family:
     name: str
     config: type                 # the run configuration class (``from_dict``, ``to_dict``)
-    train: Callable[..., Any]    # train(cfg, **kwargs) -> a result with ``run_dir``
+    train: Callable[..., Any]    # train(cfg, *, paper, profile, runs_dir, ledger_dir, evaluate, …) -> Result
     folder: str                  # its modules, relative to ssllib/ ("selfsup/")
+    standalone: bool = True      # a run is made from its configuration alone (python -m ssllib.train); the
+    #                              whole-slide and retrieval runs also read bags, images and other runs
 
 
 @dataclass(frozen=True)

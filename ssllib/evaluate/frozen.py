@@ -9,29 +9,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ssllib.data.augment import prepare_eval
+from ssllib.data.loader import eval_inputs
 from ssllib.engine.devices import uses_channels_last
-from ssllib.data.loader import iterate_eval_batches
+from ssllib.engine.predict import device_of, predict
 
 
-@torch.no_grad()
-def extract_features(backbone: nn.Module, dataset, size: int, device: torch.device,
-                     batch_size: int = 512, num_workers: int = 4,
+def extract_features(backbone: nn.Module, dataset, size: int, batch_size: int = 512, num_workers: int = 4,
                      autocast_dtype: torch.dtype | None = None) -> torch.Tensor:
-    """Pooled backbone features (N, D) in float32 on ``device``, the backbone in eval mode."""
-    was_training = backbone.training
-    channels_last = uses_channels_last(backbone)
-    backbone.eval()
-    chunks = []
-    for images, _ in iterate_eval_batches(dataset, batch_size, device, size, num_workers):
-        x = prepare_eval(images, dataset.mean, dataset.std, size)
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
-                            enabled=autocast_dtype is not None):
-            chunks.append(backbone(x).float())
-    backbone.train(was_training)
-    return torch.cat(chunks)
+    """Pooled backbone features (N, D) in float32 on the backbone's device, in eval mode."""
+    batches = eval_inputs(dataset, size, device_of(backbone), uses_channels_last(backbone), batch_size, num_workers)
+    return predict(backbone, batches, dtype=autocast_dtype)
 
 
 def raw_pixels(dataset, size: int | None = None) -> torch.Tensor:

@@ -15,7 +15,7 @@ features or no label, a slide in two parts of one split.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+import hashlib
 from pathlib import Path
 from typing import Sequence
 
@@ -24,28 +24,58 @@ import torch
 from ssllib.data.base import DatasetNotFound
 
 
-@dataclass
 class Bags:
-    """``features[i]`` (N_i, d) float32 with label ``labels[i]``, named ``ids[i]``."""
+    """``features[i]`` (N_i, d) float32 with label ``labels[i]``, named ``ids[i]``.
 
-    features: list[torch.Tensor]
-    labels: torch.Tensor
-    ids: list[str]
-    classes: list[str]
+    ``source`` says where the features come from (the encoder run and the recipe that drew the
+    bags, or the files read); with the ids it makes :attr:`key`, the bags' part of a run's
+    identity. Bags drawn from a table of instance features can be made with :meth:`lazy`: their
+    features are gathered from the table only when first used (a run that is found, not
+    trained, never computes them)."""
 
-    def __post_init__(self) -> None:
-        if len(self.features) != len(self.labels) or len(self.ids) != len(self.labels):
-            raise ValueError(f"{len(self.features)} bags, {len(self.labels)} labels and {len(self.ids)} ids")
-        dims = {f.shape[1] for f in self.features if f.dim() == 2}
-        for name, f in zip(self.ids, self.features):
+    def __init__(self, features: list[torch.Tensor] | None, labels: torch.Tensor, ids: list[str], classes: list[str],
+                 source: str = "", instance_index: list[torch.Tensor] | None = None, table=None):
+        self._features, self.labels, self.ids, self.classes = features, labels, list(ids), list(classes)
+        self.source, self.instance_index, self._table = source, instance_index, table
+        sizes = len(features) if features is not None else len(instance_index or [])
+        if sizes != len(labels) or len(self.ids) != len(labels):
+            raise ValueError(f"{sizes} bags, {len(labels)} labels and {len(self.ids)} ids")
+        if features is not None:
+            self._check(features)
+        elif any(len(i) == 0 for i in instance_index):
+            raise ValueError(f"bag {self.ids[next(j for j, i in enumerate(instance_index) if len(i) == 0)]!r} has no "
+                             f"instance")
+
+    @classmethod
+    def lazy(cls, table, instance_index: list[torch.Tensor], labels: torch.Tensor, ids: list[str], classes: list[str],
+             source: str) -> "Bags":
+        """Bags whose bag i holds rows ``instance_index[i]`` of ``table()`` (called once, when
+        the features are first needed)."""
+        return cls(None, labels, ids, classes, source, instance_index, _Memo(table))
+
+    def _check(self, features) -> None:
+        dims = {f.shape[1] for f in features if f.dim() == 2}
+        for name, f in zip(self.ids, features):
             if f.dim() != 2:
                 raise ValueError(f"bag {name!r} holds a tensor of shape {tuple(f.shape)}, not (instances, features)")
             if len(f) == 0:
                 raise ValueError(f"bag {name!r} has no instance; remove it from the labels and splits")
         if len(dims) > 1:
-            odd = next(n for n, f in zip(self.ids, self.features) if f.shape[1] != self.features[0].shape[1])
-            raise ValueError(f"bag {odd!r} has features of dimension {dict(zip(self.ids, self.features))[odd].shape[1]}, "
-                             f"the first bag {self.features[0].shape[1]}; every bag must come from one extractor")
+            odd = next(n for n, f in zip(self.ids, features) if f.shape[1] != features[0].shape[1])
+            raise ValueError(f"bag {odd!r} has features of dimension {dict(zip(self.ids, features))[odd].shape[1]}, "
+                             f"the first bag {features[0].shape[1]}; every bag must come from one extractor")
+
+    @property
+    def features(self) -> list[torch.Tensor]:
+        if self._features is None:
+            table = self._table()
+            self._features = [table[index].float() for index in self.instance_index]
+        return self._features
+
+    @property
+    def key(self) -> str:
+        """What the bags are, for run identities: their source and their ids, in order."""
+        return hashlib.sha256("|".join([self.source, *self.ids]).encode()).hexdigest()[:12]
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -68,7 +98,24 @@ class Bags:
 
     def subset(self, index: torch.Tensor) -> "Bags":
         index = index.tolist()
-        return Bags([self.features[i] for i in index], self.labels[index], [self.ids[i] for i in index], self.classes)
+        ids = [self.ids[i] for i in index]
+        if self._features is None:
+            return Bags(None, self.labels[index], ids, self.classes, self.source,
+                        [self.instance_index[i] for i in index], self._table)
+        return Bags([self._features[i] for i in index], self.labels[index], ids, self.classes, self.source,
+                    None if self.instance_index is None else [self.instance_index[i] for i in index])
+
+
+class _Memo:
+    """A table computed once, on first call."""
+
+    def __init__(self, make):
+        self.make, self.value = make, None
+
+    def __call__(self):
+        if self.value is None:
+            self.value = self.make()
+        return self.value
 
 
 def pad(bags: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -139,7 +186,11 @@ def read_clam(features_dir: str | Path, labels_csv: str | Path) -> Bags:
         tensor = torch.load(path, map_location="cpu", weights_only=True)
         features.append(tensor.float())
         ids.append(slide)
-    return Bags(features, torch.tensor([labels[s] for s in ids]), ids, classes)
+    from ssllib.engine.identity import state_digest
+
+    label_tensor = torch.tensor([labels[s] for s in ids])
+    source = f"CLAM features sha256 {state_digest(features, label_tensor, classes)[:12]}"
+    return Bags(features, label_tensor, ids, classes, source)
 
 
 def read_split(path: str | Path) -> dict[str, list[str]]:
@@ -167,3 +218,9 @@ def check_disjoint(parts: dict[str, Sequence[str]], where: str) -> None:
             if slide in seen and seen[slide] != part:
                 raise ValueError(f"{where}: slide {slide!r} is in both {seen[slide]} and {part}")
             seen[slide] = part
+
+
+def bag_inputs(bags: Bags, batch_size: int = 16):
+    """(x, mask) batches of ``bags`` in order, padded: the input of :func:`ssllib.engine.predict.predict`."""
+    for start in range(0, len(bags), batch_size):
+        yield pad(bags.features[start:start + batch_size])

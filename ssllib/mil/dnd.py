@@ -1,5 +1,5 @@
 """Divide-and-Distill: partition the training slides, train one expert per part, distil the base
-model and the experts into one student (specs/wsi.md, from the authors' code).
+model and the experts into one student (from the authors' code).
 
 With p_T(z) = softmax(z / T) and the student's logits s, the base model's b and expert k's e_k,
 all on the same slide with label y,
@@ -13,6 +13,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from ssllib.engine.params import Param, ParameterError
+from ssllib.engine.registry import Method, register_method
 
 PARTITIONS = ("kmeans", "size_constrained", "fairlets")
 
@@ -86,3 +89,33 @@ def _fairlet_partition(x: np.ndarray, labels: np.ndarray, k: int, seed: int) -> 
     centres = np.stack([x[member == f].mean(0) for f in range(fairlets)])
     cluster_of = KMeans(k, n_init=10, random_state=seed).fit_predict(centres)
     return torch.from_numpy(cluster_of[member]).long()
+
+
+OPTIONS = {
+    "aggregator": (Param("aggregator", str, "the MIL model the student is (one of the family's aggregators)"), "abmil"),
+    "temperature": (Param("temperature", float, "T of the softened distributions", min=1e-3), 0.2),
+    "ce_weight": (Param("ce_weight", float, "weight of the student's cross-entropy", min=0.0), 1.0),
+    "base_weight": (Param("base_weight", float, "weight of the KL to the base model", min=0.0), 1.0),
+    "expert_weight": (Param("expert_weight", float, "weight of the mean KL to the experts", min=0.0), 1.0),
+    "student_init": (Param("student_init", str, "the student starts from the base model's weights, or at random",
+                           choices=("base", "random")), "base"),
+}
+
+
+def check(cfg) -> None:
+    from ssllib.mil.models import aggregators
+
+    if cfg.options["aggregator"] not in aggregators():
+        raise ParameterError(f"aggregator={cfg.options['aggregator']!r} is not a MIL aggregator; choose one of "
+                             f"{', '.join(aggregators())}")
+
+
+def build_student(in_dim: int, num_classes: int, hidden: int = 128, dropout: float = 0.25, aggregator: str = "abmil"):
+    from ssllib.mil.models import build_mil_model
+
+    return build_mil_model(aggregator, in_dim, num_classes, hidden, dropout)
+
+
+register_method(Method("dnd", "mil", build_student, title="D&D", options=OPTIONS, check=check,
+                       help="the Divide-and-Distill student: its aggregator trained against the base model and the "
+                            "experts", code=("ssllib.mil.dnd",)))

@@ -39,10 +39,13 @@ class GeneratedBags:
     instance_index: list[torch.Tensor]    # each bag's instances' rows of ``features`` (their images)
 
 
-def make_bags(features: torch.Tensor, labels: torch.Tensor, bags_per_population: int = 100,
+def make_bags(features, labels: torch.Tensor, bags_per_population: int = 100,
               bag_sizes: tuple[int, int] = (8, 24), max_witnesses: int = 3, populations=POPULATIONS,
-              seed: int = 0) -> GeneratedBags:
-    """Bags of ``features`` rows as described above, labels balanced within each population."""
+              seed: int = 0, source: str = "") -> GeneratedBags:
+    """Bags of ``features`` rows as described above, labels balanced within each population.
+    Which rows a bag holds depends on ``labels`` and ``seed`` only, so ``features`` may be a
+    function that computes the (N, d) table, called only when the bags' features are first used;
+    ``source`` names the table (the encoder run) in the bags' identity."""
     low, high = bag_sizes
     if not 1 <= max_witnesses <= low:
         raise ValueError(f"max_witnesses={max_witnesses} must be from 1 to the smallest bag size {low}")
@@ -57,7 +60,7 @@ def make_bags(features: torch.Tensor, labels: torch.Tensor, bags_per_population:
         used[cls] += n
         return pool[picks]
 
-    feats, bag_labels, ids, population, instance_labels, instance_index = [], [], [], [], [], []
+    bag_labels, ids, population, instance_labels, instance_index = [], [], [], [], []
     for p, (name, background, witness) in enumerate(populations):
         for j in range(bags_per_population):
             n = int(torch.randint(low, high + 1, (1,), generator=gen))
@@ -67,11 +70,16 @@ def make_bags(features: torch.Tensor, labels: torch.Tensor, bags_per_population:
             members = [take(int(c), 1) for c in classes] + [take(witness, witnesses)]
             index = torch.cat(members)
             index = index[torch.randperm(len(index), generator=gen)]
-            feats.append(features[index].float())
             instance_labels.append(labels[index])
             instance_index.append(index)
             bag_labels.append(int(positive))
             ids.append(f"{name}-{j:04d}")
             population.append(p)
-    bags = Bags(feats, torch.tensor(bag_labels), ids, ["negative", "positive"])
+    recipe = f"{source}|bags {bags_per_population}×{len(populations)} of {low}-{high}, ≤{max_witnesses} witnesses, " \
+             f"populations {list(populations)}, seed {seed}"
+    if callable(features):
+        bags = Bags.lazy(features, instance_index, torch.tensor(bag_labels), ids, ["negative", "positive"], recipe)
+    else:
+        bags = Bags([features[i].float() for i in instance_index], torch.tensor(bag_labels), ids,
+                    ["negative", "positive"], recipe, instance_index)
     return GeneratedBags(bags, torch.tensor(population), tuple(populations), instance_labels, instance_index)

@@ -1,149 +1,34 @@
 """MIL aggregators: a bag of instance features (N, d) → one slide embedding → class logits.
 
 Bags of different sizes are batched padded to the longest, with a mask (True: a real
-instance); every model computes exactly what it would on each bag alone:
+instance); every aggregator computes exactly what it would on each bag alone. Each is a method
+of the whole-slide family, declared in its own module: ``mean`` and ``max``
+(:mod:`ssllib.mil.pooling`), ``abmil`` (:mod:`ssllib.mil.abmil`), ``transmil``
+(:mod:`ssllib.mil.transmil`).
 
-- ``mean``: the masked mean of the instance embeddings;
-- ``max``: the masked maximum over instances, per feature;
-- ``abmil``: gated attention (Ilse et al. 2018), a_i = softmax_i(wᵀ(tanh(V h_i) ⊙ σ(U h_i))),
-  z = Σ_i a_i h_i, the softmax taken over the bag's real instances only;
-- ``transmil``: TransMIL (Shao et al. 2021): a class token and the instances, squared up by
-  repeating the bag's first instances, through two self-attention layers with the pyramid
-  position encoding (depth-wise 7×7, 5×5 and 3×3 convolutions on the square grid) between them;
-  the class token is the embedding. The reference uses Nyström attention, an approximation of
-  softmax attention for long bags; this implementation computes softmax attention exactly (a
-  choice: exact, and cheap at the bag sizes the book runs), batched with a key-padding mask.
-
-Every model: ``forward(x, mask) -> {"logits" (B, C), "embedding" (B, H)}`` (plus
+Every aggregator: ``forward(x, mask) -> {"logits" (B, C), "embedding" (B, H)}`` (plus
 ``"attention"`` (B, N) for ABMIL), dropout 0.25 after the first layer as in the reference.
 """
 from __future__ import annotations
 
-import math
-
-import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-MIL_MODELS = ("mean", "max", "abmil", "transmil")
+from ssllib.engine.registry import methods
 
 
-def _embed(in_dim: int, hidden: int, dropout: float) -> nn.Sequential:
+def embed(in_dim: int, hidden: int, dropout: float) -> nn.Sequential:
+    """The instance embedding every aggregator starts with: linear, ReLU, dropout."""
     return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Dropout(dropout))
 
 
-class MeanMIL(nn.Module):
-    def __init__(self, in_dim: int, num_classes: int, hidden: int = 128, dropout: float = 0.25):
-        super().__init__()
-        self.embed, self.classifier = _embed(in_dim, hidden, dropout), nn.Linear(hidden, num_classes)
-
-    def pool(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        m = mask.unsqueeze(-1).to(h.dtype)
-        return (h * m).sum(1) / m.sum(1)
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> dict:
-        z = self.pool(self.embed(x), mask)
-        return {"logits": self.classifier(z), "embedding": z}
-
-
-class MaxMIL(MeanMIL):
-    def pool(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return h.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(1)
-
-
-class ABMIL(nn.Module):
-    """Gated attention pooling."""
-
-    def __init__(self, in_dim: int, num_classes: int, hidden: int = 128, attention: int = 64, dropout: float = 0.25):
-        super().__init__()
-        self.embed = _embed(in_dim, hidden, dropout)
-        self.V, self.U = nn.Linear(hidden, attention), nn.Linear(hidden, attention)
-        self.w = nn.Linear(attention, 1)
-        self.classifier = nn.Linear(hidden, num_classes)
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> dict:
-        h = self.embed(x)                                                       # (B, N, H)
-        scores = self.w(torch.tanh(self.V(h)) * torch.sigmoid(self.U(h))).squeeze(-1)   # (B, N)
-        a = scores.masked_fill(~mask, float("-inf")).softmax(1)
-        z = (a.unsqueeze(-1) * h).sum(1)
-        return {"logits": self.classifier(z), "embedding": z, "attention": a}
-
-
-class PPEG(nn.Module):
-    """Pyramid position encoding: each bag's instance tokens on its own square grid (side s),
-    plus three depth-wise convolutions of it. Bags of several sizes share one zero-padded grid
-    of the largest side, their own grid in its top-left corner: a convolution sees zeros beyond
-    a bag's grid either way, so each bag gets what it would get alone."""
-
-    def __init__(self, dim: int):
-        super().__init__()
-        self.convs = nn.ModuleList(nn.Conv2d(dim, dim, k, padding=k // 2, groups=dim) for k in (7, 5, 3))
-
-    def forward(self, tokens: torch.Tensor, where: torch.Tensor, side: int) -> torch.Tensor:
-        """``tokens`` (B, 1 + L, D): the class token, then each bag's squared-up instances in
-        row-major order of its own grid; ``where`` (B, L): each position's cell in the shared
-        side × side grid (side² for padding)."""
-        cls, seq = tokens[:, :1], tokens[:, 1:]
-        b, length, dim = seq.shape
-        grid = seq.new_zeros(b, dim, side * side + 1)
-        grid.scatter_(2, where[:, None, :].expand(b, dim, length), seq.transpose(1, 2))
-        g = grid[:, :, : side * side].reshape(b, dim, side, side)
-        g = g + sum(conv(g) for conv in self.convs)
-        g = torch.cat([g.flatten(2), grid[:, :, -1:]], dim=2)
-        return torch.cat([cls, torch.gather(g, 2, where[:, None, :].expand(b, dim, length)).transpose(1, 2)], dim=1)
-
-
-class TransLayer(nn.Module):
-    def __init__(self, dim: int, heads: int):
-        super().__init__()
-        self.norm = nn.LayerNorm(dim)
-        self.attention = nn.MultiheadAttention(dim, heads, batch_first=True)
-
-    def forward(self, t: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:
-        y = self.norm(t)
-        return t + self.attention(y, y, y, key_padding_mask=padding, need_weights=False)[0]
-
-
-class TransMIL(nn.Module):
-    def __init__(self, in_dim: int, num_classes: int, hidden: int = 128, heads: int = 4, dropout: float = 0.25):
-        super().__init__()
-        self.embed = _embed(in_dim, hidden, dropout)
-        self.cls = nn.Parameter(torch.randn(1, 1, hidden) * 0.02)
-        self.layer1, self.ppeg, self.layer2 = TransLayer(hidden, heads), PPEG(hidden), TransLayer(hidden, heads)
-        self.norm, self.classifier = nn.LayerNorm(hidden), nn.Linear(hidden, num_classes)
-
-    @staticmethod
-    def squared(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
-        """For each bag of n instances (side s = ⌈√n⌉): which instance fills each of its s²
-        positions (the first instances repeated), which positions are real, and each position's
-        cell in the shared grid of the largest side."""
-        counts = mask.sum(1).tolist()
-        sides = [math.ceil(math.sqrt(n)) for n in counts]
-        side, length = max(sides), max(s * s for s in sides)
-        source = torch.zeros(len(counts), length, dtype=torch.long)
-        real = torch.zeros(len(counts), length, dtype=torch.bool)
-        where = torch.full((len(counts), length), side * side, dtype=torch.long)
-        for b, (n, s) in enumerate(zip(counts, sides)):
-            p = torch.arange(s * s)
-            source[b, : s * s] = torch.where(p < n, p, p - n)
-            real[b, : s * s] = True
-            where[b, : s * s] = (p // s) * side + p % s
-        return source.to(mask.device), real.to(mask.device), where.to(mask.device), side
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> dict:
-        h = self.embed(x)                                                         # (B, N, H); real rows first
-        source, real, where, side = self.squared(mask)
-        seq = torch.gather(h, 1, source[:, :, None].expand(-1, -1, h.shape[2]))   # (B, L, H)
-        t = torch.cat([self.cls.expand(len(h), -1, -1), seq], dim=1)
-        padding = torch.cat([torch.zeros_like(real[:, :1]), ~real], dim=1)
-        t = self.layer1(t, padding)
-        t = self.layer2(self.ppeg(t, where, side), padding)
-        z = self.norm(t)[:, 0]
-        return {"logits": self.classifier(z), "embedding": z}
+def aggregators() -> tuple[str, ...]:
+    """The aggregators declared in the whole-slide family, by name."""
+    return tuple(name for name, m in methods("mil").items() if m.options.get("aggregator") is None)
 
 
 def build_mil_model(name: str, in_dim: int, num_classes: int, hidden: int = 128, dropout: float = 0.25) -> nn.Module:
-    models = {"mean": MeanMIL, "max": MaxMIL, "abmil": ABMIL, "transmil": TransMIL}
-    if name not in models:
-        raise ValueError(f"unknown MIL model {name!r}; choose one of {', '.join(MIL_MODELS)}")
-    return models[name](in_dim, num_classes, hidden=hidden, dropout=dropout)
+    """The aggregator ``name`` (its method's builder)."""
+    known = aggregators()
+    if name not in known:
+        raise ValueError(f"unknown MIL model {name!r}; choose one of {', '.join(known)}")
+    return methods("mil")[name].build(in_dim, num_classes, hidden=hidden, dropout=dropout)

@@ -1,17 +1,18 @@
 """A self-supervised (or supervised-baseline) run on the engine's loop: ``train`` takes a
-:class:`RunConfig` to a trained encoder, its metrics and its ledger record.
+:class:`RunConfig` to its :class:`~ssllib.engine.runs.Result` (record, and the trained model
+on demand).
 
 - The device is picked for you (CUDA, MPS, CPU); on CUDA the step runs under bf16 autocast in
   channels-last format. Data and augmentation live on the device.
 - The per-epoch kNN monitor classifies held-out *training* images against a bank of other
   training images; the test split is read once, after the last epoch, by the final kNN and
   linear evaluation.
-- Resume, checkpoints, the finite-loss check and the record are the loop's
-  (:mod:`ssllib.engine.loop`).
+- Finding, checking, resuming and training the run, the finite-loss check and the record are
+  the engine's (:mod:`ssllib.engine.runs`, :mod:`ssllib.engine.loop`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -20,19 +21,21 @@ import torch.nn as nn
 from ssllib.data import dataset_info, load_dataset
 from ssllib.data.loader import TrainBatches
 from ssllib.data.splits import fixed_order, fixed_subset
-from ssllib.engine.devices import autocast_dtype, pick_device, place_model
-from ssllib.engine.distributed import broadcast_state, is_main_process, world_key, world_size
+from ssllib.engine.devices import autocast_dtype, formatted, pick_device, place_model
+from ssllib.engine.distributed import broadcast_state, is_main_process, world_identity, world_size
 from ssllib.engine.fingerprint import run_code_fingerprint
-from ssllib.engine.ledger import results_dir
-from ssllib.engine.loop import Run, Task, TrainingDiverged, fit
+from ssllib.engine.identity import RunKey, run_key
+from ssllib.engine.loop import Run, Task, TrainingDiverged
+from ssllib.engine.runs import Result, obtain
 from ssllib.engine.optim import build_optimizer
 from ssllib.engine.registry import method as find_method
 from ssllib.nets.registry import backbone_modules
+from ssllib.engine.predict import device_of
 from ssllib.evaluate.frozen import extract_features, knn_accuracy, knn_protocol, linear_probe
 from ssllib.selfsup.config import RunConfig
 
-__all__ = ["RunData", "RunResult", "TrainingDiverged", "backbone_features", "evaluate_backbone", "evaluate_features",
-           "initial_model", "load_run_data", "monitor_accuracy", "run_id_for", "train"]
+__all__ = ["Result", "RunData", "TrainingDiverged", "backbone_features", "evaluate_backbone", "evaluate_features",
+           "initial_model", "load_run_data", "monitor_accuracy", "run_id_for", "run_key_for", "train"]
 
 PRETRAIN_SPLIT = {"stl10": "train+unlabeled"}  # unlabelled images join self-supervised training
 
@@ -68,28 +71,16 @@ def load_run_data(cfg: RunConfig) -> RunData:
     return RunData(train, bank, test, cfg.image_size or info.image_size)
 
 
-@dataclass
-class RunResult:
-    config: RunConfig
-    run_id: str
-    run_dir: Path
-    model: nn.Module
-    history: list[dict]
-    record: dict
-    trained_now: bool = True  # False when a finished run was loaded from its checkpoint
-    data: RunData | None = field(default=None, repr=False)
-
-    @property
-    def backbone(self) -> nn.Module:
-        return self.model.backbone
-
-    def metric(self, name: str) -> float:
-        return self.record["metrics"][name]["value"]
+def run_key_for(cfg: RunConfig) -> RunKey:
+    """The run's identity (:func:`ssllib.engine.identity.run_key`): its configuration and the
+    code of its method, its family, the engine and its backbone."""
+    code = run_code_fingerprint(cfg.method, *backbone_modules(cfg.backbone))
+    return run_key(f"{cfg.method}-{cfg.dataset}-{cfg.backbone}w{cfg.width}-s{cfg.seed}",
+                   {**cfg.identity(), **world_identity()}, code)
 
 
 def run_id_for(cfg: RunConfig) -> str:
-    code = run_code_fingerprint(cfg.method, *backbone_modules(cfg.backbone)) + world_key()
-    return f"{cfg.method}-{cfg.dataset}-{cfg.backbone}w{cfg.width}-s{cfg.seed}-{cfg.fingerprint(code)}"
+    return run_key_for(cfg).run_id
 
 
 def initial_model(cfg: RunConfig, train_set, size: int) -> nn.Module:
@@ -119,16 +110,14 @@ def ready_model(model: nn.Module, cfg: RunConfig, device: torch.device) -> tuple
 def prepare_inputs(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, generator,
                    channels_last: bool) -> tuple:
     """The method's augmented inputs for one batch, in the memory format the network runs in."""
-    inputs = model.make_inputs(images, labels, generator)
-    if channels_last:
-        inputs = tuple(x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x for x in inputs)
-    return inputs
+    return formatted(model.make_inputs(images, labels, generator), channels_last)
 
 
-def backbone_features(backbone: nn.Module, dataset, size: int, cfg: RunConfig, device) -> torch.Tensor:
-    """The frozen backbone's features of every image of ``dataset`` at the run's input size."""
-    return extract_features(backbone, dataset, size, device, num_workers=cfg.num_workers,
-                            autocast_dtype=autocast_dtype(device, cfg.precision))
+def backbone_features(backbone: nn.Module, dataset, size: int, cfg: RunConfig) -> torch.Tensor:
+    """The frozen backbone's features of every image of ``dataset`` at the run's input size, on
+    the backbone's device."""
+    return extract_features(backbone, dataset, size, num_workers=cfg.num_workers,
+                            autocast_dtype=autocast_dtype(device_of(backbone), cfg.precision))
 
 
 def monitor_accuracy(encode, split, cfg: RunConfig) -> float:
@@ -140,12 +129,10 @@ def monitor_accuracy(encode, split, cfg: RunConfig) -> float:
                         cfg.knn_t)
 
 
-def evaluate_backbone(backbone: nn.Module, data: RunData, cfg: RunConfig, device=None, linear: bool = True,
-                      seed: int = 0) -> dict:
+def evaluate_backbone(backbone: nn.Module, data: RunData, cfg: RunConfig, linear: bool = True, seed: int = 0) -> dict:
     """kNN and linear-probe top-1 of a frozen backbone on the full bank and test sets."""
-    device = device or next(backbone.parameters()).device
-    return evaluate_features(backbone_features(backbone, data.bank, data.size, cfg, device), data.bank.labels,
-                             backbone_features(backbone, data.test, data.size, cfg, device), data.test.labels,
+    return evaluate_features(backbone_features(backbone, data.bank, data.size, cfg), data.bank.labels,
+                             backbone_features(backbone, data.test, data.size, cfg), data.test.labels,
                              data.bank.num_classes, cfg, linear, seed)
 
 
@@ -177,8 +164,8 @@ class SelfSupervisedTask(Task):
         return prepare_inputs(self.model, images, labels, generator, self.channels_last)
 
     def _monitor(self) -> float:
-        return monitor_accuracy(lambda images: backbone_features(self.model.backbone, images, self.data.size, self.cfg,
-                                                         self.device), self.monitor, self.cfg)
+        return monitor_accuracy(lambda images: backbone_features(self.model.backbone, images, self.data.size, self.cfg),
+                                self.monitor, self.cfg)
 
     def after_epoch(self, epoch, entry):
         cfg = self.cfg
@@ -187,7 +174,7 @@ class SelfSupervisedTask(Task):
 
     def final_metrics(self, history):
         cfg = self.cfg
-        metrics = evaluate_backbone(self.model.backbone, self.data, cfg, self.device, seed=cfg.seed) \
+        metrics = evaluate_backbone(self.model.backbone, self.data, cfg, seed=cfg.seed) \
             if self.evaluate else {}
         if history and "knn_monitor" in history[-1]:
             bank, queries = self.monitor
@@ -203,15 +190,18 @@ class SelfSupervisedTask(Task):
 
 def train(cfg: RunConfig, *, paper: str = "", profile: str = "", evaluate: bool = True,
           data: RunData | None = None, runs_dir: str | Path | None = None,
-          ledger_dir: str | Path | None = None, retrain: bool = False) -> RunResult:
-    """Train ``cfg`` (or load it, if this exact run finished before) and evaluate it."""
+          ledger_dir: str | Path | None = None, retrain: bool = False) -> Result:
+    """The run ``cfg``: found (committed or local), checked, resumed or trained, and evaluated.
+    ``data`` is loaded only when the run must train or its model is asked for."""
     device = pick_device(cfg.device)
-    data = data or load_run_data(cfg)
-    run_id = run_id_for(cfg)
-    run = Run(cfg, run_id, Path(runs_dir or results_dir() / "runs") / run_id,
-              run_code_fingerprint(cfg.method, *backbone_modules(cfg.backbone)),
-              device, autocast_dtype(device, cfg.precision), paper, profile, cfg.method, cfg.dataset,
-              ledger_dir=ledger_dir)
-    task = SelfSupervisedTask(cfg, data, device, evaluate and is_main_process())
-    fitted = fit(task, run, retrain)
-    return RunResult(cfg, run_id, run.run_dir, task.model, fitted.history, fitted.record, fitted.trained_now, data)
+    loaded = [data]
+
+    def make_task() -> SelfSupervisedTask:
+        if loaded[0] is None:
+            loaded[0] = load_run_data(cfg)
+        return SelfSupervisedTask(cfg, loaded[0], device, evaluate and is_main_process())
+
+    run = Run(cfg, run_key_for(cfg), device, make_task=make_task, dtype=autocast_dtype(device, cfg.precision),
+              paper=paper, profile=profile, method=cfg.method, dataset=cfg.dataset,
+              ledger_dir=Path(ledger_dir) if ledger_dir else None, runs_dir=Path(runs_dir) if runs_dir else None)
+    return obtain(run, retrain)

@@ -1,0 +1,99 @@
+"""Where runs' results live: the committed store that travels with the book, and the local one.
+
+- **Committed**: ``papers/<paper>/runs/<profile>/<run_id>/`` holds a run's ``record.json`` and
+  ``artifacts/`` (the small values its chapter's diagnostics and figures read). A chapter
+  re-executes from these on any clone without training.
+- **Local**: ``results/runs/<run_id>/`` (``$SSLLIB_RESULTS``) holds the checkpoint, the record
+  and new artifacts of runs trained or measured on this machine; ``python -m ssllib.book`` copies
+  those a chapter used into the committed store (:mod:`ssllib.review.curate`).
+
+A run is looked up by its id in the committed store first, then locally. Runs of the same
+*setting* under other code (``record["setting"]``) are its predecessors: candidates for
+:mod:`ssllib.engine.verify`. ``$SSLLIB_PAPERS`` points the committed store elsewhere (tests).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+from ssllib.engine.checkpoint import note_run
+from ssllib.engine.ledger import REPO_ROOT, results_dir
+
+RECORD = "record.json"
+ARTIFACTS = "artifacts"
+
+
+def papers_dir() -> Path:
+    """The committed store's root: ``$SSLLIB_PAPERS``, else ``papers/`` of the checkout."""
+    return Path(os.environ.get("SSLLIB_PAPERS") or REPO_ROOT / "papers").expanduser()
+
+
+def local_runs_dir() -> Path:
+    return results_dir() / "runs"
+
+
+def committed_folders() -> Iterator[Path]:
+    """Every committed run folder (one that holds a record)."""
+    for record in sorted(papers_dir().glob(f"*/runs/*/*/{RECORD}")):
+        yield record.parent
+
+
+def committed_folder(run_id: str) -> Path | None:
+    """The committed folder of ``run_id``, or None."""
+    found = sorted(papers_dir().glob(f"*/runs/*/{run_id}/{RECORD}"))
+    return found[0].parent if found else None
+
+
+def committed_folder_for(record: dict, profile: str) -> Path:
+    """Where ``record`` is committed: under its paper and ``profile``."""
+    return papers_dir() / record["paper"] / "runs" / profile / record["run_id"]
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def find_record(run_id: str, local_root: Path | None = None) -> tuple[dict, Path] | None:
+    """(record, folder) of a finished run: committed first, then local; None if neither."""
+    folder = committed_folder(run_id)
+    if folder is None:
+        local = (local_root or local_runs_dir()) / run_id
+        folder = local if (local / RECORD).exists() else None
+    if folder is None:
+        return None
+    return read_json(folder / RECORD), folder
+
+
+def predecessors(setting: str, run_id: str, local_root: Path | None = None) -> list[tuple[dict, Path]]:
+    """Finished runs of ``setting`` under other ids (other code, or other inputs' ids), the
+    newest first, each with its folder; committed ones before local ones of the same id."""
+    seen, found = set(), []
+    local = [p.parent for p in sorted((local_root or local_runs_dir()).glob(f"*/{RECORD}"))]
+    for folder in [*committed_folders(), *local]:
+        if folder.name == run_id or folder.name in seen:
+            continue
+        try:
+            record = read_json(folder / RECORD)
+        except (OSError, ValueError):
+            continue
+        if record.get("setting") == setting:
+            seen.add(folder.name)
+            found.append((record, folder))
+    return sorted(found, key=lambda pair: pair[0].get("finished", ""), reverse=True)
+
+
+def artifact_stem(folder: Path, name: str) -> Path:
+    return folder / ARTIFACTS / name
+
+
+def find_artifact(run_id: str, name: str, local_root: Path | None = None, committed: bool = True) -> Path | None:
+    """The stem of artifact ``name`` of ``run_id`` (committed first, unless ``committed`` is
+    False, then local), or None."""
+    folders = [committed_folder(run_id) if committed else None, (local_root or local_runs_dir()) / run_id]
+    for folder in folders:
+        if folder is not None and (artifact_stem(folder, name).with_name(name + ".json")).exists():
+            note_run(f"{run_id}/{ARTIFACTS}/{name}")
+            return artifact_stem(folder, name)
+    return None
