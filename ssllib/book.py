@@ -2,11 +2,13 @@
 
     python -m ssllib.book build            # run stale chapters (cpu profile), then Jupyter Book
     python -m ssllib.book build --force    # run every chapter again
-    python -m ssllib.book status           # which chapters are stale, and why
+    python -m ssllib.book status           # which chapters are stale and why; runs not committed
+    python -m ssllib.book verify           # execute stale chapters and report each run: read,
+                                           # re-keyed after a prefix check, or trained
 
 A chapter is *fresh* when the fingerprint stored in its metadata equals the fingerprint of
-the ``ssllib`` modules its last execution imported (their current source) plus the chapter's
-own cells. The build records that list from the kernel once every cell has run, so a new family
+the ``ssllib`` modules its last execution imported (their current normalised code: a docstring,
+comment or help-text edit changes nothing) plus the chapter's own cells. The build records that list from the kernel once every cell has run, so a new family
 or another chapter's module does not make every chapter stale, while an edit to any module the
 chapter used does (a module can only start being imported through an edit to one it already
 imports, and that edit changes the fingerprint). A chapter that reads files of the repository
@@ -16,9 +18,12 @@ stale when one of those files changes, appears or goes. Stale chapters are execu
 with nbclient at the ``cpu`` profile (training runs that finished before are loaded from their
 checkpoints, so a rebuild after a small change is quick); outputs are normalised so diffs stay
 small, and the notebook is written atomically only when every cell ran. The metadata also lists
-the runs the execution trained, loaded or recorded (``"runs"``): the records ``python -m ssllib.review.curate``
-commits beside the chapter. Any error stops the
-build with the chapter and cell named, and leaves the committed notebook as it was.
+the runs the execution found, trained or measured and the artifacts it read (``"runs"``): after
+each chapter the build commits those under ``papers/<paper>/runs/cpu/``
+(:mod:`ssllib.review.curate`), so the next execution, on any clone, trains nothing while the runs'
+identities are unchanged. A run whose code changed is first checked against its committed
+predecessor by one epoch (:mod:`ssllib.engine.verify`) and re-keyed when bit-equal. Any error
+stops the build with the chapter and cell named, and leaves the committed notebook as it was.
 """
 from __future__ import annotations
 
@@ -30,11 +35,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
 from ssllib.engine.fingerprint import PACKAGE, code_fingerprint, module_digest
+from ssllib.engine.runs import OUTCOMES, REPLACED
 
 ROOT = Path(__file__).resolve().parent.parent
 CELL_TIMEOUT = 3600  # seconds: a cell may hold several training runs
@@ -77,9 +84,14 @@ print("ssllib-modules:" + _json.dumps(sorted({_m.__file__ for _n, _m in list(_sy
       if _n.split(".")[0] == "ssllib" and getattr(_m, "__file__", None)})))"""
 
 
+def module_digests(modules: list[str]) -> dict[str, str | None]:
+    """Each module's normalised-code digest (12 hex digits; None where it no longer exists)."""
+    return {name: module_digest(PACKAGE / name)[:12] if (PACKAGE / name).is_file() else None for name in modules}
+
+
 def modules_fingerprint(modules: list[str]) -> str | None:
-    """sha256 over the current source of ``modules`` (paths relative to ssllib/); None when
-    one of them no longer exists."""
+    """sha256 over the current normalised code of ``modules`` (paths relative to ssllib/); None
+    when one of them no longer exists."""
     digest = hashlib.sha256()
     for name in sorted(modules):
         path = PACKAGE / name
@@ -127,7 +139,11 @@ def stale_reason(path: Path) -> str | None:
     code, source = stored.get("fingerprint", "-").split("-", 1)
     modules = stored.get("modules")
     if code != (code_fingerprint() if modules is None else modules_fingerprint(modules)):
-        return "ssllib changed since it was executed"
+        then = stored.get("module_digests") or {}
+        changed = [name for name, digest in module_digests(modules or []).items() if then.get(name) != digest]
+        return ("what " + ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
+                + " compute changed since it was executed") if then and changed else \
+            "ssllib changed since it was executed"
     if source != source_fingerprint(nb):
         return "its cells changed since it was executed"
     if stored.get("inputs") != inputs_fingerprint(nb):
@@ -154,7 +170,22 @@ def normalise(nb) -> None:
         cell.outputs = kept
 
 
-def execute(path: Path, profile: str = "cpu") -> float:
+@dataclass
+class Execution:
+    seconds: float
+    outcomes: list[str]      # 'trained:<id>', 're-keyed:<id>', 'measured:<id>', 'replaced:<id>'
+    runs: list[str]
+
+    def count(self, outcome: str) -> int:
+        return sum(o.startswith(outcome + ":") for o in self.outcomes)
+
+    def summary(self) -> str:
+        used = sum(1 for r in self.runs if "/" not in r and ":" not in r)
+        return (f"{used} runs used: {self.count('trained')} trained, {self.count('re-keyed')} re-keyed after a "
+                f"prefix check, {self.count('measured')} evaluations measured, the rest read")
+
+
+def execute(path: Path, profile: str = "cpu") -> Execution:
     """Run every cell of ``path`` in a fresh kernel; write it back only if all ran."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -176,7 +207,7 @@ def execute(path: Path, profile: str = "cpu") -> float:
                                 resources={"metadata": {"path": str(path.parent)}})
         client.execute()
     except CellExecutionError as err:
-        raise SystemExit(f"\n{path.relative_to(ROOT)} failed; the committed notebook is unchanged.\n{err}") from None
+        raise SystemExit(f"\n{shown(path)} failed; the committed notebook is unchanged.\n{err}") from None
     finally:
         os.environ.clear()
         os.environ.update(env_before)
@@ -185,14 +216,21 @@ def execute(path: Path, profile: str = "cpu") -> float:
     probe = nb.cells.pop()
     modules = imported_modules("".join(out.get("text", "") for out in probe.outputs))
     normalise(nb)
+    outcomes = [r for r in runs if r.startswith(OUTCOMES)]
+    runs = [r for r in runs if not r.startswith(OUTCOMES) or r.startswith(REPLACED)]
     nb.metadata["ssllib"] = {"fingerprint": fingerprint(nb, modules), "profile": profile, "modules": modules,
-                             "runs": runs}
+                             "module_digests": module_digests(modules), "runs": runs}
     if (inputs := inputs_fingerprint(nb)) is not None:
         nb.metadata["ssllib"]["inputs"] = inputs
     tmp = path.with_suffix(".ipynb.tmp")
     nbformat.write(nb, tmp)
     os.replace(tmp, path)
-    return time.perf_counter() - start
+    return Execution(time.perf_counter() - start, outcomes, runs)
+
+
+def shown(path: Path) -> str:
+    """``path`` relative to the repository where it is inside it."""
+    return str(path.relative_to(ROOT)) if path.resolve().is_relative_to(ROOT) else str(path)
 
 
 def check_no_errors(path: Path) -> None:
@@ -200,7 +238,7 @@ def check_no_errors(path: Path) -> None:
     for i, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
-                raise SystemExit(f"{path.relative_to(ROOT)} cell {i} holds an error output; run the build with --force")
+                raise SystemExit(f"{shown(path)} cell {i} holds an error output; run the build with --force")
 
 
 def render(root: Path = ROOT, quiet: bool = False) -> Path:
@@ -216,6 +254,56 @@ def render(root: Path = ROOT, quiet: bool = False) -> Path:
     return root / "_build" / "html"
 
 
+def committed_gaps(path: Path) -> list[str]:
+    """The runs a cpu chapter lists that the committed store does not hold (a fresh clone would
+    train them), and the artifacts it read that are not committed."""
+    from ssllib.engine import store
+
+    meta = nbformat.read(path, as_version=4).metadata.get("ssllib", {})
+    missing = []
+    for entry in meta.get("runs", []):
+        if entry.startswith(OUTCOMES):
+            continue
+        run_id, _, artifact = entry.partition("/artifacts/")
+        folder = store.committed_folder(run_id)
+        if folder is None or (artifact and not (folder / "artifacts" / (artifact + ".json")).exists()):
+            missing.append(entry)
+    return missing
+
+
+def status(paths: list[Path]) -> list[tuple[str, str | None, list[str]]]:
+    """(chapter, why it is stale or None, what it uses that is not committed) per chapter."""
+    return [(p.stem, stale_reason(p), committed_gaps(p)) for p in paths]
+
+
+def build_chapters(paths: list[Path], force: bool, only: list[str]) -> list[Execution]:
+    """Execute the stale (or all, or the named) chapters in book order, committing what each
+    used of its runs; a chapter whose committed run had to be trained again is executed once
+    more, so every number it prints comes from the same record."""
+    from ssllib.review.curate import curate
+
+    done = []
+    for path in paths:
+        if only and path.stem not in only:
+            continue
+        reason = "--force" if force else stale_reason(path)
+        if reason is None:
+            print(f"{path.stem}: fresh", flush=True)
+            continue
+        print(f"{path.stem}: executing ({reason}) …", flush=True)
+        execution = execute(path)
+        curate("cpu")
+        if execution.count("replaced"):
+            print(f"{path.stem}: {execution.count('replaced')} committed runs were trained again here; executing "
+                  f"once more so that every number comes from their new records …", flush=True)
+            again = execute(path)
+            curate("cpu")
+            execution = Execution(execution.seconds + again.seconds, execution.outcomes + again.outcomes, again.runs)
+        print(f"{path.stem}: done in {execution.seconds / 60:.1f} min ({execution.summary()})", flush=True)
+        done.append(execution)
+    return done
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m ssllib.book", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -223,31 +311,44 @@ def main(argv: list[str] | None = None) -> None:
     build.add_argument("--force", action="store_true", help="execute every chapter, fresh or not")
     build.add_argument("--only", action="append", default=[], help="execute only this chapter (by name); repeatable")
     build.add_argument("--no-render", action="store_true", help="execute chapters but do not run Jupyter Book")
+    verify = sub.add_parser("verify", help="execute the stale chapters, checking each run whose code changed against "
+                                           "its committed predecessor (re-keyed when bit-equal, else trained); "
+                                           "no rendering")
+    verify.add_argument("--only", action="append", default=[], help="only this chapter (by name); repeatable")
     sub.add_parser("status", help="list the chapters and whether each is fresh")
     args = parser.parse_args(argv)
 
     paths = chapters()
     if args.command == "status":
-        for path in paths:
-            print(f"{path.stem:<14} {stale_reason(path) or 'fresh'}")
+        stale = 0
+        for name, reason, gaps in status(paths):
+            stale += reason is not None or bool(gaps)
+            line = f"{name:<14} {reason or 'fresh'}"
+            if gaps:
+                line += f"; {len(gaps)} of what it used is not committed (e.g. {gaps[0]})"
+            print(line)
+        if stale:
+            print("\npython -m ssllib.book build executes the stale chapters (runs whose code changed are checked by "
+                  "their first epoch and re-keyed when bit-equal: python -m ssllib.book verify reports each)")
         return
     known = {p.stem for p in paths}
     unknown = [name for name in args.only if name not in known]
     if unknown:
         raise SystemExit(f"no chapter named {', '.join(unknown)}; the chapters are {', '.join(sorted(known))}")
-    for path in paths:
-        if args.only and path.stem not in args.only:
-            continue
-        reason = "--force" if args.force else stale_reason(path)
-        if reason is None:
-            print(f"{path.stem}: fresh", flush=True)
-            continue
-        print(f"{path.stem}: executing ({reason}) …", flush=True)
-        seconds = execute(path)
-        print(f"{path.stem}: done in {seconds / 60:.1f} min", flush=True)
+    t0 = time.perf_counter()
+    done = build_chapters(paths, getattr(args, "force", False), args.only)
+    if args.command == "verify":
+        for execution in done:
+            for outcome in sorted(execution.outcomes):
+                kind, run_id = outcome.split(":", 1)
+                if kind in ("trained", "re-keyed"):
+                    print(f"  {kind:<9} {run_id}")
+    total = Execution(time.perf_counter() - t0, [o for e in done for o in e.outcomes], [r for e in done for r in e.runs])
+    print(f"{len(done)} chapters executed in {total.seconds / 60:.1f} min: {total.count('trained')} runs trained, "
+          f"{total.count('re-keyed')} re-keyed, {total.count('measured')} evaluations measured", flush=True)
     for path in paths:
         check_no_errors(path)
-    if not args.no_render:
+    if args.command == "build" and not args.no_render:
         render()
 
 

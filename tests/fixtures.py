@@ -168,3 +168,11 @@ def assert_same_step(model, reference) -> None:
     a[0].backward(), b[0].backward()
     for p, r in zip(model.encoder.parameters(), reference.encoder.parameters()):
         assert torch.equal(p.grad, r.grad)
+
+
+def network_source(name: str):
+    """What a transfer probe needs of the run that trained its network, for a bare network in a
+    test: an id, a setting and a device."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(run_id=name, record={"setting": name}, config=SimpleNamespace(device="cpu"))

@@ -1,5 +1,6 @@
 """Which code a run's cache key depends on: its own method's modules and the shared engine,
-not other methods or the chapter helpers around runs."""
+not other methods or the chapter helpers around runs; and only what that code computes, not its
+documentation."""
 import shutil
 
 import pytest
@@ -21,11 +22,29 @@ def package_copy(tmp_path, monkeypatch):
     fingerprint.shared_code_fingerprint.cache_clear()
 
 
-def _edit(path):
-    path.write_text(path.read_text() + "\n# edited\n")
+def _clear():
     fingerprint.run_code_fingerprint.cache_clear()
     fingerprint.code_fingerprint.cache_clear()
     fingerprint.shared_code_fingerprint.cache_clear()
+
+
+def _edit(path):
+    """A change of what the module computes (a new module-level value)."""
+    path.write_text(path.read_text() + "\n_EDITED = 1\n")
+    _clear()
+
+
+def _document(path):
+    """A documentation-only edit: a comment, a sentence in the module's docstring and in every
+    help text of a parameter (``help=…`` and ``_p(default, "help", …)``)."""
+    import re
+
+    text = path.read_text()
+    text = text.replace('"""', '"""Edited. ', 1)
+    text = re.sub(r'help="', 'help="reworded: ', text)
+    text = re.sub(r'(_p\([^,\n]+, )"', r'\1"reworded: ', text)
+    path.write_text("# a new comment\n" + text + "\n# another comment\n")
+    _clear()
 
 
 def test_run_keys_follow_only_the_code_a_run_uses(package_copy):
@@ -100,3 +119,36 @@ def test_every_folder_of_the_package_is_placed():
     folders = {p.name + "/" for p in fingerprint.PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"}
     placed = {*fingerprint.AROUND_RUNS_FOLDERS, *fingerprint.FAMILY_FOLDERS, *(f.folder for f in families().values())}
     assert folders - placed == {"data/", "engine/", "evaluate/", "nets/"}
+
+
+def test_documentation_edits_change_no_run_and_no_chapter(package_copy):
+    """Docstrings, comments and parameters' help texts are not what a run computes: editing them
+    in the loop, a family's trainer, a method and its configuration changes no run's key, and no
+    chapter's; the same files with a change of code do."""
+    methods = ("mocov2", "synco", "rrd", "dcd", "abmil", "dnd")
+    before = {m: fingerprint.run_code_fingerprint(m) for m in methods}
+    chapters = fingerprint.code_fingerprint()
+    edited = [package_copy / "engine" / "loop.py", package_copy / "distill" / "dcd.py",
+              package_copy / "selfsup" / "config.py", package_copy / "distill" / "config.py",
+              package_copy / "mil" / "dnd.py", package_copy / "engine" / "params.py"]
+    originals = {p: p.read_text() for p in edited}
+    for path in edited:
+        _document(path)
+        assert path.read_text() != originals[path]
+    assert {m: fingerprint.run_code_fingerprint(m) for m in methods} == before
+    assert fingerprint.code_fingerprint() == chapters
+    _edit(package_copy / "distill" / "dcd.py")
+    assert fingerprint.run_code_fingerprint("dcd") != before["dcd"]
+    assert fingerprint.run_code_fingerprint("rrd") == before["rrd"]
+    assert fingerprint.code_fingerprint() != chapters
+
+
+def test_the_normalised_code_keeps_every_change_of_computation():
+    base = 'def f(x, y=2):\n    """Doc."""\n    return x * y  # times\n'
+    same = 'def f(x, y=2):\n    """Other doc."""\n    # a comment\n    return x * y\n'
+    for changed in ('def f(x, y=3):\n    return x * y\n', 'def f(x, y=2):\n    return y * x\n',
+                    'def f(x, y=2):\n    return x * y\nZ = 1\n', 'def f(x, y=2):\n    return x * y + 0\n'):
+        assert fingerprint.normalised_code(changed) != fingerprint.normalised_code(base), changed
+    assert fingerprint.normalised_code(same) == fingerprint.normalised_code(base)
+    # an error message is what the code says, not documentation
+    assert fingerprint.normalised_code('raise ValueError("a")') != fingerprint.normalised_code('raise ValueError("b")')

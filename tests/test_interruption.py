@@ -83,9 +83,17 @@ def _probe(tmp_path: Path):
     test = tiny_dataset(n=24, size=8, channels=1, classes=3, seed=1)
     recipe = TransferRecipe(epochs=3, lr_milestones=(2.0,), batch_size=16, size=8)
 
-    def probe(folder: Path) -> dict:
-        return transfer_probe(net, train, test, recipe, run_dir=folder)
+    from tests.fixtures import network_source
+
+    def probe(folder: Path):
+        return transfer_probe(network_source("resnet8"), lambda: net, train, test, recipe, runs_dir=folder)
     return probe, probe(tmp_path / "whole")
+
+
+def _checkpoint(folder: Path) -> dict:
+    """The checkpoint of the one run under ``folder``."""
+    (path,) = folder.glob("*/checkpoint.pt")
+    return load_checkpoint(path)
 
 
 @pytest.mark.timeout(600)
@@ -127,11 +135,10 @@ def test_an_interrupted_transfer_probe_resumes_to_the_same_head(tmp_path, monkey
     with pytest.raises(KeyboardInterrupt):
         probe(tmp_path / "cut")
     monkeypatch.setattr(loop, "save_checkpoint", real)
-    assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["epoch"] == 1
+    assert _checkpoint(tmp_path / "cut")["epoch"] == 1
     resumed = probe(tmp_path / "cut")
-    assert resumed["top1"] == whole["top1"]
-    _same(load_checkpoint(tmp_path / "whole" / "checkpoint.pt")["head"],
-          load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["head"])
+    assert resumed.metric("test_top1") == whole.metric("test_top1")
+    _same(_checkpoint(tmp_path / "whole")["head"], _checkpoint(tmp_path / "cut")["head"])
 
 
 @pytest.mark.timeout(600)
@@ -188,6 +195,5 @@ def test_a_transfer_probe_stopped_at_a_random_step_resumes_to_the_same_head(tmp_
         probe(tmp_path / "cut")
     monkeypatch.setattr(transfer.TransferTask, "inputs", real)
     resumed = probe(tmp_path / "cut")
-    assert resumed["top1"] == whole["top1"] and len(resumed["history"]) == 3
-    _same(load_checkpoint(tmp_path / "whole" / "checkpoint.pt")["head"],
-          load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["head"])
+    assert resumed.metric("test_top1") == whole.metric("test_top1") and len(resumed.history) == 3
+    _same(_checkpoint(tmp_path / "whole")["head"], _checkpoint(tmp_path / "cut")["head"])

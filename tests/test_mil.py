@@ -11,7 +11,10 @@ from ssllib.mil.bags import Bags, pad, read_clam, read_split
 from ssllib.mil.dnd import dnd_loss, partition, soft_kl
 from ssllib.mil.fashion_bags import POPULATIONS, make_bags
 from ssllib.mil.folds import stratified_folds
-from ssllib.mil.models import MIL_MODELS, build_mil_model
+from ssllib.mil.config import MILConfig
+from ssllib.mil.models import aggregators, build_mil_model
+
+MIL_MODELS = aggregators()
 
 
 def _bags(n=5, d=6, seed=0):
@@ -171,7 +174,8 @@ def test_the_best_epoch_is_chosen_on_validation_only(tmp_path, monkeypatch):
     monkeypatch.setenv("SSLLIB_RESULTS", str(tmp_path))
     bags = _problem()
     train, val, test = (bags.subset(torch.arange(a, b)) for a, b in ((0, 28), (28, 38), (38, 48)))
-    cfg = MILConfig(model="mean", epochs=8, lr=0.05, hidden=8, data="toy", device="cpu", batch_size=4)
+    cfg = MILConfig.from_dict(dict(method="mean", epochs=8, lr=0.05, hidden=8, data="toy", device="cpu",
+                                   batch_size=4))
     first = train_mil(cfg, train, val, test)
     accuracies = [h["val_accuracy"] for h in first.history]
     assert len(set(accuracies)) > 2                               # a choice to make: the accuracy moves
@@ -180,8 +184,10 @@ def test_the_best_epoch_is_chosen_on_validation_only(tmp_path, monkeypatch):
     flipped = Bags(test.features, 1 - test.labels, [f"x{i}" for i in range(len(test))], test.classes)
     second = train_mil(cfg, train, val, flipped)
     assert second.trained_now and second.record["best_epoch"] == first.record["best_epoch"]
-    for a, b in zip(first.net.state_dict().values(), second.net.state_dict().values()):
+    for a, b in zip(first.model.net.state_dict().values(), second.model.net.state_dict().values()):
         torch.testing.assert_close(a, b)
+    best = first.history[first.record["best_epoch"] - 1]["val_accuracy"]
+    assert first.record["metrics"]["val_accuracy"]["value"] == best   # the result carries the best epoch's weights
     assert second.record["metrics"]["test_accuracy"]["value"] == pytest.approx(
         100 - first.record["metrics"]["test_accuracy"]["value"])
     again = train_mil(cfg, train, val, test)                       # a finished run is loaded, not retrained
@@ -194,7 +200,8 @@ def test_a_student_needs_its_teachers():
 
     bags = _problem(4)
     with pytest.raises(ParameterError, match="a D&D student needs"):
-        train_mil(MILConfig(role="student", optimizer="sgd", device="cpu"), bags, bags, bags)
+        train_mil(MILConfig.from_dict(dict(method="dnd", role="student", optimizer="sgd", device="cpu")), bags, bags,
+                  bags)
 
 
 def test_divide_and_distill_trains_k_experts_and_a_student_from_the_base(tmp_path, monkeypatch):
@@ -204,16 +211,45 @@ def test_divide_and_distill_trains_k_experts_and_a_student_from_the_base(tmp_pat
     monkeypatch.setenv("SSLLIB_RESULTS", str(tmp_path))
     bags = _problem(shift=1.0)
     train, val, test = (bags.subset(torch.arange(a, b)) for a, b in ((0, 28), (28, 38), (38, 48)))
-    base = MILConfig(model="abmil", epochs=3, lr=0.01, hidden=8, data="toy", device="cpu", batch_size=4)
-    student = base.replace(optimizer="sgd", lr=0.01, epochs=2)
+    base = MILConfig.from_dict(dict(method="abmil", epochs=3, lr=0.01, hidden=8, data="toy", device="cpu",
+                                    batch_size=4))
+    student = base.replace(method="dnd", optimizer="sgd", lr=0.01, epochs=2, options={"aggregator": "abmil"})
     result = divide_and_distill(base, student, train, val, test, k=3)
     assert len(result.experts) == 3 and result.clusters.shape == (28,)
     assert sum(len(e.record["history"]) and 1 for e in result.experts) == 3
     assert [e.config.role for e in result.experts] == ["expert"] * 3 and result.student.config.role == "student"
     assert set(result.seconds) == {"base", "experts", "student"}
     assert "kl_base" in result.student.history[0] and "kl_experts" in result.student.history[0]
+    assert result.student.record["inputs"]["start"] == result.base.run_id
+    assert [result.student.record["inputs"][f"teacher{i}"] for i in range(4)] == \
+        [result.base.run_id, *(e.run_id for e in result.experts)]
     with pytest.raises(ValueError, match="K=40 experts for 28 training slides"):
         divide_and_distill(base, student, train, val, test, k=40)
+
+
+def test_mil_predictions_run_on_the_device_of_the_network():
+    """Every prediction of the whole-slide family (validation, test, the logits D&D clusters and
+    distils from) runs where the network is. D&D used to predict with a device of its own (the
+    CPU) while the networks trained on the picked device: with a GPU present, networks and inputs
+    were on different devices. A network on the 'meta' device stands in for a GPU here: the inputs
+    must follow it (on the earlier code, ``predict(net, bags, torch.device("cpu"))`` as D&D called
+    it raised the device-mismatch error a GPU run would have hit)."""
+    from ssllib.mil.trainer import predict_bags
+
+    bags = _problem(3)
+    net = build_mil_model("abmil", 4, 2, hidden=8).to("meta")
+    out = predict_bags(net, bags)
+    assert out["logits"].device.type == "meta" and out["logits"].shape == (6, 2)
+
+
+def test_a_mil_run_is_keyed_by_where_its_bags_come_from(tmp_path, monkeypatch):
+    """Bags with the same ids drawn from another encoder's features are other data: another run."""
+    from ssllib.mil.trainer import run_key_for
+
+    bags = _problem(4)
+    other = Bags(bags.features, bags.labels, bags.ids, bags.classes, source="another encoder")
+    cfg = MILConfig.from_dict(dict(method="mean", device="cpu"))
+    assert run_key_for(cfg, bags, bags, bags).run_id != run_key_for(cfg, other, other, other).run_id
 
 
 def test_the_distillation_temperature_is_not_the_encoders():
@@ -225,12 +261,13 @@ def test_the_distillation_temperature_is_not_the_encoders():
     settings = resolve(WSI, {"profile": "cpu"}, check_data=False)
     assert settings.dnd_temperature == 0.2 and settings.temperature == 0.1
     base, student = configs(settings, "abmil", 0)
-    assert student.temperature == 0.2 and settings.run_config(method="mocov2").temperature == 0.1
+    assert student.options["temperature"] == 0.2 and settings.run_config(method="mocov2").temperature == 0.1
+    assert "temperature" not in base.options
     settings = resolve(WSI, {"profile": "cpu", "dnd_temperature": 0.5}, check_data=False)
-    assert configs(settings, "abmil", 0)[1].temperature == 0.5
+    assert configs(settings, "abmil", 0)[1].options["temperature"] == 0.5
     assert settings.run_config(method="mocov2").temperature == 0.1
     settings = resolve(WSI, {"profile": "cpu", "temperature": 0.3}, check_data=False)
-    assert configs(settings, "abmil", 0)[1].temperature == 0.2
+    assert configs(settings, "abmil", 0)[1].options["temperature"] == 0.2
     assert settings.run_config(method="mocov2").temperature == 0.3
 
 

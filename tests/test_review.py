@@ -152,38 +152,53 @@ def _chapter(book, name, profile, runs=None):
     (book / f"{name}.ipynb").write_text(json.dumps({"cells": [], "metadata": meta}))
 
 
-def test_curate_commits_exactly_the_runs_the_committed_chapters_used(tmp_path):
-    ledger, papers, book, runs = tmp_path / "ledger", tmp_path / "papers", tmp_path / "book", tmp_path / "runs"
-    _write(ledger, _record("a", 0, 1.0))
-    _write(ledger, _record("b", 1, 2.0))
-    _write(ledger, _record("superseded", 1, 3.0, n_hard=99, started="2027-01-01T00:00:00"))  # newest, unused
-    _write(ledger, _record("enc", 0, 1.0, paper="foundations", method="mocov2"))
-    _write(runs / "probe", {**_record("probe", 0, 1.0), "paper": ""}, "record.json")  # no ledger record
-    _write(runs / "only-here", _record("only-here", 2, 4.0), "record.json")  # its ledger copy went missing
-    _write(papers / "synco" / "runs" / "cpu", _record("stale", 5, 1.0))
-    _write(papers / "wsi" / "runs" / "cpu", _record("gone", 0, 1.0, paper="wsi"))  # no chapter uses it any more
-    _write(papers / "synco" / "runs" / "paper", _record("gpu", 0, 1.0, profile="paper"))
-    _chapter(book, "synco", "cpu", ["a", "b", "probe", "only-here"])
+def _run(folder, record, artifacts=()):
+    """A run's folder: its record and artifacts (name → JSON value)."""
+    _write(folder / record["run_id"], record, "record.json")
+    for name in artifacts:
+        _write(folder / record["run_id"] / "artifacts", {"value": name}, f"{name}.json")
+
+
+def test_curate_commits_exactly_the_runs_and_artifacts_the_committed_chapters_used(tmp_path):
+    papers, book, runs = tmp_path / "papers", tmp_path / "book", tmp_path / "runs"
+    _run(runs, _record("a", 0, 1.0), ["tsne-1", "old-0"])
+    _run(runs, _record("b", 1, 2.0))
+    _run(runs, _record("superseded", 1, 3.0, n_hard=99, started="2027-01-01T00:00:00"))  # newest, unused
+    _run(runs, _record("enc", 0, 1.0, paper="foundations", method="mocov2"))
+    _run(runs, {**_record("probe", 0, 1.0), "paper": ""})                  # no paper: the chapter's
+    _run(papers / "synco" / "runs" / "cpu", _record("read", 2, 4.0), ["kept-1", "unused-1"])  # committed, read
+    _run(papers / "synco" / "runs" / "cpu", _record("stale", 5, 1.0))
+    _run(papers / "wsi" / "runs" / "cpu", _record("gone", 0, 1.0, paper="wsi"))  # no chapter uses it any more
+    _write(papers / "wsi" / "runs" / "cpu", _record("legacy", 0, 1.0, paper="wsi"))   # the flat layout of old
+    _run(papers / "synco" / "runs" / "paper", _record("gpu", 0, 1.0, profile="paper"))
+    _chapter(book, "synco", "cpu", ["a", "a/artifacts/tsne-1", "b", "probe", "read", "read/artifacts/kept-1",
+                                    "trained:a", "measured:probe"])
     _chapter(book, "cdir", "cpu", ["enc"])            # another paper's run, committed under its own paper
     _chapter(book, "vit", "paper", ["gpu"])           # another profile: not this curate's
-    assert curate.curate("cpu", ledger, papers, book, runs) == {"foundations": 1, "synco": 3, "wsi": 0}
-    assert sorted(p.name for p in (papers / "synco" / "runs" / "cpu").iterdir()) == ["a.json", "b.json",
-                                                                                      "only-here.json"]
-    assert [p.name for p in (papers / "foundations" / "runs" / "cpu").iterdir()] == ["enc.json"]
+    assert curate.curate("cpu", book, runs, papers) == {"foundations": 1, "synco": 4}
+    committed = papers / "synco" / "runs" / "cpu"
+    assert sorted(p.name for p in committed.iterdir()) == ["a", "b", "probe", "read"]
+    assert sorted(p.name for p in (committed / "a" / "artifacts").iterdir()) == ["tsne-1.json"]
+    assert sorted(p.name for p in (committed / "read" / "artifacts").iterdir()) == ["kept-1.json"]
+    assert [p.name for p in (papers / "foundations" / "runs" / "cpu").iterdir()] == ["enc"]
     assert not list((papers / "wsi" / "runs" / "cpu").iterdir())
-    assert (papers / "synco" / "runs" / "paper" / "gpu.json").exists()
+    assert (papers / "synco" / "runs" / "paper" / "gpu" / "record.json").exists()
+    # the same chapters again: nothing is written (no churn in git)
+    stamps = {p: p.stat().st_mtime_ns for p in papers.rglob("*.json")}
+    curate.curate("cpu", book, runs, papers)
+    assert {p: p.stat().st_mtime_ns for p in papers.rglob("*.json")} == stamps
 
 
 def test_curate_names_a_chapter_without_its_runs_and_a_run_without_its_record(tmp_path):
-    ledger, papers, book, runs = tmp_path / "ledger", tmp_path / "papers", tmp_path / "book", tmp_path / "runs"
-    _write(papers / "synco" / "runs" / "cpu", _record("kept", 0, 1.0))
+    papers, book, runs = tmp_path / "papers", tmp_path / "book", tmp_path / "runs"
+    _run(papers / "synco" / "runs" / "cpu", _record("kept", 0, 1.0))
     _chapter(book, "synco", "cpu")
     with pytest.raises(ValueError, match=r"synco.ipynb was executed before .* --force --only synco"):
-        curate.curate("cpu", ledger, papers, book, runs)
+        curate.curate("cpu", book, runs, papers)
     _chapter(book, "synco", "cpu", ["missing"])
     with pytest.raises(FileNotFoundError, match="run missing has no record on this machine"):
-        curate.curate("cpu", ledger, papers, book, runs)
-    assert (papers / "synco" / "runs" / "cpu" / "kept.json").exists()   # nothing changed before the error
+        curate.curate("cpu", book, runs, papers)
+    assert (papers / "synco" / "runs" / "cpu" / "kept" / "record.json").exists()   # nothing changed before the error
 
 
 def test_review_parameters_are_checked():

@@ -91,8 +91,7 @@ def test_a_run_starts_from_its_seeds_random_init_and_the_baseline_measures_that_
     from ssllib.chapters.selfsup_experiments import random_init
     from ssllib.selfsup.trainer import SelfSupervisedTask, backbone_features, load_run_data, monitor_accuracy
 
-    monkeypatch.setattr("ssllib.engine.ledger.results_dir", lambda: tmp_path)
-    monkeypatch.setattr("ssllib.chapters.selfsup_experiments.results_dir", lambda: tmp_path)
+    monkeypatch.setenv("SSLLIB_RESULTS", str(tmp_path))
     options = {"n_hard": 16, "n1": 2, "n2": 2, "n3": 2, "n4": 2, "n5": 2, "n6": 2, "warmup_epochs": 1}
     cfg = RunConfig.from_dict({**TINY, "method": "synco", "options": options, "seed": 0})
     data = load_run_data(cfg)
@@ -103,7 +102,7 @@ def test_a_run_starts_from_its_seeds_random_init_and_the_baseline_measures_that_
     other_seed = SelfSupervisedTask(cfg.replace(seed=1), data, torch.device("cpu"), evaluate=False).model
     assert not torch.equal(next(other_seed.backbone.parameters()), next(start.backbone.parameters()))
     start.eval()
-    level = monitor_accuracy(lambda d: backbone_features(start.backbone, d, data.size, cfg, torch.device("cpu")),
+    level = monitor_accuracy(lambda d: backbone_features(start.backbone, d, data.size, cfg),
                              data.monitor_split(cfg.monitor_size, cfg.monitor_test), cfg)
-    baseline = random_init(cfg.replace(method="mocov2", options={}), [0], data)[0]
+    baseline = random_init(cfg.replace(method="mocov2", options={}), [0], data, paper="foundations", profile="smoke")[0]
     assert baseline["knn_monitor_top1"]["value"] == pytest.approx(level)

@@ -1,12 +1,12 @@
 """The CueCo chapter's measurements of clusters: embeddings of the test images, how well a
-k-means of them recovers the classes (purity, NMI) for any trained encoder, and a 2-D picture."""
+k-means of them recovers the classes (purity, NMI) for any trained encoder, and a 2-D picture;
+each kept with its run, so a re-execution reads them instead of needing the encoder's weights."""
 from __future__ import annotations
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ssllib.engine.devices import pick_device
 from ssllib.evaluate.frozen import extract_features
 from ssllib.selfsup.clustering import assign, normalised_mutual_information, purity, spherical_kmeans
 
@@ -16,8 +16,7 @@ CLUSTER_SEED = 0
 def key_embeddings(run, dataset, size: int) -> torch.Tensor:
     """Unit embeddings of every image of ``dataset`` by the run's key (momentum) encoder,
     backbone and projection head: the space CueCo's centroids live in."""
-    device = next(run.model.parameters()).device
-    return F.normalize(extract_features(run.model.momentum_encoder, dataset, size, device, num_workers=0), dim=1)
+    return F.normalize(extract_features(run.model.momentum_encoder, dataset, size, num_workers=0), dim=1)
 
 
 def cluster_quality(embeddings: torch.Tensor, labels: torch.Tensor, clusters: int, seed: int = CLUSTER_SEED) -> dict:
@@ -34,23 +33,28 @@ def cluster_rows(label: str, runs, dataset, size: int, clusters: int) -> list[di
     """One row per run: the purity and NMI (in %) of the k-means of its test-set embeddings."""
     rows = []
     for run in runs:
-        embeddings = key_embeddings(run, dataset, size)
-        rows.append({"method": label, "seed": run.config.seed,
-                     **cluster_quality(embeddings, dataset.labels, clusters)})
+        quality = run.derived("cluster-quality", lambda run=run: cluster_quality(key_embeddings(run, dataset, size),
+                                                                                   dataset.labels, clusters),
+                              key={"dataset": [dataset.name, dataset.split, len(dataset)], "size": size,
+                                   "clusters": clusters, "seed": CLUSTER_SEED})
+        rows.append({"method": label, "seed": run.config.seed, **quality})
     return rows
 
 
 def picture(run, dataset, size: int, images: int = 2000, seed: int = 0) -> dict:
     """A 2-D t-SNE of the key embeddings of the first ``images`` test images, with each one's
     cluster under the run's own centroids (its last refresh) and its class."""
-    from sklearn.manifold import TSNE
+    def compute() -> dict:
+        from sklearn.manifold import TSNE
 
-    embeddings = key_embeddings(run, dataset.subset(torch.arange(min(images, len(dataset)))), size)
-    clusters = assign(embeddings, run.model.centroids.to(embeddings.device)).cpu().numpy()
-    points = TSNE(n_components=2, init="pca", random_state=seed, perplexity=30).fit_transform(
-        embeddings.cpu().numpy())
-    return {"points": points, "clusters": clusters, "classes": dataset.labels[:len(points)].cpu().numpy(),
-            "class_names": list(dataset.classes)}
+        embeddings = key_embeddings(run, dataset.subset(torch.arange(min(images, len(dataset)))), size)
+        clusters = assign(embeddings, run.model.centroids.to(embeddings.device)).cpu().numpy()
+        points = TSNE(n_components=2, init="pca", random_state=seed, perplexity=30).fit_transform(
+            embeddings.cpu().numpy())
+        return {"points": points, "clusters": clusters, "classes": dataset.labels[:len(points)].cpu().numpy(),
+                "class_names": list(dataset.classes)}
+    return run.derived("cluster-picture", compute, key={"dataset": [dataset.name, dataset.split, len(dataset)],
+                                                         "size": size, "images": images, "seed": seed})
 
 
 def trace_of(histories: list[list[dict]], metric: str, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:

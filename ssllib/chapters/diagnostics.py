@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from ssllib.data.augment import sample_crop_boxes
+from ssllib.engine.identity import state_digest
 
 
 def crop_statistics(n: int, height: int, width: int, scale=(0.2, 1.0), ratio=(3 / 4, 4 / 3), seed: int = 0):
@@ -51,3 +52,25 @@ def negative_similarities(model, images: torch.Tensor, generator: torch.Generato
         out[name] = (vectors @ q.unsqueeze(-1)).flatten()
     model.train(was_training)
     return {name: values.cpu() for name, values in out.items()}
+
+
+def similarity_summary(samples: dict[str, torch.Tensor]) -> dict[str, dict[str, float]]:
+    """Per kind of negative: the mean and the 1st, 25th, 50th, 75th and 99th percentiles of its
+    similarities (what the chapter's table and box plot show)."""
+    out = {}
+    for name, values in samples.items():
+        v = values.double()
+        q = torch.quantile(v, torch.tensor([0.01, 0.25, 0.5, 0.75, 0.99], dtype=torch.float64)).tolist()
+        out[name] = {"mean": v.mean().item(), "q01": q[0], "q25": q[1], "median": q[2], "q75": q[3], "q99": q[4],
+                     "n": len(v)}
+    return out
+
+
+def negative_similarity_summary(run, images: torch.Tensor, seed: int = 0) -> dict[str, dict[str, float]]:
+    """:func:`similarity_summary` of :func:`negative_similarities` for a trained SynCo/MoCHI run
+    on uint8 ``images`` (one augmented view drawn from ``seed``), kept with the run."""
+    def compute():
+        model = run.model
+        device = next(model.parameters()).device
+        return similarity_summary(negative_similarities(model, images.to(device), torch.Generator().manual_seed(seed)))
+    return run.derived("negative-similarities", compute, key={"images": state_digest(images)[:12], "seed": seed})

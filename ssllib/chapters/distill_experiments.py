@@ -4,6 +4,7 @@ their teacher, and look inside RRD's relation distributions."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Iterable
 
 import numpy as np
@@ -13,9 +14,9 @@ import torch.nn.functional as F
 
 from ssllib.data.augment import prepare_eval
 from ssllib.distill.config import DistillConfig, needs_teacher
-from ssllib.distill.trainer import (DistillData, DistillResult, load_distill_data, load_teacher, teacher_key,
-                                    train_distill)
+from ssllib.distill.trainer import DistillData, load_distill_data, load_teacher, teacher_key, train_distill
 from ssllib.engine.registry import method as find_method
+from ssllib.engine.runs import Result
 
 LAST, BEST, TEACHER = "last-epoch top-1", "best-validation-epoch top-1", "teacher top-1"
 
@@ -23,7 +24,8 @@ LAST, BEST, TEACHER = "last-epoch top-1", "best-validation-epoch top-1", "teache
 @dataclass
 class GivenTeacher:
     """A teacher loaded from the user's checkpoint: what the chapters read of a teacher run
-    (its network, test top-1 and a key that identifies it), with nothing trained here."""
+    (its network as ``model.student``, test top-1 and a key that identifies it), with nothing
+    trained here."""
 
     config: DistillConfig
     network: torch.nn.Module
@@ -36,6 +38,17 @@ class GivenTeacher:
     def metric(self, name: str = "test_top1") -> float:
         return self.top1
 
+    @property
+    def model(self):
+        return SimpleNamespace(student=self.network)
+
+    @property
+    def record(self) -> dict:
+        return {"setting": self.run_id, "metrics": {"test_top1": {"value": self.top1}}}
+
+    def derived(self, name: str, compute, key: dict | None = None):
+        return compute()
+
 
 def given_teacher(cfg: DistillConfig, data: DistillData) -> GivenTeacher:
     """``cfg.teacher_checkpoint`` loaded as a ``cfg.teacher`` (refused with one sentence if it
@@ -45,7 +58,7 @@ def given_teacher(cfg: DistillConfig, data: DistillData) -> GivenTeacher:
 
 
 def train_students(settings, methods, seeds: Iterable[int], paper: str = "",
-                   data: DistillData | None = None) -> tuple[DistillResult, dict[str, list[DistillResult]]]:
+                   data: DistillData | None = None) -> tuple[Result, dict[str, list[Result]]]:
     """The teacher (the user's ``teacher_checkpoint``, or a run trained once and then loaded)
     and a run of the student per seed of ``seeds`` under each of ``methods`` ('ce' is the student alone),
     all on one copy of the data. A given checkpoint is loaded and checked before any training."""
@@ -66,7 +79,7 @@ def label(method: str) -> str:
     return declared.label if needs_teacher(declared) else "student alone"
 
 
-def accuracy_rows(students: dict[str, list[DistillResult]]) -> list[dict]:
+def accuracy_rows(students: dict[str, list[Result]]) -> list[dict]:
     """One row per run for :func:`ssllib.chapters.report.mean_std_table`."""
     rows = []
     for method, runs in students.items():
@@ -77,7 +90,7 @@ def accuracy_rows(students: dict[str, list[DistillResult]]) -> list[dict]:
     return rows
 
 
-def beats_teacher(students: dict[str, list[DistillResult]], teacher_top1: float) -> pd.DataFrame:
+def beats_teacher(students: dict[str, list[Result]], teacher_top1: float) -> pd.DataFrame:
     """Per method: how many runs end above the teacher (last epoch), and the mean and largest
     margin student − teacher in points."""
     rows = {}
@@ -97,40 +110,49 @@ def penultimate_features(network: torch.nn.Module, images: torch.Tensor, dataset
     return network.eval()(x)[0][-1].float().cpu()
 
 
-def relation_rows(teacher, students: dict[str, list[DistillResult]], data: DistillData, images: int = 1000,
+def relation_rows(teacher, students: dict[str, list[Result]], data: DistillData, images: int = 1000,
                   k: int = 10) -> list[dict]:
     """How well each student run keeps the teacher's similarity structure on the first
     ``images`` test images (read after training, like every reported number): one row per run
     with the relation correlation and the neighbour overlap at ``k``
-    (:mod:`ssllib.evaluate.relations`)."""
+    (:mod:`ssllib.evaluate.relations`), kept with each student's run."""
     from ssllib.evaluate.relations import neighbour_overlap, relation_correlation
 
     test = data.test
     batch = test.images[:images]
-    reference = penultimate_features(teacher.network, batch, test, data.size)
+
+    def measure(run) -> dict:
+        reference = penultimate_features(teacher.model.student, batch, test, data.size)
+        features = penultimate_features(run.model.student, batch, test, data.size)
+        return {"relation correlation": relation_correlation(features, reference),
+                f"neighbour overlap at {k}": neighbour_overlap(features, reference, k)}
     rows = []
     for method, runs in students.items():
         for run in runs:
-            features = penultimate_features(run.network, batch, test, data.size)
-            rows.append({"method": label(method), "seed": run.config.seed,
-                         "relation correlation": relation_correlation(features, reference),
-                         f"neighbour overlap at {k}": neighbour_overlap(features, reference, k)})
+            kept = run.derived("relations", lambda run=run: measure(run),
+                               key={"teacher": teacher.record["setting"], "images": images, "k": k,
+                                    "size": data.size})
+            rows.append({"method": label(method), "seed": run.config.seed, **kept})
     return rows
 
 
-@torch.no_grad()
-def relation_distributions(result: DistillResult, teacher: torch.nn.Module, images: torch.Tensor, dataset):
+def relation_distributions(result: Result, teacher, images: torch.Tensor, dataset, size: int):
     """RRD's two distributions over its memory for a few images (uint8, N×C×H×W): returns
     (p_T, p_S), each (N, K), computed as the loss computes them, with the run's trained heads
-    and final queue (eval-mode networks, no augmentation)."""
-    rrd = result.model.criterion
-    memory = rrd.queue.keys.float()
-    h_s, h_t = (penultimate_features(net, images, dataset, result.data.size).to(memory.device)
-                for net in (result.network, teacher))
-    z_s, z_t = F.normalize(rrd.embed_s(h_s), dim=1), F.normalize(rrd.embed_t(h_t), dim=1)
-    p_t = F.softmax(z_t @ memory.t() / rrd.tau_t, dim=1)
-    p_s = F.softmax(z_s @ memory.t() / rrd.tau_s, dim=1)
-    return p_t.cpu().numpy(), p_s.cpu().numpy()
+    and final queue (eval-mode networks, no augmentation); kept with the run."""
+    @torch.no_grad()
+    def compute() -> dict:
+        rrd = result.model.criterion
+        memory = rrd.queue.keys.float()
+        h_s, h_t = (penultimate_features(net, images, dataset, size).to(memory.device)
+                    for net in (result.model.student, teacher.model.student))
+        z_s, z_t = F.normalize(rrd.embed_s(h_s), dim=1), F.normalize(rrd.embed_t(h_t), dim=1)
+        return {"p_t": F.softmax(z_t @ memory.t() / rrd.tau_t, dim=1).cpu().numpy(),
+                "p_s": F.softmax(z_s @ memory.t() / rrd.tau_s, dim=1).cpu().numpy()}
+    kept = result.derived("relation-distributions", compute,
+                          key={"teacher": teacher.record["setting"], "images": len(images), "dataset": dataset.name,
+                               "size": size})
+    return kept["p_t"], kept["p_s"]
 
 
 def check_transfer(settings) -> None:
@@ -146,13 +168,13 @@ def check_transfer(settings) -> None:
                              f"{train.channels}; pick a transfer dataset with {train.channels}")
 
 
-def transfer_accuracies(teacher: DistillResult, students: dict[str, list[DistillResult]], settings,
-                        size: int) -> list[dict]:
+def transfer_accuracies(teacher: Result, students: dict[str, list[Result]], settings,
+                        size: int, paper: str = "dcd") -> list[dict]:
     """The transfer probe (DCD's recipe, at ``settings``' epochs and milestones) of the teacher
     and of every student run, one row each: {'method', 'seed', 'transfer top-1'}."""
     from ssllib.data import load_dataset
     from ssllib.data.registry import to_memory
-    from ssllib.evaluate.transfer import TransferRecipe, remembered_transfer
+    from ssllib.evaluate.transfer import TransferRecipe, transfer_probe
 
     train = load_dataset(settings.transfer_dataset, "train", settings.data_root, settings.download)
     test = load_dataset(settings.transfer_dataset, "test", settings.data_root)
@@ -163,9 +185,9 @@ def transfer_accuracies(teacher: DistillResult, students: dict[str, list[Distill
         for run in runs:
             recipe = TransferRecipe(epochs=settings.transfer_epochs, lr_milestones=tuple(settings.transfer_milestones),
                                     size=size, seed=run.config.seed)
-            result = remembered_transfer(run.run_id, run.network, train, test, recipe,
-                                         f"transfer {name} seed {run.config.seed}")
-            rows.append({"method": name, "seed": run.config.seed, "transfer top-1": result["top1"]})
+            result = transfer_probe(run, lambda run=run: run.model.student, train, test, recipe,
+                                    f"transfer {name} seed {run.config.seed}", paper=paper, profile=settings.profile)
+            rows.append({"method": name, "seed": run.config.seed, "transfer top-1": result.metric("test_top1")})
     return rows
 
 
@@ -241,3 +263,20 @@ def published_pairs(reported: pd.DataFrame) -> pd.DataFrame:
     methods), transfer rows left out."""
     benchmark = reported[reported.table != "transfer"].assign(pair=reported.teacher + " → " + reported.student)
     return benchmark.pivot_table(index=["table", "pair"], columns="method", values="value", sort=False)
+
+
+def largest_bias(runs) -> float:
+    """The largest |b| of DCD's learnt bias over ``runs`` (each kept with its run)."""
+    return max(abs(run.derived("criterion-bias", lambda run=run: run.model.criterion.bias.item())) for run in runs)
+
+
+def architecture(run) -> torch.nn.Module:
+    """The network a run trains, freshly built from its configuration (no weights needed: for
+    counting parameters and layers)."""
+    if getattr(run, "given", False):
+        return run.network
+    from ssllib.data import dataset_info
+    from ssllib.nets.zoo import build_network
+
+    info = dataset_info(run.config.dataset)
+    return build_network(run.config.network, num_classes=info.num_classes, in_channels=info.channels)

@@ -185,12 +185,14 @@ def accuracy_bars(table, metrics=("kNN top-1", "linear top-1"), title: str = "")
     return fig
 
 
-def similarity_distributions(samples: dict, title: str = "q·n for each kind of negative"):
-    """One box per kind of negative (whiskers 1st–99th percentile), ordered as given."""
-    fig, ax = plt.subplots(figsize=(1.4 + 0.9 * len(samples), 3.4))
-    data = [np.asarray(v, dtype=float) for v in samples.values()]
-    ax.boxplot(data, whis=(1, 99), showfliers=False, widths=0.6)
-    ax.set_xticks(np.arange(1, len(samples) + 1), list(samples), rotation=30, ha="right", fontsize=8)
+def similarity_distributions(summary: dict, title: str = "q·n for each kind of negative"):
+    """One box per kind of negative (whiskers 1st–99th percentile), ordered as given, from
+    :func:`ssllib.chapters.diagnostics.similarity_summary`."""
+    fig, ax = plt.subplots(figsize=(1.4 + 0.9 * len(summary), 3.4))
+    stats = [{"whislo": s["q01"], "q1": s["q25"], "med": s["median"], "q3": s["q75"], "whishi": s["q99"],
+              "label": name} for name, s in summary.items()]
+    ax.bxp(stats, showfliers=False, widths=0.6)
+    ax.set_xticks(np.arange(1, len(summary) + 1), list(summary), rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("cosine similarity to the query")
     ax.set_title(title, fontsize=10)
     ax.grid(axis="y", alpha=0.3)

@@ -94,6 +94,17 @@ def claim_outcome(claim: str, differences: dict, subject: str, baseline: str) ->
             f"At this scale the run {verdict} the claim that {claim}.")
 
 
+SOURCES = {"trained": "trained now", "resumed": "trained now", "retrained": "trained now", "measured": "measured now",
+           "committed": "read from the book's committed records", "local": "read from this machine's results",
+           "re-keyed": "re-keyed after a bit-for-bit check of their first epoch under the current code"}
+
+
+def provenance_of(runs) -> str:
+    """Where the runs' results came from, in words (:attr:`ssllib.engine.runs.Result.source`)."""
+    states = sorted({SOURCES.get(getattr(r, "source", "trained"), "trained now") for r in runs})
+    return states[0] if len(states) == 1 else "partly " + ", partly ".join(states)
+
+
 def training_summary(label: str, runs) -> str:
     """'<label>: 3 runs of 2 epochs, 2.9 min of training each (trained now)'; a teacher given
     as a checkpoint says so."""
@@ -101,9 +112,7 @@ def training_summary(label: str, runs) -> str:
         return f"{label}: given as the checkpoint {runs[0].path}, not trained here"
     seconds = sum(r.record["wall_time_s"] for r in runs) / len(runs)
     took = f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
-    fresh = [r.trained_now for r in runs]
-    state = "trained now" if all(fresh) else "loaded from checkpoints" if not any(fresh) else \
-        "partly loaded from checkpoints"
+    state = provenance_of(runs)
     epochs = runs[0].config.epochs
     return f"{label}: {len(runs)} run{'s' if len(runs) > 1 else ''} of {epochs} epoch{'s' if epochs > 1 else ''}, " \
            f"{took} of training each ({state})"

@@ -1,28 +1,21 @@
-"""The Caption-Matching chapter's experiment: the benchmark's domains, each representation of
-their images (pixels, frozen encoders, captions), and the retrieval scores of every direction,
-written to the ledger as one evaluation record per representation and seed."""
+"""The Caption-Matching chapter's experiment: the benchmark's domains, the foundations chapter's
+encoders, and each representation of the images (pixels, frozen encoders, captions, their
+fusion) as a run of the retrieval family (:mod:`ssllib.retrieval.pipeline`)."""
 from __future__ import annotations
 
-import hashlib
-import json
-import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 
 from ssllib.chapters.cdir import STAND_IN, domain_list
 from ssllib.data.base import ImageDataset
-from ssllib.engine.devices import pick_device
-from ssllib.engine.fingerprint import shared_code_fingerprint
-from ssllib.engine.ledger import environment, results_dir, write_record
-from ssllib.evaluate.frozen import raw_pixels
 from ssllib.retrieval import matching
-from ssllib.retrieval.captioners import HuggingFaceCaptioner, TemplateCaptioner, to_channels
-from ssllib.retrieval.captions import CaptionCache
+from ssllib.retrieval.config import RetrievalConfig
 from ssllib.retrieval.datasets import DomainImages, domainnet, fashion_mnist_domains, office_home
-from ssllib.selfsup.trainer import backbone_features
+from ssllib.retrieval.pipeline import Scored, caption_summary, evaluate, top_results
+from ssllib.retrieval.pipeline import fusion_sweep as fusion_sweep_of
+from ssllib.retrieval.representations import Context
 
 
 def load_benchmark(settings, test_set: ImageDataset | None = None) -> dict[str, DomainImages]:
@@ -65,105 +58,6 @@ def check_galleries(sets: dict[str, DomainImages]) -> None:
                              f"queries; raise images_per_domain (0 keeps every image) or drop the class")
 
 
-def as_dataset(images: DomainImages, like: ImageDataset) -> ImageDataset:
-    """A domain's images as the encoders' evaluation reads them: ``like``'s channels and
-    normalisation (the grayscale encoders see the mean of the three channels)."""
-    return ImageDataset(images.domain, "test", to_channels(images.images, like.channels), images.labels,
-                        images.classes, like.mean, like.std)
-
-
-def pixel_embeddings(sets: dict[str, DomainImages], channels: int, size: int) -> dict[str, torch.Tensor]:
-    """Each domain's pixels in ``channels`` channels at ``size`` px, flattened (the encoders'
-    input where there are encoders)."""
-    return {d: raw_pixels(DomainImages(d, to_channels(s.images, channels), s.labels, s.classes), size)
-            for d, s in sets.items()}
-
-
-def feature_embeddings(backbone, sets: dict[str, DomainImages], like: ImageDataset, size: int, cfg,
-                       device) -> dict[str, torch.Tensor]:
-    """Each domain's pooled features from a frozen backbone."""
-    return {d: backbone_features(backbone, as_dataset(s, like), size, cfg, device).cpu() for d, s in sets.items()}
-
-
-def stand_in(run, like: ImageDataset, size: int, second_guess: float) -> TemplateCaptioner:
-    """The stand-in captioner: a supervised run's backbone and classifier writing templates."""
-    model = run.model
-    return TemplateCaptioner(model.backbone, model.classifier, like.classes, like.mean, like.std, size, like.channels,
-                             name=run.run_id, second_guess=second_guess)
-
-
-def hugging_face(settings, device) -> HuggingFaceCaptioner:
-    return HuggingFaceCaptioner(settings.captioner, device, settings.caption_prompt or None,
-                                num_beams=settings.caption_beams, allow_download=settings.allow_download)
-
-
-@dataclass
-class Captioned:
-    """Each domain's captions and their sentence embeddings, and the cache's hits and misses."""
-
-    captions: dict[str, list[str]]
-    embeddings: dict[str, torch.Tensor]
-    hits: int = 0
-    misses: int = 0
-    seconds: float = 0.0
-
-
-def caption_domains(sets: dict[str, DomainImages], captioner, encode: Callable[[list[str]], torch.Tensor],
-                    cache_folder=None) -> Captioned:
-    """Caption every image (through the cache), then embed the distinct captions once."""
-    start = time.perf_counter()
-    cache = CaptionCache(cache_folder or results_dir() / "captions", captioner.name)
-    captions = {d: cache.captions(s.images, captioner) for d, s in sets.items()}
-    embeddings = {d: matching.embed_texts(c, encode).cpu() for d, c in captions.items()}
-    return Captioned(captions, embeddings, cache.hits, cache.misses, time.perf_counter() - start)
-
-
-@dataclass
-class Evaluation:
-    """One representation of one seed: its rows (one per direction) and its ledger record."""
-
-    method: str
-    seed: int | None
-    rows: list[dict]
-    record: dict = field(repr=False, default_factory=dict)
-
-
-def evaluate(method: str, seed: int | None, sets: dict[str, DomainImages], ks: Sequence[int], similarity, *,
-             settings=None, profile: str = "", described: dict | None = None,
-             write: bool = True) -> Evaluation:
-    """Score one representation in every direction and record it in the ledger (paper 'cdir')."""
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    start = time.perf_counter()
-    labels = {d: s.labels for d, s in sets.items()}
-    rows = matching.retrieval_rows(labels, [int(k) for k in ks], similarity)
-    wall = time.perf_counter() - start
-    metrics = {f"{r['query']}->{r['gallery']} {name}": {"value": r[name], "protocol": _protocol(name, sets, r)}
-               for r in rows for name in r if name not in ("query", "gallery")}
-    config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dict(settings or {}).items()}
-    identity = json.dumps({"method": method, "seed": seed, "config": config, **(described or {})}, sort_keys=True,
-                          default=str)
-    digest = hashlib.sha256((identity + shared_code_fingerprint("ssllib.evaluate.retrieval")).encode()).hexdigest()
-    record = {"run_id": f"cdir-{_slug(method)}-{config.get('benchmark', 'benchmark')}-s{seed}-{digest[:12]}",
-              "paper": "cdir", "kind": "evaluation", "method": method, "dataset": config.get("benchmark"),
-              "backbone": (described or {}).get("backbone"), "profile": profile, "epochs": None, "seed": seed,
-              "metrics": metrics, "config": {**config, **(described or {})},
-              "environment": environment(pick_device(config.get("device", "cpu"))), "wall_time_s": wall,
-              "started": started}
-    if write:
-        write_record(record)
-    return Evaluation(method, seed, [{"method": method, "seed": seed, **r} for r in rows], record)
-
-
-def _protocol(name: str, sets, row) -> dict:
-    return {"queries": len(sets[row["query"]]), "gallery": len(sets[row["gallery"]]),
-            "metric": "P@K micro-averaged, k_q = min(K, gallery images of the query's class)" if name.startswith("P@")
-            else "mAP over the whole ranked gallery", "split": "test images, no training"}
-
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
-
-
 def mean_over_directions(rows: list[dict], metrics: Sequence[str]) -> list[dict]:
     """One row per (method, seed): each metric's mean over the directions."""
     out: dict[tuple, dict] = {}
@@ -173,13 +67,6 @@ def mean_over_directions(rows: list[dict], metrics: Sequence[str]) -> list[dict]
         for m in metrics:
             out[key][m].append(r[m])
     return [{**v, **{m: sum(v[m]) / len(v[m]) for m in metrics}} for v in out.values()]
-
-
-def top_results(similarity: torch.Tensor, queries: Sequence[int], k: int) -> torch.Tensor:
-    """(len(queries), k) gallery indices of each query's best matches (ties in index order)."""
-    from ssllib.evaluate.retrieval import ranking
-
-    return ranking(similarity[list(queries)], k)
 
 
 PIXELS, SSL, SUPERVISED, CAPTIONS = "raw pixels", "MoCo-v2 features", "supervised features", "captions"
@@ -206,14 +93,14 @@ def foundations_encoders(settings) -> Encoders:
     trained here only if that chapter has not trained them already."""
     from ssllib.chapters.cdir import uses_encoders
     from ssllib.chapters.selfsup_experiments import train_seeds
-    from ssllib.selfsup.trainer import load_run_data
-
     if not uses_encoders(settings):
         return Encoders()
+    from ssllib.data import dataset_info, load_dataset
+
     cfg = settings.run_config(method="mocov2")
-    data = load_run_data(cfg)
-    out = Encoders(like=data.test, size=data.size, cfg=cfg)
-    common = dict(paper="foundations", profile=settings.profile, data=data)
+    out = Encoders(like=load_dataset(cfg.dataset, "test", cfg.data_root), size=cfg.image_size or
+                   dataset_info(cfg.dataset).image_size, cfg=cfg)
+    common = dict(paper="foundations", profile=settings.profile)
     if settings.image_encoder == "mocov2":
         out.mocov2 = train_seeds(cfg, settings.seed_list, **common)
     if settings.captioner == STAND_IN:
@@ -224,105 +111,110 @@ def foundations_encoders(settings) -> Encoders:
 
 @dataclass
 class Experiment:
-    """Every representation scored in every direction: ``rows`` (one per method, seed and
-    direction), the ledger ``evaluations``, each method's ``similarity`` per seed (for the
-    fusion sweep and the example queries) and the captions of each captioner seed."""
+    """Every representation of every seed, each a run of the retrieval family (scored, or read
+    from its record): ``scored[label][seed]``, their ``rows`` (one per method, seed and
+    direction), and the ``context`` that builds a representation's similarity when a new run,
+    the fusion sweep or the example figure needs it."""
 
+    scored: dict[str, dict]
     rows: list[dict]
-    evaluations: list[Evaluation]
-    similarity: dict[str, dict]
-    captioned: dict
-    captioners: dict
+    context: Context
+
+    def runs(self) -> list[Scored]:
+        return [s for per_seed in self.scored.values() for s in per_seed.values()]
 
 
-def run_experiment(settings, sets: dict[str, DomainImages], encoders: Encoders, text_encoder) -> Experiment:
+def retrieval_config(settings, method: str, seed, **options) -> RetrievalConfig:
+    return RetrievalConfig.from_dict(dict(
+        method=method, benchmark=settings.benchmark, benchmark_root=settings.benchmark_root, domains=settings.domains,
+        domainnet_classes=settings.domainnet_classes, benchmark_size=settings.benchmark_size,
+        images_per_domain=settings.images_per_domain, ks=tuple(settings.ks), seed=seed, device=settings.device,
+        allow_download=settings.allow_download, options=options))
+
+
+def run_experiment(settings, sets: dict[str, DomainImages], encoders: Encoders) -> Experiment:
     """Raw pixels, then per seed the MoCo-v2 features, the supervised features (with the
     stand-in), the captions and their fusion with the MoCo-v2 features at ``fusion_weight``.
 
-    A Hugging Face captioner has no seed (it is not trained here): its captions are one
-    evaluation, fused with each seed's image features."""
-    ks = [int(k) for k in settings.ks]
-    device = pick_device(settings.device)
-    described = {"domains": list(sets), "images": {d: len(s) for d, s in sets.items()},
-                 "text_encoder": settings.text_encoder}
-    evaluations, similarity = [], {}
+    A Hugging Face captioner has no seed (it is not trained here): its captions are one run,
+    fused with each seed's image features."""
+    from ssllib.retrieval.text import TextEncoder
 
-    def score(method, seed, sim, **extra):
-        similarity.setdefault(method, {})[seed] = sim
-        evaluations.append(evaluate(method, seed, sets, ks, sim, settings=settings, profile=settings.profile,
-                                    described={**described, **extra}))
+    text_encoder = []
+
+    def make_text_encoder():
+        if not text_encoder:
+            text_encoder.append(TextEncoder(settings.text_encoder, "cpu", settings.allow_download))
+        return text_encoder[0]
+
+    context = Context(encoders.like, encoders.size, encoders.cfg, make_text_encoder)
+    scored: dict[str, dict] = {}
+    common = dict(paper="cdir", profile=settings.profile)
+
+    def score(label, cfg, inputs=None, backbone=None):
+        scored.setdefault(label, {})[cfg.seed] = evaluate(cfg, sets, label, context, inputs, **common,
+                                                          described={"backbone": backbone})
+        return scored[label][cfg.seed]
 
     channels = encoders.like.channels if encoders.like is not None else 3
     pixel_size = encoders.size or min(settings.benchmark_size, 32)
-    score(PIXELS, None, matching.cosine_between(pixel_embeddings(sets, channels, pixel_size)),
-          pixels=f"{channels} channel(s) at {pixel_size} px")
+    score(PIXELS, retrieval_config(settings, "pixels", None, channels=channels, size=pixel_size))
+    caption_options = dict(captioner=settings.captioner, caption_prompt=settings.caption_prompt,
+                           caption_beams=settings.caption_beams, second_guess=settings.second_guess,
+                           text_encoder=settings.text_encoder)
     seeds = settings.seed_list
-    features = {}
     for seed, run in zip(seeds, encoders.mocov2):
-        features[seed] = feature_embeddings(run.backbone, sets, encoders.like, encoders.size, encoders.cfg, device)
-        score(SSL, seed, matching.cosine_between(features[seed]), encoder=run.run_id)
+        score(SSL, retrieval_config(settings, "image_features", seed), {"encoder": run},
+              f"MoCo-v2 {run.config.backbone} (width {run.config.width})")
     if settings.captioner == STAND_IN:
-        captioners = {seed: stand_in(run, encoders.like, encoders.size, settings.second_guess)
-                      for seed, run in zip(seeds, encoders.supervised)}
         for seed, run in zip(seeds, encoders.supervised):
-            own = feature_embeddings(run.backbone, sets, encoders.like, encoders.size, encoders.cfg, device)
-            score(SUPERVISED, seed, matching.cosine_between(own), encoder=run.run_id)
+            score(SUPERVISED, retrieval_config(settings, "image_features", seed), {"encoder": run},
+                  f"supervised {run.config.backbone} (width {run.config.width})")
+        for seed, run in zip(seeds, encoders.supervised):
+            score(CAPTIONS, retrieval_config(settings, "captions", seed, **caption_options), {"captioner": run})
     else:
-        captioners = {None: hugging_face(settings, device)}
-    captioned = {seed: caption_domains(sets, c, text_encoder.encode) for seed, c in captioners.items()}
-    for seed, c in captioned.items():
-        score(CAPTIONS, seed, matching.cosine_between(c.embeddings), captioner=captioners[seed].name)
-    for seed, image in features.items():
-        text = captioned[seed if seed in captioned else None].embeddings
-        w = settings.fusion_weight
-        score(fused_label(w), seed, fusion(text, image, w), captioner=captioners[seed if seed in captioners else None]
-              .name, fusion_weight=w)
-    rows = [row for e in evaluations for row in e.rows]
-    return Experiment(rows, evaluations, similarity, captioned, captioners)
-
-
-def fusion(text: dict[str, torch.Tensor], image: dict[str, torch.Tensor], weight: float):
-    """``similarity(a, b)`` of the late fusion w · captions + (1 − w) · image features."""
-    caption_sim, image_sim = matching.cosine_between(text), matching.cosine_between(image)
-    return lambda a, b: matching.fuse(caption_sim(a, b), image_sim(a, b), weight)
+        score(CAPTIONS, retrieval_config(settings, "captions", None, **caption_options))
+    w = settings.fusion_weight
+    for seed in scored.get(SSL, {}):
+        captions = scored[CAPTIONS].get(seed, scored[CAPTIONS].get(None))
+        score(fused_label(w), retrieval_config(settings, "fusion", seed, weight=w),
+              {"captions": captions.result, "image_features": scored[SSL][seed].result})
+    rows = [row for per_seed in scored.values() for s in per_seed.values() for row in s.rows()]
+    return Experiment(scored, rows, context)
 
 
 def fusion_sweep(experiment: Experiment, sets: dict[str, DomainImages], weights: Sequence[float],
                  metrics: Sequence[str] = ("mAP", "P@1")) -> dict[str, tuple]:
     """For each metric, (weights, values (seeds, weights)) of the fusion with each weight,
     averaged over directions, on every seed that has both captions and MoCo-v2 features (the
-    sweep is a figure, not a record)."""
-    labels = {d: s.labels for d, s in sets.items()}
-    out = {m: [] for m in metrics}
-    for seed in experiment.similarity.get(SSL, {}):
-        text = experiment.captioned[seed if seed in experiment.captioned else None].embeddings
-        image_sim = experiment.similarity[SSL][seed]
-        caption_sim = matching.cosine_between(text)
-        per_weight = {m: [] for m in metrics}
-        for w in weights:
-            rows = matching.retrieval_rows(labels, [1], lambda a, b: matching.fuse(caption_sim(a, b), image_sim(a, b),
-                                                                                  w))
-            for m in metrics:
-                per_weight[m].append(sum(r[m] for r in rows) / len(rows))
-        for m in metrics:
-            out[m].append(per_weight[m])
+    sweep is a figure, kept with each fusion run)."""
     import numpy as np
-    return {m: (np.asarray(weights, dtype=float), np.asarray(v)) for m, v in out.items() if v}
+
+    fused = [s for label, per_seed in experiment.scored.items() if label.startswith("captions + ")
+             for s in per_seed.values()]
+    sweeps = [fusion_sweep_of(s, sets, experiment.context, weights, metrics) for s in fused]
+    return {m: (np.asarray(weights, dtype=float), np.asarray([sweep[m] for sweep in sweeps])) for m in metrics
+            if sweeps}
 
 
 def caption_accuracy(experiment: Experiment, sets: dict[str, DomainImages]) -> list[dict]:
     """For the stand-in: per seed and domain, the share of captions whose first class is the
     image's own, and how many distinct captions the domain received."""
     rows = []
-    for seed, captioner in experiment.captioners.items():
-        if not isinstance(captioner, TemplateCaptioner):
+    for seed, scored in experiment.scored.get(CAPTIONS, {}).items():
+        summary = caption_summary(scored, sets, experiment.context)
+        if "names_class_first" not in summary:
             continue
-        for d, s in sets.items():
-            guess = captioner.probabilities(s.images).argmax(1)
-            rows.append({"seed": seed, "domain": d, "names its class first (%)":
-                         100.0 * float((guess == s.labels).float().mean()),
-                         "distinct captions": len(set(experiment.captioned[seed].captions[d]))})
+        for d in sets:
+            rows.append({"seed": seed, "domain": d, "names its class first (%)": summary["names_class_first"][d],
+                         "distinct captions": summary["distinct"][d]})
     return rows
+
+
+def caption_examples(experiment: Experiment, sets: dict[str, DomainImages]) -> dict[str, list[str]]:
+    """The first captions of each domain, from the first caption run."""
+    first = next(iter(experiment.scored[CAPTIONS].values()))
+    return caption_summary(first, sets, experiment.context)["examples"]
 
 
 def example_results(experiment: Experiment, sets: dict[str, DomainImages], query_domain: str, gallery_domain: str,
@@ -334,8 +226,8 @@ def example_results(experiment: Experiment, sets: dict[str, DomainImages], query
              "domain": query_domain}
     results = {}
     for method in methods:
-        sim = experiment.similarity[method]
-        chosen = sim[seed] if seed in sim else sim[None]
-        top = top_results(chosen(query_domain, gallery_domain), queries, k)
+        per_seed = experiment.scored[method]
+        chosen = per_seed[seed] if seed in per_seed else per_seed[None]
+        top = top_results(chosen, sets, experiment.context, query_domain, gallery_domain, queries, k)
         results[method] = {"images": g.images[top], "labels": g.labels[top], "domain": gallery_domain}
     return query, results

@@ -57,3 +57,15 @@ def patch_similarity(backbone, images: torch.Tensor) -> torch.Tensor:
     else:                                                                  # Swin: (N, H, W, D)
         grid = tokens
     return F.cosine_similarity(grid, pooled[:, None, None, :], dim=-1)
+
+
+def patch_similarity_of(run, batch: torch.Tensor) -> torch.Tensor:
+    """:func:`patch_similarity` of a trained run's backbone on the normalised ``batch`` (CPU),
+    kept with the run."""
+    from ssllib.engine.identity import state_digest
+
+    def compute():
+        backbone = run.model.backbone
+        with torch.no_grad():
+            return patch_similarity(backbone, batch.to(next(backbone.parameters()).device)).cpu()
+    return run.derived("patch-similarity", compute, key={"batch": state_digest(batch)[:12]})

@@ -14,7 +14,7 @@ from ssllib.chapters.spec import ChapterSpec, Settings, derive, resolve, run_par
 from ssllib.data import DatasetNotFound, require_dataset
 from ssllib.engine.params import Param, ParameterError
 from ssllib.mil.dnd import PARTITIONS
-from ssllib.mil.models import MIL_MODELS
+from ssllib.mil.models import aggregators
 
 BENCHMARKS = ("fashion_bags", "clam")
 
@@ -48,10 +48,10 @@ def check_wsi(settings) -> None:
     """Known aggregators, a bag size range that holds the witnesses, K no larger than the
     training slides, and the CLAM files where the benchmark is on disk."""
     models = model_list(settings)
-    unknown = [m for m in models if m not in MIL_MODELS]
+    unknown = [m for m in models if m not in aggregators()]
     if not models or unknown:
         raise ParameterError(f"mil_models names {unknown[0] if unknown else 'nothing'!r}; choose from "
-                             f"{', '.join(MIL_MODELS)} (comma-separated)")
+                             f"{', '.join(aggregators())} (comma-separated)")
     if settings.bag_min > settings.bag_max:
         raise ParameterError(f"bag_min={settings.bag_min} is larger than bag_max={settings.bag_max}")
     if settings.max_witnesses > settings.bag_min:

@@ -11,7 +11,7 @@ from ssllib.chapters.wsi import model_list
 from ssllib.mil.bags import Bags, read_clam, read_split
 from ssllib.mil.divide_and_distill import DnDResult, divide_and_distill
 from ssllib.mil.folds import stratified_folds
-from ssllib.mil.trainer import MILConfig
+from ssllib.mil.config import MILConfig
 
 
 @dataclass
@@ -39,37 +39,40 @@ def load_slides(settings) -> Slides:
                 bags.index_of(ids, f"{f.name} ({part})")
         return Slides(bags, folds)
     from ssllib.chapters.selfsup_experiments import train_seeds
-    from ssllib.data import load_dataset
-    from ssllib.engine.devices import pick_device
+    from ssllib.data import dataset_info, load_dataset
     from ssllib.mil.fashion_bags import make_bags
-    from ssllib.selfsup.trainer import backbone_features, load_run_data
+    from ssllib.selfsup.trainer import backbone_features
 
     cfg = settings.run_config(method="mocov2")
-    data = load_run_data(cfg)
-    encoder = train_seeds(cfg, [settings.first_seed], paper="foundations", profile=settings.profile, data=data)[0]
+    encoder = train_seeds(cfg, [settings.first_seed], paper="foundations", profile=settings.profile)[0]
     test = load_dataset(cfg.dataset, "test", cfg.data_root)
-    features = backbone_features(encoder.backbone, test, data.size, cfg, pick_device(cfg.device)).cpu()
+    size = cfg.image_size or dataset_info(cfg.dataset).image_size
+
+    def features():  # the encoder's weights are needed only where a MIL run trains
+        return backbone_features(encoder.model.backbone, test, size, cfg).cpu()
     generated = make_bags(features, test.labels, settings.bags_per_population, (settings.bag_min, settings.bag_max),
-                          settings.max_witnesses, seed=settings.first_seed)
+                          settings.max_witnesses, seed=settings.first_seed,
+                          source=f"{cfg.dataset} test features of {encoder.run_id}",
+                          source_setting=f"{cfg.dataset} test features of {encoder.record['setting']}")
     strata = generated.population * 2 + generated.bags.labels
     folds = stratified_folds(generated.bags, settings.folds, seed=settings.first_seed, strata=strata)
     return Slides(generated.bags, folds, generated, test.images, encoder)
 
 
 def configs(settings, model: str, fold: int) -> tuple[MILConfig, MILConfig]:
-    """(base and experts, student) configurations of ``model`` on ``fold``. Only the student's
-    carries ``dnd_temperature`` (the base model and the experts are trained with cross-entropy and
-    keep MILConfig's default, which they never use)."""
-    base = MILConfig(model=model, hidden=settings.hidden, dropout=settings.dropout,
-                     class_weighted=settings.class_weighted, epochs=settings.mil_epochs,
-                     batch_size=settings.bags_per_step, optimizer="adam", lr=settings.mil_lr,
-                     weight_decay=settings.mil_weight_decay,
-                     ce_weight=settings.ce_weight, base_weight=settings.base_weight,
-                     expert_weight=settings.expert_weight, student_init=settings.student_init,
-                     data=f"{settings.benchmark}|fold {fold}", seed=settings.first_seed, device=settings.device,
-                     log_every=10)
-    return base, base.replace(optimizer="sgd", lr=settings.student_lr, epochs=settings.student_epochs,
-                              temperature=settings.dnd_temperature)
+    """(base and experts, student) configurations of ``model`` on ``fold``: the base model and
+    the experts are the aggregator trained with cross-entropy; the student is method ``dnd``
+    with its own options (the aggregator, D&D's temperature, the loss weights, its start)."""
+    base = MILConfig.from_dict(dict(
+        method=model, hidden=settings.hidden, dropout=settings.dropout, class_weighted=settings.class_weighted,
+        epochs=settings.mil_epochs, batch_size=settings.bags_per_step, optimizer="adam", lr=settings.mil_lr,
+        weight_decay=settings.mil_weight_decay, data=f"{settings.benchmark}|fold {fold}", seed=settings.first_seed,
+        device=settings.device, log_every=10))
+    student = base.replace(method="dnd", optimizer="sgd", lr=settings.student_lr, epochs=settings.student_epochs,
+                           options=dict(aggregator=model, temperature=settings.dnd_temperature,
+                                        ce_weight=settings.ce_weight, base_weight=settings.base_weight,
+                                        expert_weight=settings.expert_weight, student_init=settings.student_init))
+    return base, student
 
 
 def run_all(settings, slides: Slides) -> dict[str, list[DnDResult]]:
@@ -99,3 +102,20 @@ def result_rows(results: dict[str, list[DnDResult]]) -> list[dict]:
                 rows.append({"model": LABELS[model], "method": f"{LABELS[model]} {method}", "seed": fold,
                              "AUC": m["test_auc"]["value"], "accuracy": m["test_accuracy"]["value"]})
     return rows
+
+
+def attention_maps(result, bags: Bags, index: list[int]) -> list:
+    """ABMIL's attention over the instances of the bags at ``index`` (one array per bag), from
+    the run's best-epoch weights; kept with the run."""
+    def compute() -> list:
+        from ssllib.mil.bags import pad
+
+        net = result.model.net.eval()
+        out = []
+        with torch.no_grad():
+            for i in index:
+                x, mask = pad([bags.features[i]])
+                out.append(net(x.to(next(net.parameters()).device), mask.to(next(net.parameters()).device))
+                           ["attention"][0].cpu().numpy())
+        return out
+    return result.derived("attention", compute, key={"bags": bags.setting_key, "index": [int(i) for i in index]})

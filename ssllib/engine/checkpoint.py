@@ -11,9 +11,10 @@ from typing import Any
 import torch
 
 
-# Where the book builder asks for a list of the runs a chapter's execution used: every checkpoint
-# read or written in the process (and its children) adds its run's folder name, and every record
-# written to the ledger its run id (an evaluation without a checkpoint), one a line.
+# Where the book builder asks for a list of the runs a chapter's execution used, one a line: every
+# run found, trained or measured in the process (and its children) adds its id, every artifact read
+# or written ``<run id>/artifacts/<name>``, and what happened to a run ``<outcome>:<run id>``
+# (trained, re-keyed, replaced, measured).
 USED_RUNS_ENV = "SSLLIB_RUNS_USED"
 
 
@@ -24,13 +25,8 @@ def note_run(run_id: str) -> None:
             f.write(run_id + "\n")
 
 
-def note_use(path: Path) -> None:
-    """Note the run whose folder holds checkpoint ``path`` (:func:`note_run`)."""
-    note_run(path.parent.name)
-
-
 def runs_used(listing: str | Path) -> list[str]:
-    """The run folder names in a list that :func:`note_use` wrote, sorted, each once."""
+    """The entries of a list that :func:`note_run` wrote, sorted, each once."""
     path = Path(listing)
     return sorted(set(path.read_text(encoding="utf-8").split())) if path.exists() else []
 
@@ -83,7 +79,6 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
     """``torch.save`` to a temporary file beside ``path``, then rename: a reader (or a crash)
     sees either the old checkpoint or the new one, never half of one."""
     atomic_write(Path(path), lambda f: torch.save(state, f))
-    note_use(Path(path))
 
 
 RUN_CHECKPOINT_HINT = "move it aside to start the run again from scratch, or restore a good copy"
@@ -105,7 +100,6 @@ def load_checkpoint(path: str | Path, map_location="cpu", hint: str = RUN_CHECKP
         raise CheckpointError(f"checkpoint {path} {what} ({type(err).__name__}); {hint}") from None
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {path} holds a {type(state).__name__}, not a dict of weights; {hint}")
-    note_use(path)
     return state
 
 

@@ -18,7 +18,8 @@ run depends on the modules that can change what it trains or measures:
 It does not depend on the code around runs (chapters, benchmarks, entry points, the registry,
 this module, the ledger, the review of finished runs, progress bars, the memory policy, how
 checkpoints are written and how parameters are checked: the checked values themselves are part
-of the run's identity), nor on other families. Keeping the set narrow is what lets a rebuild
+of the run's identity; how runs are named, found, stored, checked and re-keyed), nor on other
+families. Keeping the set narrow is what lets a rebuild
 reuse runs after an edit to a plot, a chapter helper or another method.
 """
 from __future__ import annotations
@@ -35,7 +36,9 @@ NOT_IN_CHAPTERS = {"book.py"}
 AROUND_RUNS_FOLDERS = ("chapters/", "bench/", "review/")
 AROUND_RUNS = {"book.py", "train.py", "__init__.py", "engine/fingerprint.py", "engine/registry.py",
                "engine/ledger.py", "engine/progress.py", "engine/launch.py", "engine/allocator.py",
-               "engine/checkpoint.py", "engine/params.py", "evaluate/transfer.py"}
+               "engine/checkpoint.py", "engine/params.py", "evaluate/transfer.py",
+               # how runs are named, found, kept, checked and re-keyed, not what one computes
+               "engine/identity.py", "engine/store.py", "engine/runs.py", "engine/verify.py", "engine/artifacts.py"}
 # Every family's folder, registered or still being written: a family is never imported by the
 # engine or by another family (DESIGN: arrows run downwards), so its code is in no other family's
 # runs. Registered families add theirs (``Family.folder``).

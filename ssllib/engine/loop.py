@@ -264,7 +264,13 @@ def restore_best(task: Task) -> None:
 def fit(task: Task, run: Run, retrain: bool = False, prefix_only: bool = False) -> Fitted:
     """Train ``task`` for ``run.config.epochs`` (resuming from the run's checkpoint), then
     write its record. With ``prefix_only``: train the first epoch only, from scratch, write
-    nothing, and return a record that holds just the ``prefix``."""
+    nothing, and return a record that holds just the ``prefix``. Gradients are on whatever the
+    caller's context (a run can be trained from within an evaluation under ``no_grad``)."""
+    with torch.enable_grad():
+        return _fit(task, run, retrain, prefix_only)
+
+
+def _fit(task: Task, run: Run, retrain: bool, prefix_only: bool) -> Fitted:
     cfg = run.config
     history: list[dict] = []
     start_epoch, started, prefix = 0, datetime.now(timezone.utc).isoformat(timespec="seconds"), None

@@ -43,6 +43,7 @@ from ssllib.engine.loop import Fitted, Run, Task, base_record, fit, restore_best
 
 VERIFY_ENV = "SSLLIB_VERIFY"   # '0' turns off the prefix check of predecessors (they are then retrained)
 REPLACED = "replaced:"         # marks, in the list of runs used, a record replaced during an execution
+OUTCOMES = ("trained:", "re-keyed:", "measured:", REPLACED)   # markers of what happened, not runs
 
 
 def say(message: str) -> None:
@@ -119,6 +120,7 @@ class Result:
         fitted = fit(task, run)
         self.record, self.source = fitted.record, "retrained"
         note_run(REPLACED + run.run_id)
+        note_run(f"trained:{run.run_id}")
         return task
 
     # small values kept with the run
@@ -181,6 +183,7 @@ def obtain(run: Run, retrain: bool = False) -> Result:
     task = run.make_task()
     fitted: Fitted = fit(task, run, retrain)
     note_run(run.run_id)
+    note_run(f"trained:{run.run_id}")
     return Result(run, fitted.record, "resumed" if resumed else "trained", task)
 
 
@@ -193,10 +196,33 @@ def _measure(run: Run) -> Result:
               "environment": environment(run.device, world_size()), "wall_time_s": time.perf_counter() - t0,
               "evaluation_s": time.perf_counter() - t0, "started": started,
               "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    carried_from = _carry_over(run, record)
+    if carried_from is not None:
+        record["rekeyed"] = [*carried_from.get("rekeyed", []), {
+            "from": carried_from["run_id"], "code": carried_from.get("code"),
+            "checked": "measured again: every metric equal", "date": record["finished"]}]
     if is_main_process():
         write_run_record(record, run)
     note_run(run.run_id)
+    note_run(f"measured:{run.run_id}")
     return Result(run, record, "measured")
+
+
+def _carry_over(run: Run, record: dict) -> dict | None:
+    """The predecessor (same setting) of an evaluation measured again with exactly its metrics,
+    whose artifacts are then kept for the new run (nothing they were computed from changed),
+    or None."""
+    for previous, folder in store.predecessors(run.key.setting, run.run_id, run.runs_dir):
+        if previous.get("kind") == "evaluation" and previous.get("metrics") == json.loads(
+                json.dumps(record["metrics"], default=str)):
+            artifacts = folder / store.ARTIFACTS
+            for path in sorted(artifacts.glob("*")) if artifacts.is_dir() else []:
+                target = run.run_dir / store.ARTIFACTS / path.name
+                if not target.exists():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(path, target)
+            return previous
+    return None
 
 
 def load_state_for_check(run: Run, folder: Path) -> dict | None:

@@ -34,15 +34,15 @@ def local_runs_dir() -> Path:
     return results_dir() / "runs"
 
 
-def committed_folders() -> Iterator[Path]:
-    """Every committed run folder (one that holds a record)."""
-    for record in sorted(papers_dir().glob(f"*/runs/*/*/{RECORD}")):
+def committed_folders(root: Path | None = None) -> Iterator[Path]:
+    """Every committed run folder (one that holds a record) under ``root`` (default :func:`papers_dir`)."""
+    for record in sorted((root or papers_dir()).glob(f"*/runs/*/*/{RECORD}")):
         yield record.parent
 
 
-def committed_folder(run_id: str) -> Path | None:
+def committed_folder(run_id: str, root: Path | None = None) -> Path | None:
     """The committed folder of ``run_id``, or None."""
-    found = sorted(papers_dir().glob(f"*/runs/*/{run_id}/{RECORD}"))
+    found = sorted((root or papers_dir()).glob(f"*/runs/*/{run_id}/{RECORD}"))
     return found[0].parent if found else None
 
 

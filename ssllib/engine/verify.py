@@ -137,6 +137,7 @@ def rekey(run: Run, record: dict, folder: Path, check: Check) -> Result:
             _link_or_copy(source_folder / "checkpoint.pt", run.checkpoint_path)
     write_run_record(new, run)
     note_run(run.run_id)
+    note_run(f"re-keyed:{run.run_id}")
     return Result(run, new, "re-keyed")
 
 

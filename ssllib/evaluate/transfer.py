@@ -2,31 +2,31 @@
 on its pooled feature, and train only that classifier on another dataset (with the benchmark's
 random crop and flip), reporting test top-1 after the last epoch.
 
-The probe is a run of the engine's loop like any other (resume, checkpoints, record), kept
-under ``results/runs/transfer-…`` and keyed by the network's run, the target dataset, the
-probe's recipe and the code, so a rebuild does not repeat it. The test split is read once,
-after the last epoch.
+The probe is a run of the engine like any other (found, resumed, checked or trained; its
+record kept with the book), identified by the network's run (an input), the target dataset,
+the probe's recipe and the code; the network's weights are loaded only when the probe must
+train. The test split is read once, after the last epoch.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ssllib.data.augment import ShiftFlipAugmentation, prepare_eval
-from ssllib.data.loader import TrainBatches, iterate_eval_batches
-from ssllib.engine.devices import uses_channels_last
-from ssllib.engine.fingerprint import shared_code_fingerprint
-from ssllib.engine.ledger import results_dir
-from ssllib.engine.loop import Run, Task, fit
+from ssllib.data.augment import ShiftFlipAugmentation
+from ssllib.data.loader import TrainBatches, eval_inputs
 from ssllib.engine.config import Configuration
+from ssllib.engine.devices import formatted, uses_channels_last
+from ssllib.engine.fingerprint import shared_code_fingerprint
+from ssllib.engine.identity import Input, run_key
+from ssllib.engine.loop import Run, Task
 from ssllib.engine.optim import build_optimizer
 from ssllib.engine.params import param_field as _p
+from ssllib.engine.predict import device_of, predict
+from ssllib.engine.runs import Result, obtain
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,7 @@ class LinearProbe(nn.Module):
 
     @torch.no_grad()
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        if uses_channels_last(self.network):
-            x = x.contiguous(memory_format=torch.channels_last)
+        (x,) = formatted((x,), uses_channels_last(self.network))
         return self.network(x)[0][-1].float()
 
     def forward(self, x, labels, epoch: int = 0, progress: float = 0.0, generator=None):
@@ -76,9 +75,8 @@ class LinearProbe(nn.Module):
 
 class TransferTask(Task):
     def __init__(self, network: nn.Module, train_set, test_set, recipe: TransferRecipe, label: str):
-        self.device = next(network.parameters()).device
+        self.device = device_of(network)
         self.train_set, self.test_set, self.recipe, self.label = train_set, test_set, recipe, label
-        self.was_training = network.training
         torch.manual_seed(recipe.seed)
         self.model = LinearProbe(network, train_set.num_classes).to(self.device)
         self.optimizer = build_optimizer(recipe, [self.model.head])
@@ -96,38 +94,34 @@ class TransferTask(Task):
 
         load_weights(self.model.head, state["head"], source)
 
-    @torch.no_grad()
     def final_metrics(self, history):
         test, size = self.test_set, self.recipe.size
-        correct = sum((self.model.head(self.model.features(prepare_eval(images, test.mean, test.std, size)))
-                       .argmax(1) == labels).sum().item()
-                      for images, labels in iterate_eval_batches(test, 512, self.device, size))
+        logits = predict(self.model, eval_inputs(test, size, self.device),
+                         forward=lambda x: self.model.head(self.model.features(x)))
+        correct = (logits.argmax(1).cpu() == test.labels.cpu()).sum().item()
         return {"test_top1": {"value": 100.0 * correct / len(test), "protocol": {
             "protocol": "linear transfer probe on the frozen network's pooled feature", "epoch": "last",
             "train": f"{test.name} train ({len(self.train_set)})", "test": f"{test.name} test ({len(test)})"}}}
 
 
-def transfer_probe(network: nn.Module, train_set, test_set, recipe: TransferRecipe = TransferRecipe(),
-                   label: str = "transfer probe", run_dir: Path | None = None, source: str = "") -> dict:
-    """Top-1 (%) on ``test_set`` of a linear classifier trained on the frozen ``network``'s
-    pooled features of ``train_set``: {'top1' (last epoch), 'history', 'record'}."""
-    blob = json.dumps({"network": source, "data": [train_set.name, len(train_set), test_set.name, len(test_set)],
-                       "recipe": recipe.identity()}, sort_keys=True)
-    code = shared_code_fingerprint(__name__)
-    digest = hashlib.sha256((blob + code).encode()).hexdigest()[:12]
-    run_dir = run_dir or results_dir() / "runs" / f"transfer-{source or 'network'}-{digest}"
-    was_training = network.training
-    task = TransferTask(network, train_set, test_set, recipe, label)
-    run = Run(recipe, run_dir.name, run_dir, code, task.device, None,
-              method="transfer_probe", dataset=train_set.name, ledger=False)
-    fitted = fit(task, run)
-    network.train(was_training)
-    return {"top1": fitted.record["metrics"]["test_top1"]["value"], "history": fitted.history,
-            "record": fitted.record}
+def transfer_probe(source, network: Callable[[], nn.Module], train_set, test_set,
+                   recipe: TransferRecipe = TransferRecipe(), label: str = "transfer probe", paper: str = "",
+                   profile: str = "", runs_dir=None, ledger_dir=None) -> Result:
+    """The probe of the network trained by run ``source`` (a Result, or anything with ``run_id``
+    and a ``record`` holding its ``setting``): top-1 (%) on ``test_set`` of a linear classifier
+    trained on the frozen network's pooled features of ``train_set``. ``network()`` gives the
+    network and is called only when the probe must train."""
+    data = {"train": [train_set.name, train_set.split, len(train_set)], "test": [test_set.name, test_set.split,
+                                                                              len(test_set)]}
+    setting = source.record.get("setting", source.run_id)
+    key = run_key(f"transfer-{source.run_id}", {**recipe.identity(), "data": data},
+                  shared_code_fingerprint(__name__), {"network": Input(source.run_id, setting)})
 
+    def make_task() -> TransferTask:
+        return TransferTask(network(), train_set, test_set, recipe, label)
 
-def remembered_transfer(run_id: str, network: nn.Module, train_set, test_set, recipe: TransferRecipe,
-                        label: str = "transfer probe") -> dict:
-    """:func:`transfer_probe` of the network trained by run ``run_id``, or its stored result
-    for the same run, data, recipe and code."""
-    return transfer_probe(network, train_set, test_set, recipe, label, source=run_id)
+    from ssllib.engine.devices import pick_device
+
+    run = Run(recipe, key, pick_device(getattr(source.config, "device", "auto")), make_task=make_task, paper=paper, profile=profile,
+              method="transfer probe", dataset=train_set.name, runs_dir=runs_dir, ledger_dir=ledger_dir)
+    return obtain(run)

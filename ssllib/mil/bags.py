@@ -34,9 +34,11 @@ class Bags:
     trained, never computes them)."""
 
     def __init__(self, features: list[torch.Tensor] | None, labels: torch.Tensor, ids: list[str], classes: list[str],
-                 source: str = "", instance_index: list[torch.Tensor] | None = None, table=None):
+                 source: str = "", instance_index: list[torch.Tensor] | None = None, table=None,
+                 source_setting: str | None = None):
         self._features, self.labels, self.ids, self.classes = features, labels, list(ids), list(classes)
         self.source, self.instance_index, self._table = source, instance_index, table
+        self.source_setting = source if source_setting is None else source_setting
         sizes = len(features) if features is not None else len(instance_index or [])
         if sizes != len(labels) or len(self.ids) != len(labels):
             raise ValueError(f"{sizes} bags, {len(labels)} labels and {len(self.ids)} ids")
@@ -48,10 +50,10 @@ class Bags:
 
     @classmethod
     def lazy(cls, table, instance_index: list[torch.Tensor], labels: torch.Tensor, ids: list[str], classes: list[str],
-             source: str) -> "Bags":
+             source: str, source_setting: str | None = None) -> "Bags":
         """Bags whose bag i holds rows ``instance_index[i]`` of ``table()`` (called once, when
         the features are first needed)."""
-        return cls(None, labels, ids, classes, source, instance_index, _Memo(table))
+        return cls(None, labels, ids, classes, source, instance_index, _Memo(table), source_setting)
 
     def _check(self, features) -> None:
         dims = {f.shape[1] for f in features if f.dim() == 2}
@@ -74,8 +76,14 @@ class Bags:
 
     @property
     def key(self) -> str:
-        """What the bags are, for run identities: their source and their ids, in order."""
+        """What the bags are, for run ids: their source and their ids, in order."""
         return hashlib.sha256("|".join([self.source, *self.ids]).encode()).hexdigest()[:12]
+
+    @property
+    def setting_key(self) -> str:
+        """What the bags are, for run settings: the setting of their source (an encoder run's
+        setting rather than its id, which changes with its code) and their ids."""
+        return hashlib.sha256("|".join([self.source_setting, *self.ids]).encode()).hexdigest()[:12]
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -101,9 +109,10 @@ class Bags:
         ids = [self.ids[i] for i in index]
         if self._features is None:
             return Bags(None, self.labels[index], ids, self.classes, self.source,
-                        [self.instance_index[i] for i in index], self._table)
+                        [self.instance_index[i] for i in index], self._table, self.source_setting)
         return Bags([self._features[i] for i in index], self.labels[index], ids, self.classes, self.source,
-                    None if self.instance_index is None else [self.instance_index[i] for i in index])
+                    None if self.instance_index is None else [self.instance_index[i] for i in index],
+                    source_setting=self.source_setting)
 
 
 class _Memo:

@@ -69,4 +69,4 @@ def inference_seconds(result: Result, bags: Bags, repeats: int = 3) -> float:
             predict_bags(net, bags)
             best = min(best, time.perf_counter() - t0)
         return best
-    return result.derived("inference-seconds", measure, key={"bags": bags.key, "repeats": repeats})
+    return result.derived("inference-seconds", measure, key={"bags": bags.setting_key, "repeats": repeats})

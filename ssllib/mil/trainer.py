@@ -79,7 +79,7 @@ def bag_outputs(result: Result, bags: Bags, what: str = "logits") -> torch.Tenso
     """The trained run's ``what`` ('logits' or 'embedding') of every bag of ``bags`` (CPU),
     kept with the run: a student that is found, not trained, never needs its teachers' weights."""
     return result.derived(f"bag-{what}", lambda: predict_bags(result.model.net, bags)[what].cpu(),
-                          key={"bags": bags.key})
+                          key={"bags": bags.setting_key})
 
 
 def slide_metrics(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
@@ -141,15 +141,18 @@ class MILTask(Task):
         return {"backbone": self.cfg.aggregator}
 
 
-def _data_key(train: Bags, val: Bags, test: Bags) -> str:
-    return hashlib.sha256(f"{train.key}|{val.key}|{test.key}".encode()).hexdigest()[:12]
+def _data_input(train: Bags, val: Bags, test: Bags) -> Input:
+    """The bags as an input of the run: their ids' key, and their settings' key."""
+    def digest(*keys):
+        return hashlib.sha256("|".join(keys).encode()).hexdigest()[:12]
+    return Input(digest(train.key, val.key, test.key), digest(train.setting_key, val.setting_key, test.setting_key))
 
 
 def run_key_for(cfg: MILConfig, train: Bags, val: Bags, test: Bags, start_from: Result | None = None,
                 teachers: Sequence[Result] = ()) -> RunKey:
     """The run's identity: its configuration, its bags, the runs it reads and its code."""
     uses = methods("mil")[cfg.aggregator].code if cfg.method == "dnd" else ()
-    inputs = {"bags": _data_key(train, val, test)}
+    inputs = {"bags": _data_input(train, val, test)}
     if start_from is not None:
         inputs["start"] = Input(start_from.run_id, start_from.record["setting"])
     for i, teacher in enumerate(teachers):

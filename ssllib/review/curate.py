@@ -1,23 +1,28 @@
-"""Commit the records of the runs that produced the committed chapters of one profile into
-``papers/<paper>/runs/<profile>/``, so the review chapter shows them on a fresh clone.
+"""Commit what the chapters of one profile used of their runs: each run's record and the
+artifacts its chapter read, under ``papers/<paper>/runs/<profile>/<run_id>/``, so that the
+chapters re-execute on a fresh clone without training and the review shows their numbers.
 
     python -m ssllib.review.curate cpu
 
-The book builder lists, in each executed chapter's metadata (``ssllib.runs``), every run that
-the execution trained or loaded, and every evaluation it recorded. Each paper's ``runs/<profile>/`` folder is rewritten to hold
-exactly the records of those runs, whichever paper's chapter used them (the caption chapter's
-encoders are the foundations chapter's runs, and are committed there): a run no committed
-chapter uses any more, such as one of a setting since changed, is dropped. Records of other
-profiles, and GPU runs committed beside it, are left alone.
+The book builder lists, in each executed chapter's metadata (``ssllib.runs``), every run the
+execution found, trained or measured, and every artifact it read or wrote (``<run>/artifacts/<name>``).
+The committed store of the profile is made to hold exactly those: a run or artifact no committed
+chapter uses any more (a setting since changed, code since changed) is removed, and a file is
+written only where its bytes change, so re-executing a chapter whose runs are unchanged leaves
+git clean. A run's record and artifacts come from this machine's results where it made them, and
+from the committed store otherwise (a run the chapter read as committed stays as it is). The
+book builder runs this after every chapter it executes at the ``cpu`` profile.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from pathlib import Path
 
-from ssllib.engine.checkpoint import write_json
-from ssllib.engine.ledger import ledger_dir, results_dir
+from ssllib.engine import store
+from ssllib.engine.checkpoint import atomic_write
+from ssllib.engine.runs import OUTCOMES, REPLACED
 from ssllib.review.published import PAPERS_DIR
 from ssllib.review.records import problem_with
 
@@ -25,8 +30,9 @@ BOOK_DIR = PAPERS_DIR.parent / "book"
 
 
 def chapter_runs(profile: str, book_dir: str | Path = BOOK_DIR) -> dict[str, list[str]]:
-    """``{chapter: run ids}`` of the chapters in ``book_dir`` last executed at ``profile``. A
-    chapter executed before the builder listed its runs is named, with the command that lists them."""
+    """``{chapter: entries}`` (run ids and ``<run>/artifacts/<name>``) of the chapters in
+    ``book_dir`` last executed at ``profile``. A chapter executed before the builder listed its
+    runs is named, with the command that lists them."""
     out = {}
     for path in sorted(Path(book_dir).glob("*.ipynb")):
         meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("ssllib", {})
@@ -39,55 +45,93 @@ def chapter_runs(profile: str, book_dir: str | Path = BOOK_DIR) -> dict[str, lis
     return out
 
 
-def _record_of(run_id: str, ledger: Path, runs: Path) -> dict | None:
-    """The ledger's record of ``run_id``, else the one in its run folder; None for a run that
-    writes no ledger record (a transfer probe: no paper)."""
-    for path in (ledger / f"{run_id}.json", runs / run_id / "record.json"):
-        if path.exists():
-            record = json.loads(path.read_text(encoding="utf-8"))
-            return record if record.get("paper") else None
-    raise FileNotFoundError(f"run {run_id} has no record on this machine (neither {ledger} nor {runs / run_id}); "
+def paper_of_chapter(chapter: str) -> str:
+    """The papers/ folder of a chapter: its name with dashes ('synco_vit' → 'synco-vit')."""
+    return chapter.replace("_", "-")
+
+
+def _write_if_changed(source: Path, target: Path) -> bool:
+    data = source.read_bytes()
+    if target.exists() and target.read_bytes() == data:
+        return False
+    atomic_write(target, lambda f: f.write(data))
+    return True
+
+
+def _source_folder(run_id: str, runs_dir: Path, replaced: set[str], papers: Path) -> Path:
+    """Where the run's files are taken from: this machine's results when it made them (or
+    replaced the committed record), else the committed store."""
+    local = runs_dir / run_id
+    committed = store.committed_folder(run_id, papers)
+    if (local / store.RECORD).exists() and (committed is None or run_id in replaced):
+        return local
+    if committed is not None:
+        return committed
+    raise FileNotFoundError(f"run {run_id} has no record on this machine ({local}) nor in the committed store; "
                             f"curate where the chapters were executed")
 
 
-def curate(profile: str, ledger: str | Path | None = None, papers_dir: str | Path = PAPERS_DIR,
-           book_dir: str | Path = BOOK_DIR, runs_dir: str | Path | None = None) -> dict[str, int]:
-    """Records committed per paper. A missing or unreadable record stops the copy, named, before
+def curate(profile: str, book_dir: str | Path = BOOK_DIR, runs_dir: str | Path | None = None,
+           papers_dir: str | Path | None = None) -> dict[str, int]:
+    """Runs committed per paper. A missing or unreadable record stops the copy, named, before
     any file changes."""
-    ledger = Path(ledger or ledger_dir())
-    runs_dir = Path(runs_dir or results_dir() / "runs")
-    chosen: dict[str, dict[str, dict]] = {}
-    for chapter, run_ids in chapter_runs(profile, book_dir).items():
-        for run_id in run_ids:
-            record = _record_of(run_id, ledger, runs_dir)
-            if record is None:
+    runs_dir = Path(runs_dir or store.local_runs_dir())
+    papers = Path(papers_dir or store.papers_dir())
+    entries = chapter_runs(profile, book_dir)
+    replaced = {e[len(REPLACED):] for used in entries.values() for e in used if e.startswith(REPLACED)}
+    plan: dict[str, dict] = {}     # run id → {"record", "source", "target", "artifacts"}
+    for chapter, used in entries.items():
+        for entry in used:
+            if entry.startswith(OUTCOMES):
                 continue
-            if (problem := problem_with(record)) is not None:
-                raise ValueError(f"the record of run {run_id} (used by {chapter}) {problem}")
-            if record["profile"] != profile:
-                continue  # a run of another profile that the chapter reads (none so far)
-            chosen.setdefault(record["paper"], {})[run_id] = record
-    copied = {}
-    for folder in sorted(Path(papers_dir).glob(f"*/runs/{profile}")):
-        chosen.setdefault(folder.parent.parent.name, {})
-    for paper, records in sorted(chosen.items()):
-        folder = Path(papers_dir) / paper / "runs" / profile
-        for run_id, record in records.items():
-            write_json(record, folder / f"{run_id}.json")
-        for old in folder.glob("*.json"):
-            if old.stem not in records:
-                old.unlink()
-        copied[paper] = len(records)
-    return copied
+            run_id, _, artifact = entry.partition(f"/{store.ARTIFACTS}/")
+            if run_id not in plan:
+                source = _source_folder(run_id, runs_dir, replaced, papers)
+                record = store.read_json(source / store.RECORD)
+                if (problem := problem_with({**record, "paper": record.get("paper") or paper_of_chapter(chapter),
+                                             "profile": record.get("profile") or profile})) is not None:
+                    raise ValueError(f"the record of run {run_id} (used by {chapter}) {problem}")
+                paper = record.get("paper") or paper_of_chapter(chapter)
+                plan[run_id] = {"source": source, "target": papers / paper / "runs" / profile / run_id,
+                                "artifacts": set()}
+            if artifact:
+                plan[run_id]["artifacts"].add(artifact)
+    written = 0
+    for run_id, item in plan.items():
+        source, target = item["source"], item["target"]
+        written += _write_if_changed(source / store.RECORD, target / store.RECORD)
+        # a run trained again during the execution keeps only the artifacts made from its new weights
+        places = [runs_dir / run_id] if run_id in replaced else [source, runs_dir / run_id]
+        item["artifacts"] = {n for n in item["artifacts"]
+                             if any((p / store.ARTIFACTS / (n + ".json")).exists() for p in places)}
+        for name in sorted(item["artifacts"]):
+            for suffix in (".json", ".npz"):
+                found = [p / store.ARTIFACTS / (name + suffix) for p in places
+                         if (p / store.ARTIFACTS / (name + suffix)).exists()]
+                if found:
+                    written += _write_if_changed(found[0], target / store.ARTIFACTS / (name + suffix))
+    kept = {item["target"].resolve() for item in plan.values()}
+    for folder in sorted(papers.glob(f"*/runs/{profile}/*")):
+        if folder.resolve() not in kept:
+            shutil.rmtree(folder) if folder.is_dir() else folder.unlink()
+    for item in plan.values():
+        wanted = {n + s for n in item["artifacts"] for s in (".json", ".npz")}
+        for path in sorted((item["target"] / store.ARTIFACTS).glob("*")):
+            if path.name not in wanted:
+                path.unlink()
+    counts: dict[str, int] = {}
+    for item in plan.values():
+        paper = item["target"].parent.parent.parent.name
+        counts[paper] = counts.get(paper, 0) + 1
+    return counts
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("profile", help="the profile whose chapters' runs to commit (cpu, paper, smoke)")
-    parser.add_argument("--ledger", help="the ledger folder (default: results/ledger)")
     args = parser.parse_args(argv)
-    for paper, n in curate(args.profile, args.ledger).items():
-        print(f"papers/{paper}/runs/{args.profile}/: {n} records")
+    for paper, n in sorted(curate(args.profile).items()):
+        print(f"papers/{paper}/runs/{args.profile}/: {n} runs")
 
 
 if __name__ == "__main__":

@@ -94,7 +94,8 @@ def read_records(committed: Iterable[str | Path] | None = None, local: str | Pat
         sources.append((Path(ledger_dir() if local in (None, True) else local), "local"))
     rows, problems, configs = [], [], {}
     for folder, where in sources:
-        paths = sorted(folder.rglob("*.json")) if where == "committed" else sorted(folder.glob("*.json"))
+        paths = sorted(p for p in folder.rglob("*.json") if "artifacts" not in p.relative_to(folder).parts) \
+            if where == "committed" else sorted(folder.glob("*.json"))
         for path in paths:
             shown = relative_to_repo(path)
             try:
