@@ -16,8 +16,12 @@ fields fill (missing ones take their defaults): a self-supervised run
 (``ssllib/selfsup/config.py``) or a distillation run (``ssllib/distill/config.py``). A method
 declared outside ssllib is loaded with ``--plugin`` (a module name or a .py file that calls
 ``ssllib.engine.registry.register_method``). Run it again after an interruption and it resumes
-from the last completed epoch; run it after it finished and it loads the result. The record's
-path is printed at the end.
+from the last completed epoch; run it after it finished (or when the book holds its record) and
+it reads the result; after a change of code it first checks the run's first epoch against the
+earlier run of the same setting and re-keys it when they are equal bit for bit
+(:mod:`ssllib.engine.verify`). The record's path is printed at the end. The whole-slide and
+retrieval families read other runs and data a configuration does not name: their chapters make
+their runs.
 """
 from __future__ import annotations
 
@@ -79,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         except USER_ERRORS as err:  # one sentence, no traceback: what is wrong and how to fix it
             parser.exit(1, f"python -m ssllib.train: {type(err).__name__}: {err}\n")
         if is_main_process():
-            print(result.run_dir / "record.json")
+            print(result.record_path)
     finally:
         shutdown()
     return 0

@@ -53,10 +53,21 @@ def load_slides(settings) -> Slides:
     generated = make_bags(features, test.labels, settings.bags_per_population, (settings.bag_min, settings.bag_max),
                           settings.max_witnesses, seed=settings.first_seed,
                           source=f"{cfg.dataset} test features of {encoder.run_id}",
-                          source_setting=f"{cfg.dataset} test features of {encoder.record['setting']}")
+                          source_setting=f"{cfg.dataset} test features of {encoder.record['setting']}",
+                          dim=feature_dim(cfg))
     strata = generated.population * 2 + generated.bags.labels
     folds = stratified_folds(generated.bags, settings.folds, seed=settings.first_seed, strata=strata)
     return Slides(generated.bags, folds, generated, test.images, encoder)
+
+
+def feature_dim(cfg) -> int:
+    """The width of an encoder's pooled features, from its architecture alone (no weights)."""
+    from ssllib.data import dataset_info
+    from ssllib.nets.registry import build_backbone
+
+    info = dataset_info(cfg.dataset)
+    return build_backbone(cfg.backbone, cfg.stem, cfg.width, info.channels, 1, cfg.image_size or info.image_size,
+                          ).feature_dim
 
 
 def configs(settings, model: str, fold: int) -> tuple[MILConfig, MILConfig]:

@@ -36,7 +36,7 @@ from ssllib.engine import store
 from ssllib.engine.artifacts import read_artifact, write_artifact
 from ssllib.engine.checkpoint import CheckpointError, load_checkpoint, note_run
 from ssllib.engine.distributed import is_main_process, world_size
-from ssllib.engine.fingerprint import PACKAGE, module_digest, normalised_code
+from ssllib.engine.fingerprint import module_digest, normalised_code
 from ssllib.engine.ledger import environment
 from ssllib.engine.loop import Fitted, Run, Task, base_record, fit, restore_best, trained_state_digest, \
     write_run_record
@@ -70,6 +70,12 @@ class Result:
     @property
     def run_dir(self) -> Path:
         return self.run.run_dir
+
+    @property
+    def record_path(self) -> Path:
+        """Where the record is kept: the run's committed folder, else its local one."""
+        folder = store.committed_folder(self.run_id) if self.source == "committed" else None
+        return (folder or self.run.run_dir) / store.RECORD
 
     @property
     def history(self) -> list[dict]:
@@ -141,11 +147,11 @@ class Result:
 
 
 def _code_of(function: Callable) -> str:
-    """The normalised code ``function`` is defined in: its module's, for a module of ssllib;
-    else its own source's (a function of a notebook)."""
+    """The normalised code ``function`` is defined in: its module's, for a function of a module
+    (ssllib's, or a script's); else its own source's (a function of a notebook)."""
     module = inspect.getmodule(function)
     path = Path(getattr(module, "__file__", "") or "")
-    if path.suffix == ".py" and path.resolve().is_relative_to(PACKAGE):
+    if path.suffix == ".py" and path.is_file():
         return module_digest(path.resolve())
     try:
         return hashlib.sha256(normalised_code(inspect.getsource(function).strip()).encode()).hexdigest()

@@ -35,9 +35,9 @@ class Bags:
 
     def __init__(self, features: list[torch.Tensor] | None, labels: torch.Tensor, ids: list[str], classes: list[str],
                  source: str = "", instance_index: list[torch.Tensor] | None = None, table=None,
-                 source_setting: str | None = None):
+                 source_setting: str | None = None, dim: int | None = None):
         self._features, self.labels, self.ids, self.classes = features, labels, list(ids), list(classes)
-        self.source, self.instance_index, self._table = source, instance_index, table
+        self.source, self.instance_index, self._table, self._dim = source, instance_index, table, dim
         self.source_setting = source if source_setting is None else source_setting
         sizes = len(features) if features is not None else len(instance_index or [])
         if sizes != len(labels) or len(self.ids) != len(labels):
@@ -50,10 +50,10 @@ class Bags:
 
     @classmethod
     def lazy(cls, table, instance_index: list[torch.Tensor], labels: torch.Tensor, ids: list[str], classes: list[str],
-             source: str, source_setting: str | None = None) -> "Bags":
+             source: str, source_setting: str | None = None, dim: int | None = None) -> "Bags":
         """Bags whose bag i holds rows ``instance_index[i]`` of ``table()`` (called once, when
-        the features are first needed)."""
-        return cls(None, labels, ids, classes, source, instance_index, _Memo(table), source_setting)
+        the features are first needed); ``dim``, the table's width, if known without it."""
+        return cls(None, labels, ids, classes, source, instance_index, _Memo(table), source_setting, dim)
 
     def _check(self, features) -> None:
         dims = {f.shape[1] for f in features if f.dim() == 2}
@@ -90,7 +90,12 @@ class Bags:
 
     @property
     def dim(self) -> int:
-        return self.features[0].shape[1]
+        return self._dim if self._features is None and self._dim else self.features[0].shape[1]
+
+    @property
+    def sizes(self) -> torch.Tensor:
+        """The number of instances of each bag (known without computing lazy features)."""
+        return torch.tensor([len(i) for i in (self.instance_index if self._features is None else self._features)])
 
     @property
     def num_classes(self) -> int:
@@ -109,7 +114,7 @@ class Bags:
         ids = [self.ids[i] for i in index]
         if self._features is None:
             return Bags(None, self.labels[index], ids, self.classes, self.source,
-                        [self.instance_index[i] for i in index], self._table, self.source_setting)
+                        [self.instance_index[i] for i in index], self._table, self.source_setting, self._dim)
         return Bags([self._features[i] for i in index], self.labels[index], ids, self.classes, self.source,
                     None if self.instance_index is None else [self.instance_index[i] for i in index],
                     source_setting=self.source_setting)

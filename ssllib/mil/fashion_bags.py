@@ -41,12 +41,13 @@ class GeneratedBags:
 
 def make_bags(features, labels: torch.Tensor, bags_per_population: int = 100,
               bag_sizes: tuple[int, int] = (8, 24), max_witnesses: int = 3, populations=POPULATIONS,
-              seed: int = 0, source: str = "", source_setting: str | None = None) -> GeneratedBags:
+              seed: int = 0, source: str = "", source_setting: str | None = None,
+              dim: int | None = None) -> GeneratedBags:
     """Bags of ``features`` rows as described above, labels balanced within each population.
     Which rows a bag holds depends on ``labels`` and ``seed`` only, so ``features`` may be a
     function that computes the (N, d) table, called only when the bags' features are first used;
     ``source`` names the table (the encoder run) in the bags' identity, ``source_setting`` in
-    their setting (the encoder run's setting)."""
+    their setting (the encoder run's setting); ``dim`` is the table's width, where known without it."""
     low, high = bag_sizes
     if not 1 <= max_witnesses <= low:
         raise ValueError(f"max_witnesses={max_witnesses} must be from 1 to the smallest bag size {low}")
@@ -81,7 +82,7 @@ def make_bags(features, labels: torch.Tensor, bags_per_population: int = 100,
     setting = (source if source_setting is None else source_setting) + recipe
     if callable(features):
         bags = Bags.lazy(features, instance_index, torch.tensor(bag_labels), ids, ["negative", "positive"],
-                         source + recipe, setting)
+                         source + recipe, setting, dim)
     else:
         bags = Bags([features[i].float() for i in instance_index], torch.tensor(bag_labels), ids,
                     ["negative", "positive"], source + recipe, instance_index, source_setting=setting)
