@@ -292,12 +292,12 @@ def build_chapters(paths: list[Path], force: bool, only: list[str]) -> list[Exec
             continue
         print(f"{path.stem}: executing ({reason}) …", flush=True)
         execution = execute(path)
-        curate("cpu")
+        curate("cpu", only={path.stem})
         if execution.count("replaced"):
             print(f"{path.stem}: {execution.count('replaced')} committed runs were trained again here; executing "
                   f"once more so that every number comes from their new records …", flush=True)
             again = execute(path)
-            curate("cpu")
+            curate("cpu", only={path.stem})
             execution = Execution(execution.seconds + again.seconds, execution.outcomes + again.outcomes, again.runs)
         print(f"{path.stem}: done in {execution.seconds / 60:.1f} min ({execution.summary()})", flush=True)
         done.append(execution)

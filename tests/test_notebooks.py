@@ -178,3 +178,19 @@ def test_papermill_documents_every_parameter(name):
     assert list(inferred) == ["profile", *CHAPTERS[name].params]
     for pname, info in inferred.items():
         assert info["help"].startswith(({"profile": PROFILE_PARAM, **CHAPTERS[name].params}[pname]).help[:30]), pname
+
+
+def test_status_names_what_a_chapter_used_that_is_not_committed(tmp_path, monkeypatch):
+    """A chapter whose runs or artifacts are not all committed would train on a fresh clone:
+    the status names them (what happened to a run is not a run)."""
+    monkeypatch.setenv("SSLLIB_PAPERS", str(tmp_path / "papers"))
+    run = tmp_path / "papers" / "foundations" / "runs" / "cpu" / "r1"
+    (run / "artifacts").mkdir(parents=True)
+    (run / "record.json").write_text("{}")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["ssllib"] = {"runs": ["r1", "r1/artifacts/a-1", "r2", "trained:r2"]}
+    path = tmp_path / "c.ipynb"
+    nbformat.write(nb, path)
+    assert book.committed_gaps(path) == ["r1/artifacts/a-1", "r2"]
+    (run / "artifacts" / "a-1.json").write_text("{}")
+    assert book.committed_gaps(path) == ["r2"]

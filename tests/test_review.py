@@ -303,3 +303,17 @@ def test_among_variants_with_as_many_seeds_the_comparison_takes_the_declared_def
                              "metric": "top-1", "value": [2.0, 1.0], "row": ["f:2", "f:3"]})
     pairs = review.agreement_pairs(reported, summary.reproduced(found), "dcd", found).set_index("method")
     assert pairs.loc["DCD", "ours"] == 60.0 and pairs.loc["DCD", "variant"] == "dcd_max_scale=10.0"
+
+
+def test_the_build_curates_past_the_runs_of_chapters_it_has_not_executed_yet(tmp_path):
+    """After executing one chapter the build commits its runs; another chapter that still names
+    runs of old code (stale, to be executed next) does not stop it, and loses its old records."""
+    papers, book, runs = tmp_path / "papers", tmp_path / "book", tmp_path / "runs"
+    _run(runs, _record("new", 0, 1.0))
+    _write(papers / "synco" / "runs" / "cpu", _record("old", 0, 1.0))         # the flat layout of old
+    _chapter(book, "foundations", "cpu", ["new"])
+    _chapter(book, "synco", "cpu", ["old-gone"])
+    with pytest.raises(FileNotFoundError, match="run old-gone has no record"):
+        curate.curate("cpu", book, runs, papers)
+    assert curate.curate("cpu", book, runs, papers, only={"foundations"}) == {"synco": 1}
+    assert not (papers / "synco" / "runs" / "cpu" / "old.json").exists()

@@ -136,10 +136,12 @@ def relation_rows(teacher, students: dict[str, list[Result]], data: DistillData,
     return rows
 
 
-def relation_distributions(result: Result, teacher, images: torch.Tensor, dataset, size: int):
-    """RRD's two distributions over its memory for a few images (uint8, N×C×H×W): returns
-    (p_T, p_S), each (N, K), computed as the loss computes them, with the run's trained heads
-    and final queue (eval-mode networks, no augmentation); kept with the run."""
+def relation_distributions(result: Result, teacher, images: torch.Tensor, dataset, size: int, shown: int = 3,
+                           k: int = 10) -> dict:
+    """RRD's two distributions over its memory for ``images`` (uint8, N×C×H×W), computed as the
+    loss computes them, with the run's trained heads and final queue (eval-mode networks, no
+    augmentation): ``p_t`` and ``p_s`` of the first ``shown`` images ((shown, K) each, for the
+    figure) and :func:`relation_agreement` over all N; kept with the run."""
     @torch.no_grad()
     def compute() -> dict:
         rrd = result.model.criterion
@@ -147,12 +149,13 @@ def relation_distributions(result: Result, teacher, images: torch.Tensor, datase
         h_s, h_t = (penultimate_features(net, images, dataset, size).to(memory.device)
                     for net in (result.model.student, teacher.model.student))
         z_s, z_t = F.normalize(rrd.embed_s(h_s), dim=1), F.normalize(rrd.embed_t(h_t), dim=1)
-        return {"p_t": F.softmax(z_t @ memory.t() / rrd.tau_t, dim=1).cpu().numpy(),
-                "p_s": F.softmax(z_s @ memory.t() / rrd.tau_s, dim=1).cpu().numpy()}
-    kept = result.derived("relation-distributions", compute,
+        p_t = F.softmax(z_t @ memory.t() / rrd.tau_t, dim=1).cpu().numpy()
+        p_s = F.softmax(z_s @ memory.t() / rrd.tau_s, dim=1).cpu().numpy()
+        return {"p_t": p_t[:shown], "p_s": p_s[:shown], "agreement": relation_agreement(p_t, p_s, k),
+                "entries": p_t.shape[1], "images": len(images)}
+    return result.derived("relation-distributions", compute,
                           key={"teacher": teacher.record["setting"], "images": len(images), "dataset": dataset.name,
-                               "size": size})
-    return kept["p_t"], kept["p_s"]
+                               "size": size, "shown": shown, "k": k})
 
 
 def check_transfer(settings) -> None:

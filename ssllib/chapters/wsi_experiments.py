@@ -11,7 +11,9 @@ from ssllib.chapters.wsi import model_list
 from ssllib.mil.bags import Bags, read_clam, read_split
 from ssllib.mil.divide_and_distill import DnDResult, divide_and_distill
 from ssllib.mil.folds import stratified_folds
+from ssllib.engine.registry import methods
 from ssllib.mil.config import MILConfig
+from ssllib.mil.models import aggregators
 
 
 @dataclass
@@ -100,7 +102,8 @@ def run_all(settings, slides: Slides) -> dict[str, list[DnDResult]]:
     return out
 
 
-LABELS = {"mean": "mean-MIL", "max": "max-MIL", "abmil": "ABMIL", "transmil": "TransMIL"}
+# Each aggregator's name in tables: its method's title (mean-MIL, max-MIL, ABMIL, TransMIL, …).
+LABELS = {name: methods("mil")[name].label for name in aggregators()}
 
 
 def result_rows(results: dict[str, list[DnDResult]]) -> list[dict]:

@@ -34,7 +34,7 @@ import torch
 
 from ssllib.engine import store
 from ssllib.engine.artifacts import read_artifact, write_artifact
-from ssllib.engine.checkpoint import CheckpointError, load_checkpoint, note_run
+from ssllib.engine.checkpoint import load_checkpoint, note_run
 from ssllib.engine.distributed import is_main_process, world_size
 from ssllib.engine.fingerprint import module_digest, normalised_code
 from ssllib.engine.ledger import environment
@@ -123,6 +123,7 @@ class Result:
                 shutil.move(str(path), str(path.with_suffix(".pt.other")))
                 task = run.make_task()
         say(f"{run.run_id}: its weights are needed and this machine has no finished checkpoint of it; training it")
+        shutil.rmtree(run.run_dir / store.ARTIFACTS, ignore_errors=True)   # made from other weights, if any
         fitted = fit(task, run)
         self.record, self.source = fitted.record, "retrained"
         note_run(REPLACED + run.run_id)
@@ -139,8 +140,6 @@ class Result:
         if found is not None:
             return read_artifact(found)
         value = compute()
-        if self.source == "retrained":   # the weights changed: values kept from the old ones are void
-            shutil.rmtree(self.run.run_dir / store.ARTIFACTS, ignore_errors=True)
         write_artifact(value, store.artifact_stem(self.run.run_dir, stem_name))
         note_run(f"{self.run_id}/{store.ARTIFACTS}/{stem_name}")
         return value
@@ -229,14 +228,3 @@ def _carry_over(run: Run, record: dict) -> dict | None:
                     shutil.copy2(path, target)
             return previous
     return None
-
-
-def load_state_for_check(run: Run, folder: Path) -> dict | None:
-    """The final checkpoint of a predecessor kept in ``folder`` on this machine, or None."""
-    path = folder / "checkpoint.pt"
-    if not path.exists():
-        return None
-    try:
-        return load_checkpoint(path, map_location=run.device)
-    except CheckpointError:
-        return None

@@ -56,14 +56,33 @@ def read_json(path: Path) -> Any:
 
 
 def find_record(run_id: str, local_root: Path | None = None) -> tuple[dict, Path] | None:
-    """(record, folder) of a finished run: committed first, then local; None if neither."""
-    folder = committed_folder(run_id)
-    if folder is None:
-        local = (local_root or local_runs_dir()) / run_id
-        folder = local if (local / RECORD).exists() else None
-    if folder is None:
+    """(record, folder) of a finished run, committed or local; None if neither. Where both
+    exist the committed one stands, unless the local one finished later (the run was trained
+    again here, and this machine's checkpoint is of that training)."""
+    found = []
+    for folder in (committed_folder(run_id), (local_root or local_runs_dir()) / run_id):
+        if folder is not None and (folder / RECORD).exists():
+            found.append((read_json(folder / RECORD), folder))
+    if not found:
         return None
-    return read_json(folder / RECORD), folder
+    return max(found, key=lambda pair: pair[0].get("finished", ""))
+
+
+_SETTINGS: dict[Path, tuple[tuple[int, int], str | None]] = {}   # record file → (its stat, its setting)
+
+
+def _setting_of(path: Path) -> str | None:
+    """The ``setting`` of the record at ``path``, read once while the file is unchanged."""
+    stat = path.stat()
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    cached = _SETTINGS.get(path)
+    if cached is None or cached[0] != stamp:
+        try:
+            setting = read_json(path).get("setting")
+        except (OSError, ValueError, AttributeError):
+            setting = None
+        _SETTINGS[path] = cached = (stamp, setting)
+    return cached[1]
 
 
 def predecessors(setting: str, run_id: str, local_root: Path | None = None) -> list[tuple[dict, Path]]:
@@ -74,13 +93,9 @@ def predecessors(setting: str, run_id: str, local_root: Path | None = None) -> l
     for folder in [*committed_folders(), *local]:
         if folder.name == run_id or folder.name in seen:
             continue
-        try:
-            record = read_json(folder / RECORD)
-        except (OSError, ValueError):
-            continue
-        if record.get("setting") == setting:
+        if _setting_of(folder / RECORD) == setting:
             seen.add(folder.name)
-            found.append((record, folder))
+            found.append((read_json(folder / RECORD), folder))
     return sorted(found, key=lambda pair: pair[0].get("finished", ""), reverse=True)
 
 

@@ -11,5 +11,6 @@ from ssllib.mil.config import MILConfig
 from ssllib.mil.trainer import train_mil
 
 register_family(Family("mil", MILConfig, train_mil, "mil/", standalone=False))
+importlib.import_module("ssllib.mil.pooling")   # the simplest aggregators first, in the order tables list them
 for info in pkgutil.iter_modules(package.__path__):
     importlib.import_module(f"{package.__name__}.{info.name}")

@@ -72,9 +72,11 @@ def _source_folder(run_id: str, runs_dir: Path, replaced: set[str], papers: Path
 
 
 def curate(profile: str, book_dir: str | Path = BOOK_DIR, runs_dir: str | Path | None = None,
-           papers_dir: str | Path | None = None) -> dict[str, int]:
+           papers_dir: str | Path | None = None, only: set[str] | None = None) -> dict[str, int]:
     """Runs committed per paper. A missing or unreadable record stops the copy, named, before
-    any file changes."""
+    any file changes; with ``only`` (chapter names: those just executed) a run of another
+    chapter that has no record anywhere is left out instead (that chapter is stale: executing it
+    makes its runs)."""
     runs_dir = Path(runs_dir or store.local_runs_dir())
     papers = Path(papers_dir or store.papers_dir())
     entries = chapter_runs(profile, book_dir)
@@ -86,7 +88,12 @@ def curate(profile: str, book_dir: str | Path = BOOK_DIR, runs_dir: str | Path |
                 continue
             run_id, _, artifact = entry.partition(f"/{store.ARTIFACTS}/")
             if run_id not in plan:
-                source = _source_folder(run_id, runs_dir, replaced, papers)
+                try:
+                    source = _source_folder(run_id, runs_dir, replaced, papers)
+                except FileNotFoundError:
+                    if only is None or chapter in only:
+                        raise
+                    continue
                 record = store.read_json(source / store.RECORD)
                 if (problem := problem_with({**record, "paper": record.get("paper") or paper_of_chapter(chapter),
                                              "profile": record.get("profile") or profile})) is not None:
@@ -94,7 +101,7 @@ def curate(profile: str, book_dir: str | Path = BOOK_DIR, runs_dir: str | Path |
                 paper = record.get("paper") or paper_of_chapter(chapter)
                 plan[run_id] = {"source": source, "target": papers / paper / "runs" / profile / run_id,
                                 "artifacts": set()}
-            if artifact:
+            if artifact and run_id in plan:
                 plan[run_id]["artifacts"].add(artifact)
     written = 0
     for run_id, item in plan.items():
