@@ -4,8 +4,6 @@ say where or how it runs, and the checked construction from plain values."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -15,12 +13,11 @@ from ssllib.engine.registry import Method
 from ssllib.engine.registry import method as find_method
 
 
-@dataclass(frozen=True)
-class Configuration(Optimisation):
-    """A run configuration: plain values, each field with its help line and constraints."""
+class PlainValues:
+    """What every run configuration (a frozen dataclass with ``method`` and ``options``) can do
+    with its values: give them as plain data, split off its identity, and be copied with changes."""
 
     NOT_IDENTITY: ClassVar[tuple[str, ...]] = ()  # settings that never change what a run computes
-    options: dict = field(default_factory=dict, metadata={"help": "the method's own options (its declaration)"})
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
@@ -29,9 +26,19 @@ class Configuration(Optimisation):
         """The fields that decide what the run computes (not where or how it runs)."""
         return {k: v for k, v in self.to_dict().items() if k not in self.NOT_IDENTITY}
 
-    def fingerprint(self, code: str = "") -> str:
-        """A short hash of the identity and of ``code`` (the fingerprint of the code it runs)."""
-        return hashlib.sha256((json.dumps(self.identity(), sort_keys=True) + code).encode()).hexdigest()[:12]
+    def replace(self, **changes):
+        """A copy with ``changes``, checked; a change of method starts from that method's default options."""
+        values = {**self.to_dict(), **changes}
+        if changes.get("method", self.method) != self.method and "options" not in changes:
+            values["options"] = {}
+        return type(self).from_dict(values)
+
+
+@dataclass(frozen=True)
+class Configuration(PlainValues, Optimisation):
+    """A run configuration: plain values, each field with its help line and constraints."""
+
+    options: dict = field(default_factory=dict, metadata={"help": "the method's own options (its declaration)"})
 
     @classmethod
     def checked(cls, values: dict[str, Any], params: dict[str, Param], family: str, default_method: str,

@@ -261,6 +261,29 @@ def restore_best(task: Task) -> None:
         task.selected_module().load_state_dict(task.best["weights"])
 
 
+def train_one_epoch(task: Task, run: Run, epoch: int, bar) -> dict:
+    """One epoch of ``task``: its steps on the epoch's own random streams, then the epoch's
+    history entry (the learning rate, the means of the step metrics and their trace)."""
+    cfg = run.config
+    steps = len(task.batches)
+    total_steps = steps * cfg.epochs
+    task.model.train()
+    data_order = epoch_generator(cfg.seed, epoch, 0, torch.device("cpu"))
+    augmentation = epoch_generator(cfg.seed, epoch, 1, run.device)
+    epoch_meter = EpochMeter()
+    for step, (images, labels, index) in enumerate(task.batches.epoch(data_order, with_index=True)):
+        global_step = epoch * steps + step
+        set_lr(task.optimizer, learning_rate(cfg, global_step, steps))
+        inputs = task.inputs(images, labels, index, augmentation)
+        epoch_meter.add(optimise(task.model, task.optimizer, inputs, run.device, run.dtype, epoch,
+                                 global_step / total_steps, augmentation, cfg.grad_clip))
+        if (step + 1) % cfg.log_every == 0 or step + 1 == steps:
+            epoch_meter.log_point(global_step + 1, epoch, step, run.checkpoint_path, bar, steps)
+    entry = {"epoch": epoch + 1, "lr": task.optimizer.param_groups[0]["lr"], **epoch_meter.epoch_means(steps)}
+    average_batch_norm_statistics(task.model)  # as one process with bn_splits = processes keeps them
+    return entry
+
+
 def fit(task: Task, run: Run, retrain: bool = False, prefix_only: bool = False) -> Fitted:
     """Train ``task`` for ``run.config.epochs`` (resuming from the run's checkpoint), then
     write its record. With ``prefix_only``: train the first epoch only, from scratch, write
@@ -282,24 +305,10 @@ def _fit(task: Task, run: Run, retrain: bool, prefix_only: bool) -> Fitted:
         task.best, prefix = state.get("best"), state.get("prefix")
 
     steps = len(task.batches)
-    total_steps = steps * cfg.epochs
-    bar = progress.bar(total_steps, task.label, initial=start_epoch * steps)
+    bar = progress.bar(steps * cfg.epochs, task.label, initial=start_epoch * steps)
     for epoch in range(start_epoch, cfg.epochs):
-        task.model.train()
         t0 = time.perf_counter()
-        order_gen = epoch_generator(cfg.seed, epoch, 0, torch.device("cpu"))
-        aug_gen = epoch_generator(cfg.seed, epoch, 1, run.device)
-        meter = EpochMeter()
-        for step, (images, labels, index) in enumerate(task.batches.epoch(order_gen, with_index=True)):
-            global_step = epoch * steps + step
-            set_lr(task.optimizer, learning_rate(cfg, global_step, steps))
-            inputs = task.inputs(images, labels, index, aug_gen)
-            meter.add(optimise(task.model, task.optimizer, inputs, run.device, run.dtype, epoch,
-                               global_step / total_steps, aug_gen, cfg.grad_clip))
-            if (step + 1) % cfg.log_every == 0 or step + 1 == steps:
-                meter.log_point(global_step + 1, epoch, step, run.checkpoint_path, bar, steps)
-        entry = {"epoch": epoch + 1, "lr": task.optimizer.param_groups[0]["lr"], **meter.epoch_means(steps)}
-        average_batch_norm_statistics(task.model)  # as one process with bn_splits = processes keeps them
+        entry = train_one_epoch(task, run, epoch, bar)
         task.after_epoch(epoch, entry)
         _select(task, epoch, entry)
         entry["seconds"] = time.perf_counter() - t0

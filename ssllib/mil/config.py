@@ -2,7 +2,6 @@
 an expert, or the Divide-and-Distill student)."""
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,20 +41,10 @@ class MILConfig(Configuration):
             spec.check(cfg)
         return cfg
 
-    def replace(self, **changes) -> "MILConfig":
-        """A copy with ``changes`` (checked); a change of method starts from its default options."""
-        values = {**self.to_dict(), **changes}
-        if changes.get("method", self.method) != self.method and "options" not in changes:
-            values["options"] = {}
-        return MILConfig.from_dict(values)
-
     @property
     def aggregator(self) -> str:
         """The MIL model the run trains: its method, or the D&D student's ``aggregator`` option."""
         return self.options.get("aggregator", self.method)
-
-    def as_plain(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 MIL_PARAMS = dataclass_params(MILConfig, skip=("options",))

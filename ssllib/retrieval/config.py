@@ -4,10 +4,10 @@ recorded and kept like a trained run, whose inputs are the runs it reads (an enc
 captioner's classifier, the two runs a fusion combines)."""
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ssllib.engine.config import PlainValues
 from ssllib.engine.params import check_all, dataclass_params
 from ssllib.engine.params import param_field as _p
 from ssllib.engine.registry import method as find_method
@@ -16,7 +16,7 @@ BENCHMARKS = ("fashion_mnist", "office_home", "domainnet")
 
 
 @dataclass(frozen=True)
-class RetrievalConfig:
+class RetrievalConfig(PlainValues):
     NOT_IDENTITY: ClassVar[tuple[str, ...]] = ("device", "benchmark_root", "allow_download")
 
     method: str = _p("pixels", "the representation: pixels, image_features, captions or fusion")
@@ -32,12 +32,6 @@ class RetrievalConfig:
     allow_download: bool = _p(False, "let a named captioner or text encoder be fetched from the hub")
     options: dict = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
-
-    def identity(self) -> dict[str, Any]:
-        return {k: v for k, v in self.to_dict().items() if k not in self.NOT_IDENTITY}
-
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RetrievalConfig":
         values = dict(values)
@@ -45,12 +39,6 @@ class RetrievalConfig:
         checked = check_all(RETRIEVAL_PARAMS, values, "a retrieval run configuration")
         spec = find_method(checked.get("method", "pixels"), "retrieval")
         return cls(**checked, options=spec.complete_options(dict(options)))
-
-    def replace(self, **changes) -> "RetrievalConfig":
-        values = {**self.to_dict(), **changes}
-        if changes.get("method", self.method) != self.method and "options" not in changes:
-            values["options"] = {}
-        return RetrievalConfig.from_dict(values)
 
     @property
     def domain_list(self) -> list[str]:

@@ -86,13 +86,6 @@ class RunConfig(Configuration):
             spec.check(cfg)
         return cfg
 
-    def replace(self, **changes) -> "RunConfig":
-        """A copy with ``changes``; a change of method starts from that method's default options."""
-        values = {**self.to_dict(), **changes}
-        if changes.get("method", self.method) != self.method and "options" not in changes:
-            values["options"] = {}
-        return RunConfig.from_dict(values)
-
     def validate(self) -> None:
         """Checks that involve more than one field."""
         if self.lr is None:
