@@ -41,7 +41,8 @@ from pathlib import Path
 import nbformat
 
 from ssllib.engine.fingerprint import PACKAGE, code_fingerprint, module_digest
-from ssllib.engine.runs import OUTCOMES, REPLACED
+from ssllib.engine.ledger import results_dir
+from ssllib.engine.runs import LOG_ENV, OUTCOMES, REPLACED
 
 ROOT = Path(__file__).resolve().parent.parent
 CELL_TIMEOUT = 3600  # seconds: a cell may hold several training runs
@@ -200,6 +201,9 @@ def execute(path: Path, profile: str = "cpu") -> Execution:
     os.environ[USED_RUNS_ENV] = used.name
     os.environ["SSLLIB_PROFILE"] = profile
     os.environ.setdefault("SSLLIB_PROGRESS", "off")
+    # what the engine decides about each run goes to a log, not into the chapter's outputs
+    os.environ.setdefault("SSLLIB_QUIET", "1")
+    os.environ.setdefault(LOG_ENV, str(results_dir() / "logs" / f"build-{path.stem}.log"))
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     start = time.perf_counter()
     try:
@@ -278,8 +282,9 @@ def status(paths: list[Path]) -> list[tuple[str, str | None, list[str]]]:
 
 def build_chapters(paths: list[Path], force: bool, only: list[str]) -> list[Execution]:
     """Execute the stale (or all, or the named) chapters in book order, committing what each
-    used of its runs; a chapter whose committed run had to be trained again is executed once
-    more, so every number it prints comes from the same record."""
+    used of its runs; a chapter that trained, re-keyed or measured a run is executed once more
+    from the committed records, so every number it prints comes from them and it reads as any
+    clone's re-execution reads."""
     from ssllib.review.curate import curate
 
     done = []
@@ -293,13 +298,17 @@ def build_chapters(paths: list[Path], force: bool, only: list[str]) -> list[Exec
         print(f"{path.stem}: executing ({reason}) …", flush=True)
         execution = execute(path)
         curate("cpu", only={path.stem})
-        if execution.count("replaced"):
-            print(f"{path.stem}: {execution.count('replaced')} committed runs were trained again here; executing "
-                  f"once more so that every number comes from their new records …", flush=True)
+        if execution.outcomes:
+            # Executed once more from what was just committed: every number then comes from the records a
+            # clone reads (a committed run trained again here has a new one), and the committed chapter
+            # says what any re-execution says (its runs read, not trained).
+            print(f"{path.stem}: {len(execution.outcomes)} runs were trained, re-keyed or measured; executing once "
+                  f"more from their committed records …", flush=True)
             again = execute(path)
             curate("cpu", only={path.stem})
             execution = Execution(execution.seconds + again.seconds, execution.outcomes + again.outcomes, again.runs)
-        print(f"{path.stem}: done in {execution.seconds / 60:.1f} min ({execution.summary()})", flush=True)
+        print(f"{path.stem}: done in {execution.seconds / 60:.1f} min ({execution.summary()}; the engine's log: "
+              f"{shown(results_dir() / 'logs' / f'build-{path.stem}.log')})", flush=True)
         done.append(execution)
     return done
 

@@ -19,6 +19,7 @@ with the run, so that a re-execution reads them instead of needing the weights.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
@@ -46,10 +47,43 @@ REPLACED = "replaced:"         # marks, in the list of runs used, a record repla
 OUTCOMES = ("trained:", "re-keyed:", "measured:", REPLACED)   # markers of what happened, not runs
 
 
+LOG_ENV = "SSLLIB_LOG"         # a file every line of :func:`say` is appended to (the book builder sets one)
+
+
 def say(message: str) -> None:
-    """A line on stderr for what the engine decides about a run (found, re-keyed, retrained)."""
-    if is_main_process() and os.environ.get("SSLLIB_QUIET") != "1":
+    """A line on stderr for what the engine decides about a run (checked, re-keyed, trained
+    again), unless ``$SSLLIB_QUIET`` is 1; also appended to ``$SSLLIB_LOG`` where set."""
+    if not is_main_process():
+        return
+    if os.environ.get("SSLLIB_QUIET") != "1":
         print(message, file=sys.stderr, flush=True)
+    if log := os.environ.get(LOG_ENV):
+        Path(log).parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} {message}\n")
+
+
+# The artifacts read while a run's task is built: what its training consumes of other runs (a
+# D&D student's teacher logits). Its record lists them (``consumed``), so that they are kept with
+# the book while the run is, although a chapter that finds the run never reads them again.
+_CONSUMING: list[list[str]] = []
+
+
+@contextlib.contextmanager
+def _consuming():
+    read: list[str] = []
+    _CONSUMING.append(read)
+    try:
+        yield read
+    finally:
+        _CONSUMING.pop()
+
+
+def build_task(run: Run) -> tuple[Task, list[str]]:
+    """``run.make_task()`` and the artifacts (of other runs) building it read."""
+    with _consuming() as read:
+        task = run.make_task()
+    return task, sorted(set(read))
 
 
 class Result:
@@ -105,7 +139,7 @@ class Result:
         run = self.run
         if run.make_task is None:
             raise ValueError(f"run {run.run_id} is an evaluation: it has no model")
-        task = run.make_task()
+        task, consumed = build_task(run)
         path = run.checkpoint_path
         if path.exists():
             state = load_checkpoint(path, map_location=run.device)
@@ -121,11 +155,11 @@ class Result:
                 say(f"{run.run_id}: the checkpoint on this machine is another training of this run than its "
                     f"record; the run is trained again so that its weights and its record agree")
                 shutil.move(str(path), str(path.with_suffix(".pt.other")))
-                task = run.make_task()
+                task, consumed = build_task(run)
         say(f"{run.run_id}: its weights are needed and this machine has no finished checkpoint of it; training it")
         shutil.rmtree(run.run_dir / store.ARTIFACTS, ignore_errors=True)   # made from other weights, if any
         fitted = fit(task, run)
-        self.record, self.source = fitted.record, "retrained"
+        self.record, self.source = with_consumed(fitted.record, consumed, run), "retrained"
         note_run(REPLACED + run.run_id)
         note_run(f"trained:{run.run_id}")
         return task
@@ -136,12 +170,15 @@ class Result:
         read back, instead of computed, while the run, ``key`` (JSON values: what else the
         value depends on) and the code of ``compute`` are unchanged."""
         stem_name = f"{name}-{_artifact_key(compute, key)}"
+        entry = f"{self.run_id}/{store.ARTIFACTS}/{stem_name}"
+        for read in _CONSUMING:
+            read.append(entry)
         found = store.find_artifact(self.run_id, stem_name, self.run.runs_dir, committed=self.source != "retrained")
         if found is not None:
             return read_artifact(found)
         value = compute()
         write_artifact(value, store.artifact_stem(self.run.run_dir, stem_name))
-        note_run(f"{self.run_id}/{store.ARTIFACTS}/{stem_name}")
+        note_run(entry)
         return value
 
 
@@ -185,11 +222,20 @@ def obtain(run: Run, retrain: bool = False) -> Result:
         if result is not None:
             return result
     resumed = run.checkpoint_path.exists() and not retrain
-    task = run.make_task()
+    task, consumed = build_task(run)
     fitted: Fitted = fit(task, run, retrain)
     note_run(run.run_id)
     note_run(f"trained:{run.run_id}")
-    return Result(run, fitted.record, "resumed" if resumed else "trained", task)
+    return Result(run, with_consumed(fitted.record, consumed, run), "resumed" if resumed else "trained", task)
+
+
+def with_consumed(record: dict, consumed: list[str], run: Run) -> dict:
+    """``record`` listing the artifacts of other runs its training read (written again where
+    there are any)."""
+    if consumed and is_main_process():
+        record = {**record, "consumed": consumed}
+        write_run_record(record, run)
+    return record
 
 
 def _measure(run: Run) -> Result:

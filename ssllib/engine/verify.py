@@ -21,7 +21,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from ssllib.engine.checkpoint import load_checkpoint, note_run
 from ssllib.engine.distributed import world_size
 from ssllib.engine.ledger import device_name
 from ssllib.engine.loop import Run, fit, restore_best, trained_state_digest, write_run_record
-from ssllib.engine.runs import Result, say
+from ssllib.engine.runs import Result, build_task, say
 
 
 @dataclass
@@ -41,6 +41,7 @@ class Check:
     checked: str         # what was compared
     why: str = ""        # what differed, when not equal
     seconds: float = 0.0
+    consumed: list = field(default_factory=list)   # the artifacts of other runs its task read
 
 
 def _threads(n: int):
@@ -75,7 +76,7 @@ def check_prefix(run: Run, record: dict, folder: Path) -> Check:
                                        f"process(es), this run on {world_size()} {run.device.type}")
     t0 = time.perf_counter()
     with _threads(prefix["threads"]):
-        task = run.make_task()
+        task, consumed = build_task(run)
         now = fit(task, run, prefix_only=True).record["prefix"]
     checked = f"epoch 1's history entry and trained-state sha256 on {prefix['threads']} thread(s)"
     if now["entry"] != prefix["entry"]:
@@ -100,7 +101,7 @@ def check_prefix(run: Run, record: dict, folder: Path) -> Check:
         if metrics != record["metrics"]:
             return Check(False, checked, "metrics " + _first_difference(record["metrics"], metrics),
                          time.perf_counter() - t0)
-    return Check(True, checked, seconds=time.perf_counter() - t0)
+    return Check(True, checked, seconds=time.perf_counter() - t0, consumed=consumed)
 
 
 def _local_checkpoint(run_id: str, folder: Path, run: Run) -> dict | None:
@@ -129,6 +130,9 @@ def rekey(run: Run, record: dict, folder: Path, check: Check) -> Result:
              "on": device_name(run.device), "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     new = {**record, "run_id": run.run_id, "code": run.code, "inputs": run.key.inputs,
            "rekeyed": [*record.get("rekeyed", []), entry]}
+    new.pop("consumed", None)
+    if check.consumed:
+        new["consumed"] = check.consumed
     for source_folder in (folder, Path(run.runs_dir or store.local_runs_dir()) / old):
         artifacts = source_folder / store.ARTIFACTS
         for path in sorted(artifacts.glob("*")) if artifacts.is_dir() else []:

@@ -5,7 +5,9 @@ chapters re-execute on a fresh clone without training and the review shows their
     python -m ssllib.review.curate cpu
 
 The book builder lists, in each executed chapter's metadata (``ssllib.runs``), every run the
-execution found, trained or measured, and every artifact it read or wrote (``<run>/artifacts/<name>``).
+execution found, trained or measured, and every artifact it read or wrote (``<run>/artifacts/<name>``);
+a run's record lists the artifacts of other runs its training read (``consumed``: a D&D
+student's teacher logits), which are kept with it.
 The committed store of the profile is made to hold exactly those: a run or artifact no committed
 chapter uses any more (a setting since changed, code since changed) is removed, and a file is
 written only where its bytes change, so re-executing a chapter whose runs are unchanged leaves
@@ -82,8 +84,13 @@ def curate(profile: str, book_dir: str | Path = BOOK_DIR, runs_dir: str | Path |
     entries = chapter_runs(profile, book_dir)
     replaced = {e[len(REPLACED):] for used in entries.values() for e in used if e.startswith(REPLACED)}
     plan: dict[str, dict] = {}     # run id → {"record", "source", "target", "artifacts"}
-    for chapter, used in entries.items():
-        for entry in used:
+    for chapter, listed in entries.items():
+        used, seen = list(listed), set()
+        while used:                    # what the chapter used, and what training those runs consumed
+            entry = used.pop(0)
+            if entry in seen:
+                continue
+            seen.add(entry)
             if entry.startswith(OUTCOMES):
                 continue
             run_id, _, artifact = entry.partition(f"/{store.ARTIFACTS}/")
@@ -101,6 +108,7 @@ def curate(profile: str, book_dir: str | Path = BOOK_DIR, runs_dir: str | Path |
                 paper = record.get("paper") or paper_of_chapter(chapter)
                 plan[run_id] = {"source": source, "target": papers / paper / "runs" / profile / run_id,
                                 "artifacts": set()}
+                used.extend(record.get("consumed", []))
             if artifact and run_id in plan:
                 plan[run_id]["artifacts"].add(artifact)
     written = 0
