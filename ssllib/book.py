@@ -31,6 +31,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -152,21 +153,32 @@ def stale_reason(path: Path) -> str | None:
     return None
 
 
+STYLER_ID = re.compile(r"\bT_[0-9a-f]{5}(?=[_\"\s])")    # pandas Styler's random table id
+OBJECT_AT = re.compile(r" at 0x[0-9a-f]+>")                 # an object's address in its repr
+
+
 def normalise(nb) -> None:
-    """Drop what changes on every run without changing what a reader sees."""
+    """Drop what changes on every run without changing what a reader sees: widget state,
+    execution timestamps, pandas Styler's random table ids (made stable per output) and objects'
+    memory addresses."""
     nb.metadata.pop("widgets", None)
-    for cell in nb.cells:
+    for index, cell in enumerate(nb.cells):
         cell.metadata.pop("execution", None)
         if cell.cell_type != "code":
             continue
         kept = []
-        for out in cell.outputs:
+        for number, out in enumerate(cell.outputs):
             if out.get("output_type") in ("display_data", "execute_result"):
-                out.get("data", {}).pop(WIDGET_MIME, None)
+                data = out.get("data", {})
+                data.pop(WIDGET_MIME, None)
                 out.get("metadata", {}).pop(WIDGET_MIME, None)
                 out.pop("transient", None)
-                if not out.get("data"):
+                if not data:
                     continue
+                if "text/html" in data:
+                    data["text/html"] = STYLER_ID.sub(f"T_c{index}o{number}", data["text/html"])
+                if "text/plain" in data:
+                    data["text/plain"] = OBJECT_AT.sub(">", data["text/plain"])
             kept.append(out)
         cell.outputs = kept
 
