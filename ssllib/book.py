@@ -8,7 +8,9 @@
 
 A chapter is *fresh* when the fingerprint stored in its metadata equals the fingerprint of
 the ``ssllib`` modules its last execution imported (their current normalised code: a docstring,
-comment or help-text edit changes nothing) plus the chapter's own cells. The build records that list from the kernel once every cell has run, so a new family
+comment or help-text edit changes nothing) plus what the chapter's own code cells compute (its
+prose and comments are rendered as they are). The build first writes every chapter's parameters
+cell from its parameters' declarations, so a help text is written once, in ``ssllib``. The build records that list from the kernel once every cell has run, so a new family
 or another chapter's module does not make every chapter stale, while an edit to any module the
 chapter used does (a module can only start being imported through an edit to one it already
 imports, and that edit changes the fingerprint). A chapter that reads files of the repository
@@ -41,7 +43,7 @@ from pathlib import Path
 
 import nbformat
 
-from ssllib.engine.fingerprint import PACKAGE, code_fingerprint, module_digest
+from ssllib.engine.fingerprint import PACKAGE, code_fingerprint, module_digest, normalised_code
 from ssllib.engine.ledger import results_dir
 from ssllib.engine.runs import LOG_ENV, OUTCOMES, REPLACED
 
@@ -71,13 +73,48 @@ def chapters() -> list[Path]:
     return [ROOT / f"{f}.ipynb" for f in files if (ROOT / f"{f}.ipynb").exists()]
 
 
+def _cell_code(source: str) -> str:
+    """A code cell as what it computes (comments and docstrings left out); its text where it
+    is not plain Python (an IPython magic)."""
+    try:
+        return normalised_code(source)
+    except SyntaxError:
+        return source
+
+
 def source_fingerprint(nb) -> str:
+    """sha256 of what the chapter's code cells compute, in order: the outputs depend on nothing
+    else of the notebook (its prose, its comments, the parameters' help in the parameters cell
+    and the cells' display tags are rendered as they are, without executing anything)."""
     digest = hashlib.sha256()
     for cell in nb.cells:
-        digest.update(cell.cell_type.encode())
-        digest.update(cell.source.encode())
-        digest.update(json.dumps(sorted(cell.metadata.get("tags", []))).encode())
+        if cell.cell_type == "code":
+            digest.update(_cell_code(cell.source).encode())
     return digest.hexdigest()[:12]
+
+
+def parameters_cell(nb):
+    """The chapter's cell tagged ``parameters``, or None."""
+    return next((c for c in nb.cells if "parameters" in c.metadata.get("tags", [])), None)
+
+
+def sync_parameters(path: Path) -> bool:
+    """Write the chapter's parameters cell from its parameters' declarations (their help texts and
+    choices) where it differs; True when it was rewritten. Only comments change unless a parameter
+    was added, removed or retyped, which the chapter's freshness then sees."""
+    from ssllib.chapters import chapter_specs
+    from ssllib.chapters.spec import parameters_source
+
+    spec = chapter_specs().get(path.stem)
+    nb = nbformat.read(path, as_version=4)
+    cell = parameters_cell(nb)
+    if spec is None or cell is None or cell.source == (wanted := parameters_source(spec)):
+        return False
+    cell.source = wanted
+    tmp = path.with_suffix(".ipynb.tmp")
+    nbformat.write(nb, tmp)
+    os.replace(tmp, path)
+    return True
 
 
 # Run in the chapter's kernel after its last cell (and removed again): the ssllib modules it imported.
@@ -287,9 +324,25 @@ def committed_gaps(path: Path) -> list[str]:
     return missing
 
 
+def parameters_out_of_date(path: Path) -> bool:
+    """Whether the chapter's parameters cell says other than its parameters' declarations."""
+    from ssllib.chapters import chapter_specs
+    from ssllib.chapters.spec import parameters_source
+
+    spec = chapter_specs().get(path.stem)
+    cell = parameters_cell(nbformat.read(path, as_version=4))
+    return spec is not None and cell is not None and cell.source != parameters_source(spec)
+
+
 def status(paths: list[Path]) -> list[tuple[str, str | None, list[str]]]:
     """(chapter, why it is stale or None, what it uses that is not committed) per chapter."""
-    return [(p.stem, stale_reason(p), committed_gaps(p)) for p in paths]
+    out = []
+    for path in paths:
+        reason = stale_reason(path)
+        if reason is None and parameters_out_of_date(path):
+            reason = "fresh, but its parameters cell's help texts are out of date (the build rewrites them)"
+        out.append((path.stem, reason, committed_gaps(path)))
+    return out
 
 
 def build_chapters(paths: list[Path], force: bool, only: list[str]) -> list[Execution]:
@@ -340,6 +393,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     paths = chapters()
+    if args.command != "status":
+        for path in paths:
+            if sync_parameters(path):
+                print(f"{path.stem}: parameters cell rewritten from the parameters' declarations", flush=True)
     if args.command == "status":
         stale = 0
         for name, reason, gaps in status(paths):

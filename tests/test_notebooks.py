@@ -194,3 +194,28 @@ def test_status_names_what_a_chapter_used_that_is_not_committed(tmp_path, monkey
     assert book.committed_gaps(path) == ["r1/artifacts/a-1", "r2"]
     (run / "artifacts" / "a-1.json").write_text("{}")
     assert book.committed_gaps(path) == ["r2"]
+
+
+@pytest.mark.parametrize("name", sorted(CHAPTERS))
+def test_the_parameters_cell_is_written_from_the_parameters_declarations(name):
+    """Names, annotations, help texts and choices, exactly: a help text is written once, in
+    ssllib, and `python -m ssllib.book build` writes it into the chapters."""
+    from ssllib.chapters.spec import parameters_source
+
+    nb = nbformat.read(ROOT / "book" / f"{name}.ipynb", as_version=4)
+    assert _parameters_cell(nb).source == parameters_source(CHAPTERS[name]), \
+        "run `python -m ssllib.book build` (it rewrites the parameters cells, executing nothing that is fresh)"
+
+
+def test_prose_comments_and_help_texts_of_a_chapter_do_not_make_it_stale(tmp_path):
+    """A chapter's outputs depend on what its code cells compute, not on its prose, its code's
+    comments, or its parameters' help comments."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("Some prose."),
+                                         nbformat.v4.new_code_cell("x: int = None  # the help\ny = 2  # why")])
+    fp = book.fingerprint(nb)
+    nb.cells[0].source = "Other prose."
+    nb.cells[1].source = "# a new comment\nx: int = None  # a better help\ny = 2"
+    nb.cells[1].metadata["tags"] = ["hide-input"]
+    assert book.fingerprint(nb) == fp
+    nb.cells[1].source = "x: int = None\ny = 3"
+    assert book.fingerprint(nb) != fp

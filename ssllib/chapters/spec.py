@@ -92,6 +92,21 @@ def overhead_params(method: str, baseline: str) -> dict[str, Param]:
 PROFILE_PARAM = Param("profile", str, "preset: smoke, cpu or paper (default: $SSLLIB_PROFILE, else cpu)",
                       choices=PROFILES, nullable=True)
 
+PARAMETERS_HEADING = ("# Parameters: None means 'take the value from the profile'. See the table below for each one's "
+                      "value.")
+
+
+def parameters_source(spec: "ChapterSpec") -> str:
+    """The chapter's papermill parameters cell, made from its parameters: one annotated ``None``
+    a line, each with its help (and its choices) as the comment ``papermill --help-notebook``
+    shows. The book builder writes it into the chapter, so a help text is written once."""
+    lines = [PARAMETERS_HEADING]
+    for name, param in {"profile": PROFILE_PARAM, **spec.params}.items():
+        annotation = param.annotation if param.annotation.startswith("Optional[") else f"Optional[{param.annotation}]"
+        comment = param.help + (f" ({', '.join(map(str, param.choices))})" if param.choices else "")
+        lines.append(f"{name}: {annotation} = None  # {comment}".rstrip())
+    return "\n".join(lines)
+
 
 def resolve(spec: ChapterSpec, given: dict[str, Any], check_data: bool = True) -> Settings:
     """Check every given value, pick the profile, fill the rest from it, check the dataset is
