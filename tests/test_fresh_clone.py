@@ -21,9 +21,12 @@ NOISE = re.compile(r"(\d+(\.\d+)? (min|s|ms)\b|trained now|measured now|read fro
 
 
 def _printed(path: Path) -> list[str]:
+    """What each code cell printed (its stdout, however the kernel cut it into outputs), with the
+    run-to-run noise masked."""
     nb = nbformat.read(path, as_version=4)
-    return [NOISE.sub("…", out.get("text", "")) for cell in nb.cells if cell.cell_type == "code"
-            for out in cell.get("outputs", []) if out.get("output_type") == "stream" and out.get("name") == "stdout"]
+    return [NOISE.sub("…", "".join(out.get("text", "") for out in cell.get("outputs", [])
+                                   if out.get("output_type") == "stream" and out.get("name") == "stdout"))
+            for cell in nb.cells if cell.cell_type == "code"]
 
 
 @pytest.mark.timeout(900)
