@@ -21,9 +21,9 @@ STAND_IN = "stand-in"
 _RETRIEVAL = dict(captioner=STAND_IN, caption_prompt="", caption_beams=3, second_guess=0.25,
                   text_encoder="all-MiniLM-L6-v2", allow_download=False, image_encoder="mocov2", fusion_weight=0.5,
                   fusion_weights=(0.0, 0.25, 0.5, 0.75, 1.0), example_queries=3)
-# The paper's setting (specs/cdir.md): Office-Home's four domains, P@1/5/15, a BLIP captioner on
-# a GPU; the image-feature baseline would need the foundations' ImageNet run, so it is off
-# unless asked for (image_encoder=mocov2).
+# The paper's setting (from its abstracts and the UCDIR/ProtoOT protocol): Office-Home's four
+# domains, P@1/5/15, a BLIP captioner on a GPU; the image-feature baseline would need the
+# foundations' ImageNet run, so it is off unless asked for (image_encoder=mocov2).
 PAPER = dict(foundations.PAPER, benchmark="office_home", benchmark_root=None, domains="art,clipart,product,real_world",
              domainnet_classes="", benchmark_size=224, images_per_domain=0, ks=(1.0, 5.0, 15.0),
              **_RETRIEVAL)

@@ -12,7 +12,7 @@ _moco = foundations.moco_settings
 _CUECO = dict(cluster_loss="proto", cluster_weight=1.0, cluster_temperature=0.1, num_clusters=100, refresh_every=100,
               cluster_warmup_epochs=10, kmeans_iters=10)
 # The paper's setting as far as it is known (ResNet-18, CIFAR-10 at 32 px); epochs and batch are
-# not published: 500 epochs of batch 256 is the book's choice (specs/cueco.md), with the one-GPU
+# not published: 500 epochs of batch 256 is the book's choice, with the one-GPU
 # CIFAR preset's MoCo-v2 settings at lr scaled linearly to the batch.
 PAPER = dict(_moco(foundations.CIFAR), **{k: v for k, v in _moco(foundations.PAPER).items()
                                           if k not in foundations.CIFAR}, **_CUECO)

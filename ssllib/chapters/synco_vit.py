@@ -12,7 +12,7 @@ RUN_FIELDS = ("dataset", "data_root", "download", "train_subset", "image_size", 
               "epochs", "batch_size", "optimizer", "lr", "weight_decay", "decay_norms_and_biases", "lr_warmup_epochs",
               "lr_min", "grad_clip", "knn_k", "knn_t", "monitor_every", "monitor_size", "device", "log_every")
 
-# The paper's recipe (specs/synco-vit.md): MoBY on ImageNet-1k for 300 epochs, batch 4 × 128,
+# The paper's recipe (the authors' code, giakoumoglou/synco-v2): MoBY on ImageNet-1k for 300 epochs, batch 4 × 128,
 # AdamW at 1e-3 per 512 images, synthetic negatives in epochs 30 … 100 at the reference's counts.
 PAPER = dict(
     dataset="imagenet", data_root=None, download=False, train_subset=0, image_size=224, vit_backbone="vit_small",

@@ -1,5 +1,5 @@
 """The whole-slide chapter: Divide-and-Distill against the base model, for each MIL aggregator,
-over k folds (specs/wsi.md).
+over k folds (built from the authors' code, MariosPapadopoulos/DnD_MIL, and the abstract).
 
 At the ``cpu`` profile the slides are bags generated from Fashion-MNIST
 (:mod:`ssllib.mil.fashion_bags`), their instance features those of the foundations chapter's

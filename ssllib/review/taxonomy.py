@@ -1,7 +1,7 @@
 """Where each method of the book sits among the review's five families of discriminative
 self-supervised learning, and the wider field's published ImageNet table.
 
-The families (specs/review.md), in one line each:
+The families (as the review's abstract names them), in one line each:
 
 - **contrastive**: pull two views of one image together and push other images away (InfoNCE
   over a batch or a queue of negatives);

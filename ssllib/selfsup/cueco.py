@@ -1,8 +1,8 @@
 """CueCo (Giakoumoglou & Stathaki, ICIP 2025): MoCo-v2's contrastive loss ("scatter") plus a
 clustering term that pulls each query towards the centroid of its key's cluster ("align").
 
-The paper's method section is not public; this module is the book's reading of it
-(``specs/cueco.md``), with each open choice a parameter:
+No code is public and the paper's method section is not available; this module is the book's
+reading of its abstract and introduction, with each open choice a parameter:
 
     L = L_InfoNCE(q, k⁺, queue) + λ · L_cluster,
 

@@ -34,7 +34,7 @@ HEAD_OPTIONS: dict[str, tuple[Param, Any]] = {
                               "4096 in the paper)", min=1), 4096),
 }
 
-# The values in force in the authors' ViT code (specs/synco-vit.md), not SynCo's ResNet ones.
+# The values in force in the authors' ViT code (giakoumoglou/synco-v2), not SynCo's ResNet ones.
 _VIT_VALUES = {"n_hard": 256, "n1": 128, "n2": 128, "n3": 128, "n4": 64, "n5": 64, "n6": 64,
                "sigma": 0.1, "delta": 0.01, "eta": 0.01, "warmup_epochs": 30}
 MOBY_SYNCO_OPTIONS: dict[str, tuple[Param, Any]] = {
