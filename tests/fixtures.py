@@ -87,8 +87,14 @@ def _write_image(path: Path, image: np.ndarray) -> None:
     Image.fromarray(image.transpose(1, 2, 0)).save(path)
 
 
-def make_imagenet_folders(root: Path, name: str, classes: int, per_class: int = 1, size: int = 16) -> Path:
+def make_imagenet_folders(root: Path, name: str, classes: int, per_class: int = 1, size: int = 16,
+                          all_classes: int = 0) -> Path:
+    """``root/name/{train,val}/<wnid>/<image>``: ``classes`` folders holding ``per_class`` images
+    each, and empty folders up to ``all_classes`` (a loader checks the dataset's class count)."""
     folder = root / name
+    for split in ("train", "val"):
+        for c in range(classes, all_classes):
+            (folder / split / f"n{c:08d}").mkdir(parents=True, exist_ok=True)
     for split, off in (("train", 0), ("val", 5000)):
         for c in range(classes):
             for j in range(per_class):
@@ -176,3 +182,77 @@ def network_source(name: str):
     from types import SimpleNamespace
 
     return SimpleNamespace(run_id=name, record={"setting": name}, config=SimpleNamespace(device="cpu"))
+
+
+def make_office_home(root: Path, classes: int = 3, per_class: int = 2, size: int = 24) -> Path:
+    """``root/OfficeHome/<Domain>/<class>/<image>.jpg``: the four domains, as the archive unpacks
+    (Real World with its space)."""
+    folder = root / "OfficeHome"
+    for d, domain in enumerate(("Art", "Clipart", "Product", "Real World")):
+        for c in range(classes):
+            for j in range(per_class):
+                idx = 100 * d + c * per_class + j
+                path = folder / domain / f"Class_{c}" / f"{j:05d}.jpg"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(pattern(1, 3, size, idx)[0].transpose(1, 2, 0)).save(path, quality=95)
+    return folder
+
+
+def make_domainnet(root: Path, domains=("clipart", "sketch"), classes=("bird", "whale", "zebra"), per_class: int = 2,
+                   size: int = 24) -> Path:
+    """``root/domainnet/<domain>/<class>/<image>.jpg`` with ``<domain>_train.txt`` and
+    ``<domain>_test.txt`` (lines ``<domain>/<class>/<file> <label>``), as DomainNet ships."""
+    folder = root / "domainnet"
+    for d, domain in enumerate(domains):
+        lines = {"train": [], "test": []}
+        for label, name in enumerate(classes):
+            for j in range(per_class):
+                relative = f"{domain}/{name}/{domain}_{label:03d}_{j:06d}.jpg"
+                (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(pattern(1, 3, size, 50 * d + 10 * label + j)[0].transpose(1, 2, 0)).save(folder / relative)
+                lines["train" if j % 2 == 0 else "test"].append(f"{relative} {label}")
+        for part, rows in lines.items():
+            (folder / f"{domain}_{part}.txt").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def make_clam(root: Path, slides: int = 20, dim: int = 32, folds: int = 5, seed: int = 0) -> dict[str, Path]:
+    """CLAM's layout: ``features/<slide_id>.pt`` ((N, dim) float tensors), ``labels.csv``
+    (slide_id, label: ``normal``/``tumor``) and ``splits/splits_<i>.csv`` (an index column, then
+    train, val, test). Tumour slides hold a few instances shifted along one direction."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    folder = root / "clam"
+    (folder / "features").mkdir(parents=True)
+    (folder / "splits").mkdir()
+    ids, rows = [f"slide_{i:03d}" for i in range(slides)], ["slide_id,label"]
+    for i, slide in enumerate(ids):
+        bag = torch.randn(8 + i % 5, dim, generator=gen)
+        if i % 2:
+            bag[:2, 0] += 3.0
+        torch.save(bag, folder / "features" / f"{slide}.pt")
+        rows.append(f"{slide},{'tumor' if i % 2 else 'normal'}")
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
+    part = slides // folds
+    for k in range(folds):
+        test = ids[k * part:(k + 1) * part]
+        val = ids[((k + 1) % folds) * part:((k + 1) % folds + 1) * part]
+        train = [s for s in ids if s not in test and s not in val]
+        lines = [",train,val,test"] + [f"{j},{train[j]},{val[j] if j < len(val) else ''},{test[j] if j < len(test) else ''}"
+                                       for j in range(len(train))]
+        (folder / "splits" / f"splits_{k}.csv").write_text("\n".join(lines) + "\n")
+    return {"features_dir": folder / "features", "labels_csv": folder / "labels.csv", "splits_dir": folder / "splits"}
+
+
+def make_paper_data(root: Path) -> dict[str, Path]:
+    """Every dataset a chapter reads at ``profile=paper``, each in its own on-disk format, large
+    enough for a dry run (``budget="tiny"``: two batches of 8 images): ImageNet folders, CIFAR-10
+    and -100, STL-10, Office-Home, DomainNet and CLAM features. Returns the folders a chapter is
+    given (``data_root`` and the benchmarks' own)."""
+    make_imagenet_folders(root, "imagenet", classes=8, per_class=4, all_classes=1000)
+    make_cifar10(root, per_batch=16)
+    make_cifar100(root, n_train=40, n_test=16)
+    make_stl10(root, n_train=128, n_test=32, n_unlabeled=8)  # the transfer probe trains batches of 64
+    return {"data_root": root, "office_home": make_office_home(root), "domainnet": make_domainnet(root),
+            **make_clam(root)}

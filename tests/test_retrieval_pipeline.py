@@ -196,3 +196,25 @@ def test_sentences_name_each_representation_as_one_retrieval():
     assert spoken(SUPERVISED) == "supervised-feature retrieval" and spoken(PIXELS) == "raw-pixel retrieval"
     assert spoken(fused_label(0.25)) == "fused retrieval (w = 0.25)"
     assert spoken("something else") == "something else"
+
+
+def test_a_captioner_that_cannot_be_fetched_is_refused_at_once_with_how_to_provide_it(tmp_path, monkeypatch):
+    import time
+
+    from ssllib.chapters.cdir import CDIR
+    from ssllib.chapters.spec import resolve
+    from ssllib.engine.params import ParameterError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # as on a machine with no network
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # and nothing cached
+    given = {"profile": "paper", "benchmark_root": str(tmp_path), "captioner": "Salesforce/blip-image-captioning-base",
+             "allow_download": True, "image_encoder": "none"}
+    start = time.perf_counter()
+    with pytest.raises(ParameterError, match=r"not in this machine's Hugging Face cache and the hub cannot be reached "
+                                             r"from here; on a machine with network run `huggingface-cli download "):
+        resolve(CDIR, given, check_data=False)
+    assert time.perf_counter() - start < 10
+    with pytest.raises(ParameterError, match=r"benchmark='domainnet' with no domainnet_classes would decode every "
+                                             r"class of every domain"):
+        resolve(CDIR, {**given, "benchmark": "domainnet", "domains": "clipart,sketch", "allow_download": False,
+                       "captioner": str(tmp_path)}, check_data=False)

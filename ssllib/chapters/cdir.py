@@ -55,10 +55,15 @@ def check_retrieval(settings) -> None:
         if not Path(settings.benchmark_root).expanduser().is_dir():
             raise DatasetNotFound(f"benchmark_root={settings.benchmark_root!r} is not a folder: download "
                                   f"{settings.benchmark} and pass the folder that holds it")
-    if settings.benchmark != "fashion_mnist" and settings.captioner == STAND_IN:
+    if settings.benchmark != "fashion_mnist" and settings.captioner == STAND_IN and settings.budget != "tiny":
         raise ParameterError("the stand-in captioner is trained on the Fashion-MNIST photo domain only; on "
                              f"{settings.benchmark} name a Hugging Face captioner (e.g. "
                              "captioner='Salesforce/blip-image-captioning-base' with allow_download=True)")
+    if settings.benchmark == "domainnet" and not settings.domainnet_classes.strip() and not settings.images_per_domain:
+        raise ParameterError("benchmark='domainnet' with no domainnet_classes would decode every class of every "
+                             "domain (about 586,000 images) into memory; name the classes of the protocol you follow "
+                             "(UCDIR and ProtoOT use a subset of 7) with -p domainnet_classes 'a,b,…', or cap the "
+                             "images with images_per_domain")
     domains = domain_list(settings)
     known = KNOWN_DOMAINS[settings.benchmark]
     unknown = [d for d in domains if d not in known]

@@ -49,7 +49,8 @@ def picture(run, dataset, size: int, images: int = 2000, seed: int = 0) -> dict:
 
         embeddings = key_embeddings(run, dataset.subset(torch.arange(min(images, len(dataset)))), size)
         clusters = assign(embeddings, run.model.centroids.to(embeddings.device)).cpu().numpy()
-        points = TSNE(n_components=2, init="pca", random_state=seed, perplexity=30).fit_transform(
+        perplexity = min(30.0, len(embeddings) - 1.0)  # t-SNE needs fewer neighbours than points
+        points = TSNE(n_components=2, init="pca", random_state=seed, perplexity=perplexity).fit_transform(
             embeddings.cpu().numpy())
         return {"points": points, "clusters": clusters, "classes": dataset.labels[:len(points)].cpu().numpy(),
                 "class_names": list(dataset.classes)}

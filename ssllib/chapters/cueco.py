@@ -68,4 +68,5 @@ CUECO = ChapterSpec(
                              "book's choice), 1,000 clusters",
     },
     checks=(check_ablation,),
+    methods=("mocov2", "cueco"),
 )

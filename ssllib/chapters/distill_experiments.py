@@ -67,9 +67,9 @@ def train_students(settings, methods, seeds: Iterable[int], paper: str = "",
     if with_teacher.teacher_checkpoint:
         teacher = given_teacher(with_teacher, data)
     else:
-        teacher = train_distill(with_teacher.teacher_config(), paper=paper, profile=settings.profile, data=data)
+        teacher = train_distill(with_teacher.teacher_config(), paper=paper, profile=settings.record_profile, data=data)
     students = {method: [train_distill(settings.distill_config(method, seed=seed), paper=paper,
-                                       profile=settings.profile, data=data) for seed in seeds]
+                                       profile=settings.record_profile, data=data) for seed in seeds]
                 for method in methods}
     return teacher, students
 
@@ -80,14 +80,20 @@ def label(method: str) -> str:
 
 
 def accuracy_rows(students: dict[str, list[Result]]) -> list[dict]:
-    """One row per run for :func:`ssllib.chapters.report.mean_std_table`."""
+    """One row per run for :func:`ssllib.chapters.report.mean_std_table`: the last epoch's top-1,
+    and the best validation epoch's where images were held out to choose it."""
     rows = []
     for method, runs in students.items():
         for run in runs:
             rows.append({"method": label(method), "seed": run.config.seed, LAST: run.metric("test_top1"),
-                         BEST: run.metric("test_top1_best") if "test_top1_best" in run.record["metrics"]
-                         else float("nan")})
+                         **({BEST: run.metric("test_top1_best")} if "test_top1_best" in run.record["metrics"] else {})})
     return rows
+
+
+def accuracy_columns(rows: list[dict]) -> list[str]:
+    """The accuracy columns the runs have: the last epoch's, and the best validation epoch's
+    where every run held images out (``validation_size`` > 0; the benchmark's recipe holds none)."""
+    return [LAST, BEST] if rows and all(BEST in row for row in rows) else [LAST]
 
 
 def beats_teacher(students: dict[str, list[Result]], teacher_top1: float) -> pd.DataFrame:
@@ -189,7 +195,7 @@ def transfer_accuracies(teacher: Result, students: dict[str, list[Result]], sett
             recipe = TransferRecipe(epochs=settings.transfer_epochs, lr_milestones=tuple(settings.transfer_milestones),
                                     size=size, seed=run.config.seed)
             result = transfer_probe(run, lambda run=run: run.model.student, train, test, recipe,
-                                    f"transfer {name} seed {run.config.seed}", paper=paper, profile=settings.profile)
+                                    f"transfer {name} seed {run.config.seed}", paper=paper, profile=settings.record_profile)
             rows.append({"method": name, "seed": run.config.seed, "transfer top-1": result.metric("test_top1")})
     return rows
 
@@ -243,21 +249,39 @@ def published_values(reported: pd.DataFrame, teacher: str, student: str) -> pd.S
     return pair.set_index("method").value
 
 
+def compared_pair(reported: pd.DataFrame, teacher: str, student: str, stand_in: tuple[str, str]) -> tuple[str, str]:
+    """The published pair a run is set beside: its own (``teacher``, ``student``) where the paper
+    reports it, else ``stand_in``, the published pair the run's networks are scaled from."""
+    published = set(zip(reported.teacher, reported.student))
+    return (teacher, student) if (teacher, student) in published else stand_in
+
+
+def pair_name(teacher: str, student: str) -> str:
+    return f"{teacher}→{student}"
+
+
 def gain_table(rows: list[dict], methods: Iterable[str], published: pd.Series, pair: str, profile: str,
                key: str = LAST) -> pd.DataFrame:
     """Each method's gain over the student trained alone: published (``published``, one pair's
     values from :func:`published_values`, named ``pair``) and ours, the paired mean over seeds of
-    method − student alone on ``key`` with its 95% interval."""
-    from ssllib.chapters.statistics import compare
+    method − student alone on ``key`` with its 95% interval (with one seed, the one difference
+    and no interval)."""
+    from ssllib.chapters.statistics import by_seed, compare
 
     out = {}
     for method in methods:
         name = label(method)
-        ours = compare(rows, "method", name, "student alone", key)
-        digits = ours.digits()
+        a, b = by_seed(rows, "method", name, key), by_seed(rows, "method", "student alone", key)
+        shared = sorted(set(a) & set(b))
+        if len(shared) >= 2:
+            ours = compare(rows, "method", name, "student alone", key)
+            digits = ours.digits()
+            gain, interval = round(ours.mean, digits), f"{ours.low:+.{digits}f} to {ours.high:+.{digits}f}"
+        else:
+            gain = round(sum(a[s] - b[s] for s in shared) / len(shared), 2) if shared else float("nan")
+            interval = f"none ({len(shared)} seed{'s' if len(shared) != 1 else ''}: an interval needs 2)"
         out[name] = {f"published gain over student ({pair})": round(published[name] - published["Student"], 2),
-                     f"our gain over student ({profile})": round(ours.mean, digits),
-                     "our 95% CI (paired over seeds)": f"{ours.low:+.{digits}f} to {ours.high:+.{digits}f}"}
+                     f"our gain over student ({profile})": gain, "our 95% CI (paired over seeds)": interval}
     return pd.DataFrame.from_dict(out, orient="index").rename_axis("method")
 
 

@@ -61,4 +61,5 @@ FOUNDATIONS = ChapterSpec(
         "paper": "MoCo-v2's ImageNet recipe: ResNet-50, 200 epochs, batch 256, lr 0.03, K 65,536, m 0.999, τ 0.2",
         **{f"paper/{d}": CIFAR_PRESET for d in ("cifar10", "cifar100")},
     },
+    methods=("mocov2", "supervised"),
 )

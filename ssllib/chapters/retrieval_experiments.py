@@ -100,7 +100,7 @@ def foundations_encoders(settings) -> Encoders:
     cfg = settings.run_config(method="mocov2")
     out = Encoders(like=load_dataset(cfg.dataset, "test", cfg.data_root), size=cfg.image_size or
                    dataset_info(cfg.dataset).image_size, cfg=cfg)
-    common = dict(paper="foundations", profile=settings.profile)
+    common = dict(paper="foundations", profile=settings.record_profile)
     if settings.image_encoder == "mocov2":
         out.mocov2 = train_seeds(cfg, settings.seed_list, **common)
     if settings.captioner == STAND_IN:
@@ -149,7 +149,7 @@ def run_experiment(settings, sets: dict[str, DomainImages], encoders: Encoders) 
 
     context = Context(encoders.like, encoders.size, encoders.cfg, make_text_encoder)
     scored: dict[str, dict] = {}
-    common = dict(paper="cdir", profile=settings.profile)
+    common = dict(paper="cdir", profile=settings.record_profile)
 
     def score(label, cfg, inputs=None, backbone=None):
         scored.setdefault(label, {})[cfg.seed] = evaluate(cfg, sets, label, context, inputs, **common,

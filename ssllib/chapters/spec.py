@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ssllib.chapters.budget import BUDGET_PARAM, schedule_conflicts, shrink
 from ssllib.data import require_dataset
 from ssllib.engine.devices import pick_device
 from ssllib.engine.ledger import require_writable_results
@@ -25,6 +26,9 @@ from ssllib.engine.registry import methods
 from ssllib.selfsup.config import RUN_PARAMS, RunConfig
 
 PROFILES = ("smoke", "cpu", "paper")
+# Parameters that say where the data is, what runs it and how it reports, not what it computes.
+WHERE_AND_HOW = {"data_root", "download", "device", "log_every", "num_workers", "benchmark_root", "features_dir",
+                 "labels_csv", "splits_dir", "allow_download", "first_seed"}
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,7 @@ class ChapterSpec:
     overlays: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # profile → dataset → values
     notes: dict[str, str] = field(default_factory=dict)  # profile or profile/dataset → what it is
     family: str = "self_supervised"  # or "distillation": which run configuration the settings make
-    methods: tuple[str, ...] = ()  # distillation: the methods the chapter trains (checked up front)
+    methods: tuple[str, ...] = ()  # the methods the chapter trains (distillation: checked up front)
     checks: tuple[Callable[["Settings"], None], ...] = ()  # the chapter's own checks across its settings
     backbones: tuple[str, ...] = ()  # settings naming the backbones it trains, when it trains several
 
@@ -50,6 +54,23 @@ class Settings(dict):
             return self[name]
         except KeyError:
             raise AttributeError(name) from None
+
+    given: dict[str, Any] = {}  # the values given explicitly (set by :func:`resolve`)
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        """The given values that change the profile's recipe (not where the data is, which device
+        runs it or how often it logs)."""
+        return {k: v for k, v in self.given.items() if k not in WHERE_AND_HOW}
+
+    @property
+    def record_profile(self) -> str:
+        """The profile a run's record is filed under: the profile itself when only where and how
+        were given; ``<profile>-tiny`` for a dry run and ``<profile>-custom`` for a changed recipe,
+        so neither is ever read as the profile's own result."""
+        if self.get("budget", "full") != "full":
+            return f"{self.profile}-{self.budget}"
+        return f"{self.profile}-custom" if self.overrides else self.profile
 
     @property
     def seed_list(self) -> list[int]:
@@ -101,7 +122,7 @@ def parameters_source(spec: "ChapterSpec") -> str:
     a line, each with its help (and its choices) as the comment ``papermill --help-notebook``
     shows. The book builder writes it into the chapter, so a help text is written once."""
     lines = [PARAMETERS_HEADING]
-    for name, param in {"profile": PROFILE_PARAM, **spec.params}.items():
+    for name, param in {"profile": PROFILE_PARAM, "budget": BUDGET_PARAM, **spec.params}.items():
         annotation = param.annotation if param.annotation.startswith("Optional[") else f"Optional[{param.annotation}]"
         comment = param.help + (f" ({', '.join(map(str, param.choices))})" if param.choices else "")
         lines.append(f"{name}: {annotation} = None  # {comment}".rstrip())
@@ -109,47 +130,92 @@ def parameters_source(spec: "ChapterSpec") -> str:
 
 
 def resolve(spec: ChapterSpec, given: dict[str, Any], check_data: bool = True) -> Settings:
-    """Check every given value, pick the profile, fill the rest from it, check the dataset is
-    on disk. Values of None mean 'not given'. Raises :class:`ParameterError` on the first problem."""
-    schema = {"profile": PROFILE_PARAM, **spec.params}
+    """Check every given value, pick the profile, shrink it to the budget, fill the rest from it,
+    check the settings against each other and the dataset is on disk. Values of None mean 'not
+    given'. A wrong name or value raises :class:`ParameterError` at once; the conflicts between
+    settings (a schedule against its epochs, a batch against a queue, a dataset that is not there)
+    are reported together, in one :class:`ParameterError`."""
+    schema = {"profile": PROFILE_PARAM, "budget": BUDGET_PARAM, **spec.params}
     check_names(schema, given, f"the {spec.name} chapter")
     explicit = check_all(schema, {k: v for k, v in given.items() if v is not None}, f"the {spec.name} chapter")
     profile = explicit.pop("profile", None) or os.environ.get("SSLLIB_PROFILE") or "cpu"
+    budget = explicit.pop("budget", None) or "full"
     if profile not in PROFILES:
         raise ParameterError(f"SSLLIB_PROFILE={profile!r} is not a profile; choose one of {', '.join(PROFILES)}")
     values = dict(spec.profiles[profile])
     dataset = explicit.get("dataset", values.get("dataset"))
     values.update(spec.overlays.get(profile, {}).get(dataset, {}))
+    values = shrink(values, budget)
     values.update(explicit)
     missing = [n for n in spec.params if n not in values]
     if missing:
         raise ParameterError(f"the {profile} profile of {spec.name} sets no value for {', '.join(missing)}")
-    settings = Settings(check_all(spec.params, values, f"the {spec.name} chapter"), profile=profile)
+    settings = Settings(check_all(spec.params, values, f"the {spec.name} chapter"), profile=profile, budget=budget)
+    settings.given = dict(explicit)
+    problems = Problems()
+    problems.extend(schedule_conflicts(settings))
     if spec.family == "distillation":
         for method in spec.methods:
-            settings.distill_config(method)  # cross-field checks (queue vs batch, teacher, …)
+            problems.attempt(settings.distill_config, method)  # cross-field checks (queue vs batch, teacher, …)
     elif any(k in RUN_PARAMS for k in settings):
         for backbone in [{"backbone": settings[name]} for name in spec.backbones] or [{}]:
-            settings.run_config(**backbone)  # cross-field checks (batch vs queue, warm-up vs epochs, …)
+            problems.attempt(settings.run_config, **backbone)  # cross-field checks (batch vs queue, …)
             for name, declared in methods("selfsup").items():  # and those of the methods whose options it sets
                 if declared.options and all(option in settings for option in declared.options):
-                    settings.run_config(method=name, options=settings.method_options(name), **backbone)
+                    problems.attempt(settings.run_config, method=name, options=settings.method_options(name),
+                                     **backbone)
     for check in spec.checks:
-        check(settings)
+        problems.attempt(check, settings)
     if "device" in settings:
-        pick_device(settings.device)  # a device that is not there
-    require_writable_results()
+        problems.attempt(pick_device, settings.device)  # a device that is not there
+    problems.attempt(require_writable_results)
     if check_data:
         for key in ("dataset", "transfer_dataset"):
             if key in settings:
-                require_dataset(settings[key], settings.get("data_root"), settings.get("download", False))
+                problems.attempt(require_dataset, settings[key], settings.get("data_root"), settings.get("download", False))
+    problems.raise_any(f"the {spec.name} chapter")
     return settings
 
 
+class Problems(list):
+    """The conflicts found while checking a chapter's settings, each said once; one alone is
+    raised as it was (a :class:`ParameterError`, or a dataset not on disk), several together."""
+
+    def extend(self, sentences) -> None:
+        for sentence in sentences:
+            self.append(ParameterError(sentence))
+
+    def append(self, error: Exception) -> None:
+        said = str(error).split(" ", 1)[0]  # "name=value": a setting's conflict is said once
+        if not any(str(e) == str(error) or ("=" in said and str(e).split(" ", 1)[0] == said) for e in self):
+            super().append(error)
+
+    def attempt(self, check: Callable, *args, **kwargs) -> None:
+        """Run ``check`` and keep what it raises."""
+        from ssllib.data import DatasetNotFound
+        try:
+            check(*args, **kwargs)
+        except (ParameterError, DatasetNotFound) as error:
+            self.append(error)
+
+    def raise_any(self, where: str) -> None:
+        if len(self) == 1:
+            raise self[0]
+        if self:
+            raise ParameterError(f"{len(self)} problems with {where}'s settings: "
+                                 + "; ".join(f"({i}) {e}" for i, e in enumerate(self, 1)))
+
+
 def describe(spec: ChapterSpec, settings: Settings) -> str:
-    """One line saying which profile is in use and what it is for."""
+    """One line saying which profile is in use, what it is for, and what was given besides it."""
     note = spec.notes.get(f"{settings.profile}/{settings.get('dataset')}") or spec.notes.get(settings.profile, "")
-    return f"profile {settings.profile}" + (f": {note}" if note else "")
+    budget = settings.get("budget", "full")
+    extra = ([f"budget {budget} (a dry run: one epoch of two small batches, the schedule scaled with it; its "
+              f"numbers mean nothing)"] if budget != "full" else [])
+    if settings.given:
+        extra.append("given: " + ", ".join(f"{k}={v!r}" for k, v in settings.given.items()))
+    return (f"profile {settings.profile}" + (f": {note}" if note else "")
+            + "".join(f"\n{line}" for line in extra))
 
 
 def derive(base: dict[str, Any], **changes) -> dict[str, Any]:

@@ -49,4 +49,5 @@ SYNCO = ChapterSpec(
                  "epoch 10",
         **{f"paper/{d}": f"{foundations.CIFAR_PRESET}, synthetic negatives from epoch 10" for d in ("cifar10", "cifar100")},
     },
+    methods=("mocov2", "mochi", "synco"),
 )

@@ -73,4 +73,5 @@ SYNCO_VIT = ChapterSpec(
         **{f"paper/{d}": "one GPU, not in the paper: the tiny ViT and Swin presets at 32 px, 300 epochs of batch 256, "
                          "negatives in epochs 30 … 100" for d in ("cifar10", "cifar100")},
     },
+    methods=("moby", "moby_synco"),
 )

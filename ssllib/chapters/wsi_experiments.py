@@ -46,7 +46,7 @@ def load_slides(settings) -> Slides:
     from ssllib.selfsup.trainer import backbone_features
 
     cfg = settings.run_config(method="mocov2")
-    encoder = train_seeds(cfg, [settings.first_seed], paper="foundations", profile=settings.profile)[0]
+    encoder = train_seeds(cfg, [settings.first_seed], paper="foundations", profile=settings.record_profile)[0]
     test = load_dataset(cfg.dataset, "test", cfg.data_root)
     size = cfg.image_size or dataset_info(cfg.dataset).image_size
 
@@ -97,7 +97,7 @@ def run_all(settings, slides: Slides) -> dict[str, list[DnDResult]]:
             train, val, test = (slides.bags.subset(slides.bags.index_of(split[p])) for p in ("train", "val", "test"))
             base, student = configs(settings, model, fold)
             out[model].append(divide_and_distill(base, student, train, val, test, settings.k_experts,
-                                                 settings.partition, settings.cluster_on, settings.profile,
+                                                 settings.partition, settings.cluster_on, settings.record_profile,
                                                  label=f"{model} fold {fold + 1}"))
     return out
 

@@ -305,7 +305,7 @@ def _fit(task: Task, run: Run, retrain: bool, prefix_only: bool) -> Fitted:
         task.best, prefix = state.get("best"), state.get("prefix")
 
     steps = len(task.batches)
-    bar = progress.bar(steps * cfg.epochs, task.label, initial=start_epoch * steps)
+    bar = progress.bar(steps * cfg.epochs, task.label, initial=start_epoch * steps, steps_per_epoch=steps)
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
         entry = train_one_epoch(task, run, epoch, bar)

@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ssllib.data.loader import eval_inputs
+from ssllib.data.loader import eval_inputs, iterate_eval_batches
 from ssllib.engine.devices import uses_channels_last
 from ssllib.engine.predict import device_of, predict
 
@@ -24,6 +24,9 @@ def extract_features(backbone: nn.Module, dataset, size: int, batch_size: int = 
 def raw_pixels(dataset, size: int | None = None) -> torch.Tensor:
     """Flattened pixels in [0, 1], (N, C·size·size): the no-learning baseline. With ``size``
     the images are first resized (antialiased bilinear) to the resolution the encoders see."""
+    if not getattr(dataset, "in_memory", True):  # a file per image: decoded and centre-cropped to ``size``, as evaluated
+        return torch.cat([images.float().div(255).flatten(1)
+                          for images, _ in iterate_eval_batches(dataset, 256, torch.device("cpu"), size)])
     images = dataset.images.float() / 255
     if size and images.shape[-1] != size:
         images = F.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False)

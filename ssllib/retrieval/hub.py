@@ -5,13 +5,46 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+HUB = ("huggingface.co", 443)
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face hub answers from here (one TCP connection, ``timeout`` seconds),
+    and downloads are not switched off (``HF_HUB_OFFLINE``)."""
+    import os
+    import socket
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    try:
+        socket.create_connection(HUB, timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def cached(name: str) -> bool:
+    """Whether the hub model ``name`` is in this machine's Hugging Face cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(name, "config.json"), str)
+    except Exception:  # a name that is not a repository id
+        return False
+
+
 def resolve_model(name: str, allow_download: bool, what: str, offline_default: str) -> str:
-    """A local folder (resolved), or the hub name itself only with ``allow_download``;
-    anything else is refused in one sentence that names the offline default."""
+    """A local folder (resolved), or the hub name itself only with ``allow_download`` and where
+    it is cached or the hub answers; anything else is refused at once, in one sentence that says
+    how to provide the weights (no minutes of retries before the error)."""
     if Path(name).expanduser().is_dir():
         return str(Path(name).expanduser().resolve())
     if allow_download:
-        return name
+        if cached(name) or hub_reachable():
+            return name
+        raise ValueError(f"{what}={name!r} is not in this machine's Hugging Face cache and the hub cannot be reached "
+                         f"from here; on a machine with network run `huggingface-cli download {name} --local-dir "
+                         f"<folder>`, copy the folder here and pass it as {what}")
     raise ValueError(f"{what}={name!r} is neither {offline_default!r} (shipped offline) nor a local folder; to fetch "
                      f"it from the Hugging Face hub, pass allow_download=True")
 

@@ -6,7 +6,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ssllib.data.augment import ShiftFlipAugmentation, bound
+from functools import partial
+
+from ssllib.data.augment import ShiftFlipAugmentation, bound, prepare_eval
 from ssllib.engine.registry import Method, register_method
 from ssllib.nets.registry import build_backbone
 
@@ -33,9 +35,18 @@ class SupervisedClassifier(nn.Module):
         return loss, {"loss": loss.detach(), "train_acc": accuracy}
 
 
+def supervised_view(shift_flip, images: torch.Tensor, mean, std, generator=None) -> torch.Tensor:
+    """One augmented view per image. Images in memory (n, C, H, W): ``shift_flip`` on the device.
+    Decoded files (n, views, C, H, W) come random-resized-cropped and flipped by the loader's
+    workers (ImageNet's recipe): the first view, normalised."""
+    if images.dim() == 5:
+        return prepare_eval(images[:, 0], mean, std)
+    return shift_flip(images, mean, std, generator)
+
+
 def build_supervised(cfg, dataset, size: int) -> SupervisedClassifier:
     backbone = build_backbone(cfg.backbone, cfg.stem, cfg.width, dataset.channels, cfg.bn_splits, size)
-    augmentation = ShiftFlipAugmentation(padding=max(1, round(size / 8)), size=size)
+    augmentation = partial(supervised_view, ShiftFlipAugmentation(padding=max(1, round(size / 8)), size=size))
     return SupervisedClassifier(backbone, dataset.num_classes, bound(augmentation, dataset.mean, dataset.std))
 
 
