@@ -18,3 +18,5 @@ python -m ssllib.bench.augment --batch 256 --source 256 --size 224 --device cuda
 python -m ssllib.bench.jpeg --images 2048 --workers 0,4,8,16 --device cuda
 # SynCo ÷ MoCo-v2 at the ImageNet recipe (ResNet-50, 224 px, batch 256, K 65,536).
 python -m ssllib.bench --profile paper --dataset cifar10 --steps 2 --peer-workers -1 --synco-rounds 0 --vit-rounds 0 --paper-synco-rounds 8
+# The paper path end to end on the GPU: the RRD chapter at its paper recipe, budget tiny, on fixtures.
+python benchmarks/paper-dry-run.py --device cuda --only rrd,foundations --machine gpu

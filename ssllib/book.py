@@ -240,6 +240,7 @@ def execute(path: Path, profile: str = "cpu") -> Execution:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
+    from ssllib.chapters.notebook import SETTINGS_FILE_ENV
     from ssllib.engine.checkpoint import USED_RUNS_ENV, runs_used  # (imports torch: not at start-up)
 
     nb = nbformat.read(path, as_version=4)
@@ -247,7 +248,9 @@ def execute(path: Path, profile: str = "cpu") -> Execution:
     env_before = dict(os.environ)
     used = tempfile.NamedTemporaryFile(prefix="ssllib-runs-used-", suffix=".txt", delete=False)
     used.close()
+    ran = Path(used.name).with_suffix(".settings.json")  # what the chapter says it ran (its settings line)
     os.environ[USED_RUNS_ENV] = used.name
+    os.environ[SETTINGS_FILE_ENV] = str(ran)
     os.environ["SSLLIB_PROFILE"] = profile
     os.environ.setdefault("SSLLIB_PROGRESS", "off")
     # what the engine decides about each run goes to a log, not into the chapter's outputs
@@ -266,19 +269,45 @@ def execute(path: Path, profile: str = "cpu") -> Execution:
         os.environ.update(env_before)
         runs = runs_used(used.name)
         os.unlink(used.name)
+        settings = json.loads(ran.read_text()) if ran.exists() else {}
+        ran.unlink(missing_ok=True)
     probe = nb.cells.pop()
     modules = imported_modules("".join(out.get("text", "") for out in probe.outputs))
     normalise(nb)
     outcomes = [r for r in runs if r.startswith(OUTCOMES)]
     runs = [r for r in runs if not r.startswith(OUTCOMES) or r.startswith(REPLACED)]
-    nb.metadata["ssllib"] = {"fingerprint": fingerprint(nb, modules), "profile": profile, "modules": modules,
-                             "module_digests": module_digests(modules), "runs": runs}
+    nb.metadata["ssllib"] = {"fingerprint": fingerprint(nb, modules), "profile": settings.get("record_profile", profile),
+                             "modules": modules, "module_digests": module_digests(modules), "runs": runs}
+    if settings.get("given") or settings.get("budget", "full") != "full":
+        nb.metadata["ssllib"].update(budget=settings["budget"], given=settings["given"])
     if (inputs := inputs_fingerprint(nb)) is not None:
         nb.metadata["ssllib"]["inputs"] = inputs
     tmp = path.with_suffix(".ipynb.tmp")
     nbformat.write(nb, tmp)
     os.replace(tmp, path)
     return Execution(time.perf_counter() - start, outcomes, runs)
+
+
+def run_copy(chapter: str, output: Path, parameters_file: Path | None, pairs: list[list[str]]) -> Execution:
+    """``book/<chapter>.ipynb`` with its parameters injected (papermill's cell after the
+    parameters cell), executed into ``output``, its metadata saying what it ran."""
+    import yaml
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    source = ROOT / "book" / f"{chapter}.ipynb"
+    if not source.exists():
+        raise SystemExit(f"no chapter named {chapter}; the chapters are {', '.join(p.stem for p in chapters())}")
+    given = yaml.safe_load(parameters_file.read_text()) if parameters_file else {}
+    given.update({name: yaml.safe_load(value) for name, value in pairs})
+    nb = parameterize_notebook(load_notebook_node(str(source)), given)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, output)
+    execution = execute(output, given.get("profile") or os.environ.get("SSLLIB_PROFILE") or "cpu")
+    meta = nbformat.read(output, as_version=4).metadata["ssllib"]
+    print(f"{shown(output)}: executed at profile {meta['profile']} ({execution.summary()}); commit its runs with "
+          f"python -m ssllib.review.curate {meta['profile']} --book-dir {shown(output.parent)}")
+    return execution
 
 
 def shown(path: Path) -> str:
@@ -390,7 +419,18 @@ def main(argv: list[str] | None = None) -> None:
                                            "no rendering")
     verify.add_argument("--only", action="append", default=[], help="only this chapter (by name); repeatable")
     sub.add_parser("status", help="list the chapters and whether each is fresh")
+    run = sub.add_parser("run", help="execute a copy of a chapter with parameters (as papermill does) and record in "
+                                     "it what it ran: its profile, budget, the values given and every run it used, "
+                                     "so that python -m ssllib.review.curate PROFILE --book-dir FOLDER commits them")
+    run.add_argument("chapter", help="the chapter, by name")
+    run.add_argument("output", type=Path, help="the executed copy (.ipynb)")
+    run.add_argument("-f", "--parameters-file", type=Path, help="a YAML file of parameters (papers/<slug>/paper.yaml)")
+    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                     help="a parameter, read as YAML as papermill reads it; repeatable, after -f")
     args = parser.parse_args(argv)
+    if args.command == "run":
+        run_copy(args.chapter, args.output, args.parameters_file, args.parameter)
+        return
 
     paths = chapters()
     if args.command != "status":

@@ -18,7 +18,6 @@ chapters make their runs from other runs' outputs, so they have no launcher file
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 

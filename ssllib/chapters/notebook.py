@@ -17,7 +17,28 @@ import torch
 from ssllib.engine.allocator import keep_freed_memory
 from ssllib.engine.fingerprint import code_fingerprint
 from ssllib.engine.ledger import REPO_ROOT, device_name, git_commit
-from ssllib.chapters.spec import ChapterSpec, Settings, describe
+from ssllib.chapters.spec import ChapterSpec, Settings
+from ssllib.chapters.spec import describe as _describe
+
+# Where the book's executor wants to know what an execution ran (profile, budget, values given):
+# it files the executed copy's runs under that profile (``python -m ssllib.book run``).
+SETTINGS_FILE_ENV = "SSLLIB_SETTINGS_FILE"
+
+
+def describe(spec: ChapterSpec, settings: Settings) -> str:
+    """The chapter's settings line (:func:`ssllib.chapters.spec.describe`); where the book's
+    executor asks (``$SSLLIB_SETTINGS_FILE``), also what this execution ran, for the executed
+    copy's metadata."""
+    import json
+    import os
+
+    target = os.environ.get(SETTINGS_FILE_ENV)
+    if target:
+        from ssllib.engine.checkpoint import write_json
+        write_json({"profile": settings.profile, "budget": settings.get("budget", "full"),
+                    "record_profile": settings.record_profile, "given": json.loads(json.dumps(settings.given,
+                                                                                           default=str))}, target)
+    return _describe(spec, settings)
 
 
 def snapshot(namespace: dict[str, Any]) -> frozenset[str]:

@@ -163,3 +163,18 @@ def beside_the_paper(entries: Iterable[dict]):
     frame["epochs"] = frame["epochs"].map(lambda e: "n/a" if e is None or pd.isna(e) else str(e))
     frame["runs"] = frame["runs"].astype(str)
     return frame.style.hide(axis="index")
+
+
+def accuracy_caption(data, cfg, seeds: int) -> str:
+    """What a chapter's accuracy table measured, from the run itself: the test set and its size,
+    the seeds, the kNN protocol and bank, the linear probe (and so, at any profile, the right data)."""
+    from ssllib.chapters.selfsup_experiments import raw_pixels_side
+    from ssllib.data.registry import dataset_info
+
+    title = dataset_info(data.test.name).title
+    side = raw_pixels_side(data.size)
+    spread = f"mean ± standard deviation over {seeds} seeds" if seeds > 1 else "one seed, so no spread"
+    return (f"Top-1 accuracy (%) on the {title} test set ({len(data.test):,} images), {spread}; kNN: k={cfg.knn_k}, "
+            f"T={cfg.knn_t:g}, cosine, the {len(data.bank):,} training images as the bank; linear: an L-BFGS "
+            f"logistic-regression probe on frozen standardised features of the same images; last epoch. Raw "
+            f"pixels: the images at {side}×{side} px, flattened.")

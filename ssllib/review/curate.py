@@ -3,12 +3,14 @@ artifacts its chapter read, under ``papers/<paper>/runs/<profile>/<run_id>/``, s
 chapters re-execute on a fresh clone without training and the review shows their numbers.
 
     python -m ssllib.review.curate cpu
+    python -m ssllib.review.curate paper --book-dir runs/     # copies made by python -m ssllib.book run
 
 The book builder lists, in each executed chapter's metadata (``ssllib.runs``), every run the
 execution found, trained or measured, and every artifact it read or wrote (``<run>/artifacts/<name>``);
 a run's record lists the artifacts of other runs its training read (``consumed``: a D&D
 student's teacher logits), which are kept with it.
-The committed store of the profile is made to hold exactly those: a run or artifact no committed
+At the profiles the book builds (cpu, smoke) the committed store is made to hold exactly those (at
+any other, such as paper, runs are only added: a GPU run is never removed by curation): a run or artifact no committed
 chapter uses any more (a setting since changed, code since changed) is removed, and a file is
 written only where its bytes change, so re-executing a chapter whose runs are unchanged leaves
 git clean. A run's record and artifacts come from this machine's results where it made them, and
@@ -29,6 +31,9 @@ from ssllib.review.published import PAPERS_DIR
 from ssllib.review.records import problem_with
 
 BOOK_DIR = PAPERS_DIR.parent / "book"
+# The profiles the book builds itself: their committed runs are exactly what its chapters use.
+# Runs of any other profile (a GPU run at the paper's recipe) are added, never removed.
+PRUNED = ("cpu", "smoke")
 
 
 def chapter_runs(profile: str, book_dir: str | Path = BOOK_DIR) -> dict[str, list[str]]:
@@ -126,7 +131,7 @@ def curate(profile: str, book_dir: str | Path = BOOK_DIR, runs_dir: str | Path |
                 if found:
                     written += _write_if_changed(found[0], target / store.ARTIFACTS / (name + suffix))
     kept = {item["target"].resolve() for item in plan.values()}
-    for folder in sorted(papers.glob(f"*/runs/{profile}/*")):
+    for folder in sorted(papers.glob(f"*/runs/{profile}/*")) if profile in PRUNED else ():
         if folder.resolve() not in kept:
             shutil.rmtree(folder) if folder.is_dir() else folder.unlink()
     for item in plan.values():
@@ -144,8 +149,10 @@ def curate(profile: str, book_dir: str | Path = BOOK_DIR, runs_dir: str | Path |
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("profile", help="the profile whose chapters' runs to commit (cpu, paper, smoke)")
+    parser.add_argument("--book-dir", type=Path, default=BOOK_DIR,
+                        help="the folder of executed chapters (default: book/; python -m ssllib.book run writes copies)")
     args = parser.parse_args(argv)
-    for paper, n in sorted(curate(args.profile).items()):
+    for paper, n in sorted(curate(args.profile, args.book_dir).items()):
         print(f"papers/{paper}/runs/{args.profile}/: {n} runs")
 
 
