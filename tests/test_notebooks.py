@@ -9,7 +9,7 @@ import pytest
 from ssllib import book
 from ssllib.engine.params import annotation_of
 from ssllib.chapters import chapter_specs
-from ssllib.chapters.spec import PROFILE_PARAM
+from ssllib.chapters.spec import schema
 
 CHAPTERS = chapter_specs()
 
@@ -32,7 +32,7 @@ def test_parameters_cell_matches_the_chapter_spec(name):
         assert isinstance(node.value, ast.Constant) and node.value.value is None, \
             f"{node.target.id} must default to None (the profile decides)"
         declared[node.target.id] = ast.unparse(node.annotation)
-    spec = {"profile": PROFILE_PARAM, **CHAPTERS[name].params}
+    spec = schema(CHAPTERS[name])
     assert list(declared) == list(spec)
     for pname, annotation in declared.items():
         expected = spec[pname].annotation
@@ -175,9 +175,9 @@ def test_papermill_documents_every_parameter(name):
     import papermill
 
     inferred = papermill.inspect_notebook(str(ROOT / "book" / f"{name}.ipynb"))
-    assert list(inferred) == ["profile", *CHAPTERS[name].params]
+    assert list(inferred) == list(schema(CHAPTERS[name]))
     for pname, info in inferred.items():
-        assert info["help"].startswith(({"profile": PROFILE_PARAM, **CHAPTERS[name].params}[pname]).help[:30]), pname
+        assert info["help"].startswith(schema(CHAPTERS[name])[pname].help[:30]), pname
 
 
 def test_status_names_what_a_chapter_used_that_is_not_committed(tmp_path, monkeypatch):

@@ -117,12 +117,18 @@ PARAMETERS_HEADING = ("# Parameters: None means 'take the value from the profile
                       "value.")
 
 
+def schema(spec: "ChapterSpec") -> dict[str, Param]:
+    """Every parameter a chapter takes, in its parameters cell's order: the profile, the budget,
+    then the chapter's own."""
+    return {"profile": PROFILE_PARAM, "budget": BUDGET_PARAM, **spec.params}
+
+
 def parameters_source(spec: "ChapterSpec") -> str:
     """The chapter's papermill parameters cell, made from its parameters: one annotated ``None``
     a line, each with its help (and its choices) as the comment ``papermill --help-notebook``
     shows. The book builder writes it into the chapter, so a help text is written once."""
     lines = [PARAMETERS_HEADING]
-    for name, param in {"profile": PROFILE_PARAM, "budget": BUDGET_PARAM, **spec.params}.items():
+    for name, param in schema(spec).items():
         annotation = param.annotation if param.annotation.startswith("Optional[") else f"Optional[{param.annotation}]"
         comment = param.help + (f" ({', '.join(map(str, param.choices))})" if param.choices else "")
         lines.append(f"{name}: {annotation} = None  # {comment}".rstrip())
@@ -135,9 +141,8 @@ def resolve(spec: ChapterSpec, given: dict[str, Any], check_data: bool = True) -
     given'. A wrong name or value raises :class:`ParameterError` at once; the conflicts between
     settings (a schedule against its epochs, a batch against a queue, a dataset that is not there)
     are reported together, in one :class:`ParameterError`."""
-    schema = {"profile": PROFILE_PARAM, "budget": BUDGET_PARAM, **spec.params}
-    check_names(schema, given, f"the {spec.name} chapter")
-    explicit = check_all(schema, {k: v for k, v in given.items() if v is not None}, f"the {spec.name} chapter")
+    check_names(schema(spec), given, f"the {spec.name} chapter")
+    explicit = check_all(schema(spec), {k: v for k, v in given.items() if v is not None}, f"the {spec.name} chapter")
     profile = explicit.pop("profile", None) or os.environ.get("SSLLIB_PROFILE") or "cpu"
     budget = explicit.pop("budget", None) or "full"
     if profile not in PROFILES:
@@ -152,8 +157,7 @@ def resolve(spec: ChapterSpec, given: dict[str, Any], check_data: bool = True) -
         raise ParameterError(f"the {profile} profile of {spec.name} sets no value for {', '.join(missing)}")
     settings = Settings(check_all(spec.params, values, f"the {spec.name} chapter"), profile=profile, budget=budget)
     settings.given = dict(explicit)
-    problems = Problems()
-    problems.extend(schedule_conflicts(settings))
+    problems = Problems()  # each check's own words first; the schedule check adds what they stop before
     if spec.family == "distillation":
         for method in spec.methods:
             problems.attempt(settings.distill_config, method)  # cross-field checks (queue vs batch, teacher, …)
@@ -166,6 +170,7 @@ def resolve(spec: ChapterSpec, given: dict[str, Any], check_data: bool = True) -
                                      **backbone)
     for check in spec.checks:
         problems.attempt(check, settings)
+    problems.extend(schedule_conflicts(settings))
     if "device" in settings:
         problems.attempt(pick_device, settings.device)  # a device that is not there
     problems.attempt(require_writable_results)
