@@ -16,10 +16,9 @@ def parameters(chapter: str, data: dict[str, Path], dataset: str | None = None) 
     """The chapter's paper recipe at the tiny budget on the fixtures in ``data`` (from
     :func:`fixtures.make_paper_data`), on the CPU; ``dataset`` picks another of the paper
     profile's datasets (its overlay: the paper's CIFAR recipe, for example)."""
-    given = {"profile": "paper", "budget": "tiny"}
-    if chapter == "review":
-        return given
-    given |= {"device": "cpu", "data_root": str(data["data_root"])}
+    if chapter == "review":  # it trains nothing: the paper profile alone
+        return {"profile": "paper"}
+    given = {"profile": "paper", "budget": "tiny", "device": "cpu", "data_root": str(data["data_root"])}
     if dataset:
         given["dataset"] = dataset
     if chapter == "cdir":  # Office-Home; the hub captioner cannot be fetched here, so the offline stand-in

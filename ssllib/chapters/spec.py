@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ssllib.chapters.budget import BUDGET_PARAM, schedule_conflicts, shrink
+from ssllib.chapters.budget import BUDGET_PARAM, COUNTED_IN, schedule_conflicts, shrink
 from ssllib.data import require_dataset
 from ssllib.engine.devices import pick_device
 from ssllib.engine.ledger import require_writable_results
@@ -118,9 +118,10 @@ PARAMETERS_HEADING = ("# Parameters: None means 'take the value from the profile
 
 
 def schema(spec: "ChapterSpec") -> dict[str, Param]:
-    """Every parameter a chapter takes, in its parameters cell's order: the profile, the budget,
-    then the chapter's own."""
-    return {"profile": PROFILE_PARAM, "budget": BUDGET_PARAM, **spec.params}
+    """Every parameter a chapter takes, in its parameters cell's order: the profile, the budget
+    (for a chapter that trains: one with an epoch count), then the chapter's own."""
+    trains = any(total in spec.params for total in COUNTED_IN)
+    return {"profile": PROFILE_PARAM, **({"budget": BUDGET_PARAM} if trains else {}), **spec.params}
 
 
 def parameters_source(spec: "ChapterSpec") -> str:
