@@ -4,7 +4,6 @@ CUDA and several processes: ``benchmarks/gpu-checks.sh`` runs them when a GPU is
 import math
 
 import pytest
-import torch
 
 from ssllib.engine.devices import uses_channels_last
 from ssllib.selfsup.config import RunConfig

@@ -3,7 +3,6 @@ that profile and never removed by later curation (a GPU run is precious)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import nbformat
 import pytest
