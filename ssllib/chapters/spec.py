@@ -26,9 +26,10 @@ from ssllib.engine.registry import methods
 from ssllib.selfsup.config import RUN_PARAMS, RunConfig
 
 PROFILES = ("smoke", "cpu", "paper")
-# Parameters that say where the data is, what runs it and how it reports, not what it computes.
-WHERE_AND_HOW = {"data_root", "download", "device", "log_every", "num_workers", "benchmark_root", "features_dir",
-                 "labels_csv", "splits_dir", "allow_download", "first_seed"}
+# Parameters that say where the data is, what runs it and how it reports, not what it computes:
+# the run configurations' own (``NOT_IDENTITY``), and the chapters' folders of benchmarks and seeds.
+WHERE_AND_HOW = {*RunConfig.NOT_IDENTITY, "benchmark_root", "features_dir", "labels_csv", "splits_dir",
+                 "allow_download", "first_seed"}
 
 
 @dataclass(frozen=True)
