@@ -20,3 +20,5 @@ python -m ssllib.bench.jpeg --images 2048 --workers 0,4,8,16 --device cuda
 python -m ssllib.bench --profile paper --dataset cifar10 --steps 2 --peer-workers -1 --synco-rounds 0 --vit-rounds 0 --paper-synco-rounds 8
 # The paper path end to end on the GPU: the RRD chapter at its paper recipe, budget tiny, on fixtures.
 python benchmarks/paper-dry-run.py --device cuda --only rrd,foundations --machine gpu
+# The SGD linear probe with the features on the GPU (MoCo's batch 256), up to 400k × 2,048 features.
+python benchmarks/linear-probe-scale.py --solver sgd --device cuda --sizes 100000,400000 --iters 2 --machine gpu

@@ -291,15 +291,15 @@ def execute(path: Path, profile: str = "cpu") -> Execution:
 def run_copy(chapter: str, output: Path, parameters_file: Path | None, pairs: list[list[str]]) -> Execution:
     """``book/<chapter>.ipynb`` with its parameters injected (papermill's cell after the
     parameters cell), executed into ``output``, its metadata saying what it ran."""
-    import yaml
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
+
+    from ssllib.chapters.launch import parameters_given
 
     source = ROOT / "book" / f"{chapter}.ipynb"
     if not source.exists():
         raise SystemExit(f"no chapter named {chapter}; the chapters are {', '.join(p.stem for p in chapters())}")
-    given = yaml.safe_load(parameters_file.read_text()) if parameters_file else {}
-    given.update({name: yaml.safe_load(value) for name, value in pairs})
+    given = parameters_given(pairs, parameters_file)
     nb = parameterize_notebook(load_notebook_node(str(source)), given)
     output.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, output)

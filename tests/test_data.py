@@ -131,3 +131,19 @@ def test_unknown_dataset_and_split():
         load_dataset("cifar1000")
     with pytest.raises(ValueError, match="no split 'val'"):
         load_dataset("digits", "val")
+
+
+@pytest.mark.parametrize("method, views", [("supervised", 1), ("mocov2", 2)])
+def test_folder_batches_decode_the_views_a_method_takes(tmp_path, method, views):
+    """The loader's workers decode as many crops per image as the method declares: one for the
+    supervised baseline (it used to get two and drop one), two for a contrastive method."""
+    from ssllib.selfsup.config import RunConfig
+    from ssllib.selfsup.trainer import SelfSupervisedTask, load_run_data
+
+    make_imagenet_folders(tmp_path, "imagenet100", 100, per_class=1, size=8)
+    cfg = RunConfig.from_dict({"method": method, "dataset": "imagenet100", "data_root": str(tmp_path), "lr": 0.1,
+                               "backbone": "resnet18", "width": 4, "image_size": 8, "batch_size": 10,
+                               "queue_size": 20, "num_workers": 0, "monitor_every": 0, "device": "cpu"})
+    task = SelfSupervisedTask(cfg, load_run_data(cfg), torch.device("cpu"), evaluate=False)
+    images, labels = next(task.batches.epoch(torch.Generator().manual_seed(0)))
+    assert images.shape == (10, views, 3, 8, 8) and labels.shape == (10,)

@@ -7,7 +7,7 @@ from ssllib.engine.params import Param
 MOCO_RUN_FIELDS = ("dataset", "data_root", "download", "train_subset", "backbone", "stem", "width", "image_size",
                    "embed_dim", "queue_size", "ema_momentum", "temperature", "bn_splits", "crop_min_scale",
                    "blur_p", "epochs", "batch_size", "lr", "weight_decay", "lr_warmup_epochs", "knn_k", "knn_t",
-                   "monitor_every", "monitor_size", "device")
+                   "probe", "probe_lr", "monitor_every", "monitor_size", "device")
 
 CIFAR_PRESET = ("the one-GPU CIFAR preset (not in the paper): ResNet-18 CIFAR stem, K 4,096, m 0.99, τ 0.1, "
                 "batch 512, lr 0.06, 200 epochs")
@@ -16,7 +16,7 @@ CIFAR_PRESET = ("the one-GPU CIFAR preset (not in the paper): ResNet-18 CIFAR st
 PAPER = dict(dataset="imagenet", data_root=None, download=False, train_subset=0, backbone="resnet50",
              stem="imagenet", width=64, image_size=224, embed_dim=128, queue_size=65536, ema_momentum=0.999,
              temperature=0.2, bn_splits=8, crop_min_scale=0.2, blur_p=0.5, epochs=200, batch_size=256, lr=0.03,
-             weight_decay=1e-4, lr_warmup_epochs=0, knn_k=200, knn_t=0.1, monitor_every=10, monitor_size=50000,
+             weight_decay=1e-4, lr_warmup_epochs=0, knn_k=200, knn_t=0.1, probe="sgd", probe_lr=30.0, monitor_every=10, monitor_size=50000,
              device="auto", seeds=1, first_seed=0, supervised_epochs=90, supervised_lr=0.1)
 # The one-GPU CIFAR preset that replaces the ImageNet recipe for -p dataset cifar10/cifar100.
 CIFAR = dict(backbone="resnet18", stem="cifar", width=64, image_size=0, queue_size=4096, ema_momentum=0.99,
@@ -27,7 +27,7 @@ CIFAR = dict(backbone="resnet18", stem="cifar", width=64, image_size=0, queue_si
 # random init, width 32 2.0, width 8 8.7 (random features of a wider network are already good).
 CPU = derive(PAPER, dataset="fashion_mnist", train_subset=6400, backbone="resnet18", stem="cifar", width=8,
              image_size=16, queue_size=4096, ema_momentum=0.99, temperature=0.1, bn_splits=4, crop_min_scale=0.4,
-             blur_p=0.0, epochs=15, batch_size=64, weight_decay=5e-4, monitor_every=1, monitor_size=0, seeds=3,
+             blur_p=0.0, epochs=15, batch_size=64, weight_decay=5e-4, probe="lbfgs", monitor_every=1, monitor_size=0, seeds=3,
              supervised_epochs=15, supervised_lr=0.05)
 # Shrunk to seconds: 1,024 images, a width-4 network, one epoch, two seeds.
 SMOKE = derive(CPU, train_subset=1024, width=4, embed_dim=32, queue_size=256, temperature=0.2, bn_splits=2,

@@ -46,10 +46,14 @@ def run_configs(spec: ChapterSpec, settings: Settings) -> dict[str, dict]:
     return out
 
 
-def _value(text: str):
+def parameters_given(pairs, parameters_file: Path | None = None) -> dict:
+    """The parameters of a command line as papermill reads them: a YAML file (``-f``), then each
+    ``-p NAME VALUE`` pair with its value read as YAML (``3``, ``0.1``, ``[1, 2]``, ``null``)."""
     import yaml
 
-    return yaml.safe_load(text)
+    given = yaml.safe_load(parameters_file.read_text()) or {} if parameters_file else {}
+    given.update({name: yaml.safe_load(value) for name, value in pairs})
+    return given
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("."), help="folder for the JSON files (default: here)")
     args = parser.parse_args(argv)
     spec = specs[args.chapter]
-    given = {"profile": args.profile, "budget": args.budget, **{k: _value(v) for k, v in args.parameter}}
+    given = {"profile": args.profile, "budget": args.budget, **parameters_given(args.parameter)}
     try:
         settings = resolve(spec, given, check_data=False)
         configs = run_configs(spec, settings)

@@ -7,6 +7,8 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from ssllib.evaluate.linear import probe_name  # noqa: F401 (the chapters name the probe through report)
+
 
 def mean_std_table(rows: Iterable[dict], by: str, metrics: dict[str, str], order: list[str] | None = None):
     """Group ``rows`` (one dict per run) by ``by`` and give each metric's mean, std and a
@@ -170,11 +172,17 @@ def accuracy_caption(data, cfg, seeds: int) -> str:
     the seeds, the kNN protocol and bank, the linear probe (and so, at any profile, the right data)."""
     from ssllib.chapters.selfsup_experiments import raw_pixels_side
     from ssllib.data.registry import dataset_info
+    from ssllib.evaluate.linear import SGD_PROTOCOLS
 
     title = dataset_info(data.test.name).title
     side = raw_pixels_side(data.size)
     spread = f"mean ± standard deviation over {seeds} seeds" if seeds > 1 else "one seed, so no spread"
+    if cfg.probe == "lbfgs":
+        probe = "an L-BFGS logistic-regression probe on frozen standardised features of the same images"
+    else:
+        recipe = SGD_PROTOCOLS[cfg.probe]
+        probe = (f"a linear layer on frozen features of the same images trained by SGD, {recipe.source}'s protocol "
+                 f"({cfg.probe_epochs} epochs, batch {cfg.probe_batch_size}, lr {cfg.probe_lr:g})")
     return (f"Top-1 accuracy (%) on the {title} test set ({len(data.test):,} images), {spread}; kNN: k={cfg.knn_k}, "
-            f"T={cfg.knn_t:g}, cosine, the {len(data.bank):,} training images as the bank; linear: an L-BFGS "
-            f"logistic-regression probe on frozen standardised features of the same images; last epoch. Raw "
-            f"pixels: the images at {side}×{side} px, flattened.")
+            f"T={cfg.knn_t:g}, cosine, the {len(data.bank):,} training images as the bank; linear: {probe}; last "
+            f"epoch. Raw pixels: the images at {side}×{side} px, flattened.")

@@ -10,10 +10,11 @@ RUN_FIELDS = ("dataset", "data_root", "download", "train_subset", "image_size", 
               "ema_momentum", "momentum_schedule", "temperature", "shuffle_keys", "drop_path", "crop_min_scale",
               "jitter", "jitter_p", "grayscale_p", "blur_p", "blur_sigma", "view2_blur_p", "solarize_p", "view2_solarize_p",
               "epochs", "batch_size", "optimizer", "lr", "weight_decay", "decay_norms_and_biases", "lr_warmup_epochs",
-              "lr_min", "grad_clip", "knn_k", "knn_t", "monitor_every", "monitor_size", "device", "log_every")
+              "lr_min", "grad_clip", "knn_k", "knn_t", "probe", "probe_lr", "monitor_every", "monitor_size", "device", "log_every")
 
 # The paper's recipe (the authors' code, giakoumoglou/synco-v2): MoBY on ImageNet-1k for 300 epochs, batch 4 × 128,
-# AdamW at 1e-3 per 512 images, synthetic negatives in epochs 30 … 100 at the reference's counts.
+# AdamW at 1e-3 per 512 images, synthetic negatives in epochs 30 … 100 at the reference's counts; MoBY's linear
+# protocol (SGD at 1.0 per 512 images: 0.5 for the probe's batch of 256).
 PAPER = dict(
     dataset="imagenet", data_root=None, download=False, train_subset=0, image_size=224, vit_backbone="vit_small",
     swin_backbone="swin_tiny", embed_dim=256, head_hidden_dim=4096, queue_size=4096, ema_momentum=0.99,
@@ -21,7 +22,7 @@ PAPER = dict(
     jitter=(0.4, 0.4, 0.2, 0.1), jitter_p=0.8, grayscale_p=0.2, blur_p=1.0, blur_sigma=(0.1, 2.0), view2_blur_p=0.1, solarize_p=0.0,
     view2_solarize_p=0.2, epochs=300, batch_size=512, optimizer="adamw", lr=1e-3, weight_decay=0.05,
     decay_norms_and_biases=False, lr_warmup_epochs=5, lr_min=5e-6, grad_clip=5.0, knn_k=10, knn_t=0.07,
-    monitor_every=10, monitor_size=50000, device="auto", log_every=50,
+    probe="sgd_moby", probe_lr=0.5, monitor_every=10, monitor_size=50000, device="auto", log_every=50,
     n_hard=256, n1=128, n2=128, n3=128, n4=64, n5=64, n6=64, sigma=0.1, delta=0.01, eta=0.01, warmup_epochs=30,
     cooldown_epochs=100, finite_difference=False, seeds=1, first_seed=0, picture_images=8, overhead_steps=10,
     overhead_rounds=16)
@@ -38,7 +39,7 @@ CIFAR = dict(image_size=32, vit_backbone="vit_tiny_small_image", swin_backbone="
 CPU = derive(PAPER, dataset="fashion_mnist", train_subset=6400, image_size=16, vit_backbone="vit_micro_small_image",
              swin_backbone="swin_micro_small_image", embed_dim=64, head_hidden_dim=256, drop_path=0.1,
              crop_min_scale=0.4, blur_sigma=(0.1, 0.3), epochs=10, batch_size=64, lr=1e-3, lr_warmup_epochs=1,
-             lr_min=1e-5, knn_k=200, knn_t=0.1, monitor_every=1, monitor_size=0, log_every=10, warmup_epochs=1,
+             lr_min=1e-5, knn_k=200, knn_t=0.1, probe="lbfgs", monitor_every=1, monitor_size=0, log_every=10, warmup_epochs=1,
              cooldown_epochs=3, seeds=3, overhead_steps=2)
 SMOKE = derive(CPU, train_subset=512, embed_dim=32, head_hidden_dim=64, queue_size=256, epochs=2, n_hard=32, n1=8,
                n2=8, n3=8, n4=4, n5=4, n6=4, cooldown_epochs=1, knn_k=20, monitor_size=256, log_every=4, seeds=2,

@@ -46,6 +46,7 @@ class Method:
     check: Callable[[Any], None] | None = None     # cross-field checks on a whole configuration
     code: tuple[str, ...] = ()                     # modules (dotted) its runs depend on, besides the shared ones
     uses_labels: bool = False                      # trains on labelled images (a supervised baseline, a teacher)
+    views: int = 2                                 # crops per image its inputs take (decoded by the loader's workers)
 
     @property
     def label(self) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 from ssllib.data import DATASETS
 from ssllib.data.splits import check_sizes
 from ssllib.engine.config import Configuration
+from ssllib.evaluate.linear import SOLVERS
 from ssllib.engine.params import Param, ParameterError, dataclass_params
 from ssllib.engine.params import param_field as _p
 from ssllib.nets import vit
@@ -64,6 +65,13 @@ class RunConfig(Configuration):
     # monitoring and evaluation
     knn_k: int = _p(200, "neighbours of the weighted kNN classifier", min=1)
     knn_t: float = _p(0.1, "temperature of the kNN vote weights exp(s/T)", min=1e-4)
+    probe: str = _p("lbfgs", "linear-probe solver: lbfgs (full-batch logistic regression on standardised features, "
+                             "its L2 chosen on held-out images: small feature sets), or a published mini-batch SGD "
+                             "protocol for any size: sgd (MoCo's) or sgd_moby (MoBY's)", choices=SOLVERS)
+    probe_epochs: int = _p(100, "epochs of an SGD linear probe", min=1)
+    probe_lr: float = _p(30.0, "peak learning rate of an SGD linear probe (MoCo: 30; MoBY: 1.0 per 512 images)",
+                         min=0.0)
+    probe_batch_size: int = _p(256, "batch of an SGD linear probe", min=1)
     monitor_every: int = _p(1, "run the kNN monitor every N epochs (0: never)", min=0)
     monitor_size: int = _p(10000, "train images in the kNN monitor's bank (0: all)", min=0)
     monitor_test: int = _p(2000, "held-out training images the kNN monitor classifies (never the test split)",

@@ -37,8 +37,8 @@ class SupervisedClassifier(nn.Module):
 
 def supervised_view(shift_flip, images: torch.Tensor, mean, std, generator=None) -> torch.Tensor:
     """One augmented view per image. Images in memory (n, C, H, W): ``shift_flip`` on the device.
-    Decoded files (n, views, C, H, W) come random-resized-cropped and flipped by the loader's
-    workers (ImageNet's recipe): the first view, normalised."""
+    Decoded files (n, 1, C, H, W) come random-resized-cropped and flipped by the loader's
+    workers (ImageNet's recipe; the method declares one view): normalised."""
     if images.dim() == 5:
         return prepare_eval(images[:, 0], mean, std)
     return shift_flip(images, mean, std, generator)
@@ -50,6 +50,6 @@ def build_supervised(cfg, dataset, size: int) -> SupervisedClassifier:
     return SupervisedClassifier(backbone, dataset.num_classes, bound(augmentation, dataset.mean, dataset.std))
 
 
-register_method(Method("supervised", "selfsup", build_supervised, title="supervised", uses_labels=True,
+register_method(Method("supervised", "selfsup", build_supervised, title="supervised", uses_labels=True, views=1,
                        help="cross-entropy on the labels: the supervised encoder of the same size",
                        code=("ssllib.selfsup.supervised",)))

@@ -31,7 +31,8 @@ from ssllib.engine.optim import build_optimizer
 from ssllib.engine.registry import method as find_method
 from ssllib.nets.registry import backbone_modules
 from ssllib.engine.predict import device_of
-from ssllib.evaluate.frozen import extract_features, knn_accuracy, knn_protocol, linear_probe
+from ssllib.evaluate.frozen import extract_features, knn_accuracy, knn_protocol
+from ssllib.evaluate.linear import linear_probe, sgd_linear_probe
 from ssllib.selfsup.config import RunConfig
 
 __all__ = ["Result", "RunData", "TrainingDiverged", "backbone_features", "evaluate_backbone", "evaluate_features",
@@ -140,7 +141,11 @@ def evaluate_features(fb, yb, ft, yt, num_classes: int, cfg: RunConfig, linear: 
     metrics = {"knn_top1": {"value": knn_accuracy(fb, yb, ft, yt, num_classes, cfg.knn_k, cfg.knn_t),
                             "protocol": {**knn_protocol(cfg.knn_k, cfg.knn_t, len(fb), len(ft)), "epoch": "last"}}}
     if linear:
-        value, protocol = linear_probe(fb, yb, ft, yt, num_classes, seed=seed)
+        if cfg.probe != "lbfgs":
+            value, protocol = sgd_linear_probe(fb, yb, ft, yt, num_classes, cfg.probe_epochs, cfg.probe_lr,
+                                               cfg.probe_batch_size, seed=seed, protocol=cfg.probe)
+        else:
+            value, protocol = linear_probe(fb, yb, ft, yt, num_classes, seed=seed)
         metrics["linear_top1"] = {"value": value, "protocol": {**protocol, "epoch": "last"}}
     return metrics
 
@@ -156,7 +161,7 @@ class SelfSupervisedTask(Task):
         self.model, self.channels_last = ready_model(initial_model(cfg, train_set, data.size), cfg, device)
         self.optimizer = build_optimizer(cfg, [self.model])
         self.batches = TrainBatches(train_set, cfg.batch_size, device, data.size, (cfg.crop_min_scale, 1.0),
-                                    num_workers=cfg.num_workers)
+                                    views=spec.views, num_workers=cfg.num_workers)
         self.label = f"{cfg.method} seed {cfg.seed}"
         self.monitor = data.monitor_split(cfg.monitor_size, cfg.monitor_test) if cfg.monitor_every else None
 
