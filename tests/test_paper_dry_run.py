@@ -23,6 +23,8 @@ from paper_dry_run import CHAPTERS, copy_papers, execute, parameters
 
 # What the cpu run's prose names and a paper run must not print: its data, resolution and machine.
 CPU_RUN = re.compile(r"Fashion-MNIST|6,400|16×16|16-pixel|two CPU cores|2-core CPU", re.I)
+# Prose names it in more ways than a printed line can (a fixture's images may be 16 px).
+CPU_PROSE = re.compile(CPU_RUN.pattern + r"|16 px|5,120 |minutes on|a few minutes", re.I)
 DATASET = {"synco": "cifar100", "synco_vit": "cifar100"}
 
 
@@ -38,7 +40,7 @@ def shared(tmp_path_factory) -> dict[str, Path]:
 def printed(nb) -> list[tuple[int, str]]:
     """(cell index, line) of every printed or displayed output: what the run wrote about itself.
     Not the settings tables (each parameter's documentation names every choice it has), nor the
-    chapters' prose between the code (it still describes the book's cpu run in places)."""
+    chapters' prose between the code (:func:`test_prose_that_describes_the_cpu_run_says_so`)."""
     out = []
     for i, cell in enumerate(nb.cells):
         if "settings_table(" in cell.source:
@@ -63,3 +65,21 @@ def test_a_chapter_runs_its_paper_recipe_end_to_end(chapter, shared, tmp_path):
     assert not said, "printed sentences fixed to the cpu run:\n" + "\n".join(said)
     records = [json.loads(p.read_text()) for p in (shared["results"] / "runs").glob("*/record.json")]
     assert records and {r["profile"] for r in records if r["paper"] == chapter.replace("_", "-")} <= {"paper-tiny"}
+
+
+def paragraphs_naming_the_cpu_run(nb) -> list[str]:
+    """Markdown paragraphs that name the cpu run's data, resolution or machine without naming the
+    ``cpu`` profile they describe."""
+    return [f"cell {i}: {paragraph[:160]}…" for i, cell in enumerate(nb.cells) if cell.cell_type == "markdown"
+            for paragraph in cell.source.split("\n\n") if CPU_PROSE.search(paragraph) and "`cpu`" not in paragraph]
+
+
+@pytest.mark.parametrize("chapter", [*CHAPTERS])
+def test_prose_that_describes_the_cpu_run_says_so(chapter):
+    """The prose is the same at every profile: what a run used is printed by the code (the
+    'This run' paragraphs, the captions), and a sentence that describes the book's own cpu run
+    (to explain its choices) says that it does, so a paper run's reader is never told it ran on
+    Fashion-MNIST at 16 px."""
+    nb = nbformat.read(Path(__file__).resolve().parent.parent / "book" / f"{chapter}.ipynb", as_version=4)
+    unscoped = paragraphs_naming_the_cpu_run(nb)
+    assert not unscoped, "paragraphs that describe the cpu run as if it were any run:\n" + "\n".join(unscoped)

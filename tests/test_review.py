@@ -317,3 +317,37 @@ def test_the_build_curates_past_the_runs_of_chapters_it_has_not_executed_yet(tmp
         curate.curate("cpu", book, runs, papers)
     assert curate.curate("cpu", book, runs, papers, only={"foundations"}) == {"synco": 1}
     assert not (papers / "synco" / "runs" / "cpu" / "old.json").exists()
+
+
+def test_a_gpu_run_of_the_paper_recipe_is_its_own_row_with_device_commit_and_overrides(tmp_path):
+    """A reader's paper runs, curated: one seed each, filed as paper (the recipe) and paper-custom
+    (a changed rate); shown beside the cpu rows with their device, commit and what they changed,
+    a value and no interval. A dry run (paper-tiny) is not shown unless asked for."""
+    from ssllib.chapters import chapter_specs
+    from ssllib.chapters.launch import run_configs
+    from ssllib.chapters.spec import resolve
+
+    spec = chapter_specs()["foundations"]
+    recipe = run_configs(spec, resolve(spec, {"profile": "paper"}, check_data=False))["mocov2"]
+    runs = tmp_path / "papers" / "foundations" / "runs"
+    for seed, value in ((0, 70.0), (1, 71.0), (2, 72.0)):
+        _write(runs / "cpu", _record(f"cpu{seed}", seed, value, paper="foundations", method="mocov2"))
+    gpu = {"device": "NVIDIA H100", "git_commit": "0123456789abcdef0123"}
+    _write(runs / "paper", {**_record("gpu", 0, 67.5, paper="foundations", method="mocov2", profile="paper"),
+                            "config": recipe, "environment": gpu})
+    _write(runs / "paper-custom", {**_record("gpu-lr", 0, 66.0, paper="foundations", method="mocov2",
+                                             profile="paper-custom"),
+                                   "config": {**recipe, "lr": 0.06, "data_root": "/data"}, "environment": gpu})
+    _write(runs / "paper-tiny", _record("dry", 0, 1.0, paper="foundations", method="mocov2", profile="paper-tiny"))
+    found = records.read_records([tmp_path / "papers"], None)
+    table = review.reproduced_table(summary.reproduced(found, ("cpu", "paper")), found, "foundations")
+    by_profile = table.set_index("profile")
+    assert set(by_profile.index) == {"cpu", "paper", "paper-custom"}          # no dry run
+    assert by_profile.loc["paper", "device"] == "NVIDIA H100" and by_profile.loc["paper", "commit"] == "0123456789ab"
+    assert by_profile.loc["paper", "overrides"] == "the recipe"
+    assert by_profile.loc["paper-custom", "overrides"] == "lr=0.06"           # where the data lives is not a change
+    assert by_profile.loc["paper", "95% CI"] == "one seed: no interval"
+    assert by_profile.loc["cpu", "device"] == by_profile.loc["cpu", "overrides"] == ""   # the book's own rows
+    only_cpu = review.reproduced_table(summary.reproduced(found, ("cpu",)), found, "foundations")
+    assert "device" not in only_cpu and "overrides" not in only_cpu
+    assert "paper-tiny" in set(summary.reproduced(found, ("paper-tiny",))["profile"])

@@ -32,13 +32,20 @@ PAPER = dict(CPU, ranking_profile="paper")
 SMOKE = dict(CPU, include_local=True, profiles_shown="smoke,cpu,paper", ranking_profile="smoke")
 
 
+# What a record can be filed under: a profile, its dry run, its changed recipe (Settings.record_profile).
+NAMEABLE = (*PROFILES, *(f"{p}-{kind}" for p in PROFILES for kind in ("tiny", "custom")))
+# The profiles the book builds itself; rows of any other (a reader's GPU run) name their device,
+# commit and what they changed in the recipe.
+BOOK_PROFILES = ("smoke", "cpu")
+
+
 def profile_list(text: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in text.split(",") if p.strip())
 
 
 def check_review(settings) -> None:
     for name in ("profiles_shown", "ranking_profile"):
-        unknown = [p for p in profile_list(settings[name]) if p not in PROFILES]
+        unknown = [p for p in profile_list(settings[name]) if p not in NAMEABLE]
         if unknown or not profile_list(settings[name]):
             raise ParameterError(f"{name}={settings[name]!r}: name profiles from {', '.join(PROFILES)} "
                                  f"(comma-separated)")
@@ -98,7 +105,8 @@ def reproduced_table(reproduced: pd.DataFrame, records: Records, paper: str, met
         "profile": rows["profile"], "epochs": rows["epochs"], "metric": rows["metric"],
         "mean ± std": [_mean_std(m, s) for m, s in zip(rows["mean"], rows["std"])],
         "95% CI": [_interval(lo, hi, seeds) for lo, hi, seeds in zip(rows["low"], rows["high"], rows["seed list"])],
-        "seeds": rows["seeds"], "protocol": rows["protocol"], "records": rows["records"]})
+        "seeds": rows["seeds"], "protocol": rows["protocol"],
+        **elsewhere_columns(rows, records), "records": rows["records"]})
     if len(rows) and rows["seed list"].str.contains("fold").all():   # cross-validated: the replicates are folds
         out = out.rename(columns={"seeds": "folds"})
     # A method's variants together, in the order of what sets them apart (cluster 0, 1, 2).
@@ -106,6 +114,54 @@ def reproduced_table(reproduced: pd.DataFrame, records: Records, paper: str, met
     out = out.iloc[sorted(range(len(out)), key=lambda i: (order[out["method"].iat[i]], out["variant"].iat[i]))]
     return out.loc[:, [c for c in out.columns if c == "variant settings" or not (out[c] == "").all()]
                    ].reset_index(drop=True)
+
+
+def elsewhere_columns(rows: pd.DataFrame, records: Records) -> dict[str, list[str]]:
+    """For rows of runs the book did not build itself (the paper profile run on a GPU): the
+    device, the commit and what the run changed in its chapter's recipe; empty for the book's
+    own rows, so a table of those has no such columns."""
+    own = [p in BOOK_PROFILES for p in rows["profile"]]
+    return {"device": ["" if o else d for o, d in zip(own, rows["device"])],
+            "commit": ["" if o else c for o, c in zip(own, rows["commit"])],
+            "overrides": ["" if o else recipe_overrides(paper, profile, records.configs.get(ids[0], {}))
+                          for o, paper, profile, ids in zip(own, rows["paper"], rows["profile"], rows["run ids"])]}
+
+
+def recipe_overrides(paper: str, profile: str, setting: dict) -> str:
+    """What a run (its flattened configuration, ``setting``) changed in its chapter's recipe at
+    the profile it was filed under (``paper-custom`` → ``paper``), where and how left out; the
+    run is set against the recipe's run of the same method that it differs from least.
+    'the recipe' when it changed nothing, '' where the chapter makes no runs of its own."""
+    from ssllib.chapters import chapter_specs
+    from ssllib.chapters.launch import run_configs
+    from ssllib.chapters.spec import WHERE_AND_HOW
+    from ssllib.review.records import NOT_THE_SETTING, flatten
+
+    spec = chapter_specs().get(paper.replace("-", "_"))
+    if spec is None or not setting:
+        return ""
+    base = profile.split("-")[0]
+    given = {"profile": base}
+    if "dataset" in spec.params and setting.get("dataset"):
+        given["dataset"] = setting["dataset"]  # the recipe's overlay for that dataset
+    try:
+        recipes = run_configs(spec, resolve(spec, given, check_data=False))
+    except (ParameterError, ValueError):
+        return ""
+    ignored = set(WHERE_AND_HOW) | set(NOT_THE_SETTING)
+
+    def changed(recipe: dict) -> dict:
+        flat = flatten(recipe)
+        return {k: v for k, v in setting.items() if k.split(".")[-1] not in ignored and k in flat and flat[k] != v
+                and not (isinstance(v, list) and tuple(v) == flat[k])}
+    same_method = [r for r in recipes.values() if r.get("method") == setting.get("method")]
+    if not same_method:
+        return ""
+    least = min((changed(r) for r in same_method), key=len)
+    default_dataset = resolve(spec, {"profile": base}, check_data=False).get("dataset") if "dataset" in given else None
+    if default_dataset is not None and default_dataset != setting.get("dataset"):
+        least = {"dataset": setting["dataset"], **least}
+    return summaries.settings_line({k.removeprefix("options."): v for k, v in least.items()}) or "the recipe"
 
 
 def _mean_std(mean: float, std: float) -> str:

@@ -44,6 +44,13 @@ def per_seed(records: Records) -> pd.DataFrame:
     return out
 
 
+def shown(profile: str, profiles: tuple[str, ...]) -> bool:
+    """Whether runs filed under ``profile`` belong to the ``profiles`` a table shows: a profile's
+    own runs, and its runs with a changed recipe (``paper-custom`` with ``paper``); dry runs
+    (``paper-tiny``) only where named, since their numbers mean nothing."""
+    return profile in profiles or (profile.endswith("-custom") and profile.removesuffix("-custom") in profiles)
+
+
 def interval(values, bounds: tuple[float, float] = (0.0, 100.0)) -> tuple[float, float]:
     """The 95% t interval of the mean of ``values``, cut to ``bounds`` (NaN, NaN for fewer than two)."""
     values = [float(v) for v in values]
@@ -61,7 +68,7 @@ def reproduced(records: Records, profiles: tuple[str, ...] | None = None) -> pd.
     the seeds, the protocol, the devices and the records it came from."""
     rows = per_seed(records)
     if profiles is not None and len(rows):
-        rows = rows[rows["profile"].isin(profiles)]
+        rows = rows[rows["profile"].map(lambda p: shown(p, profiles))]
     out = []
     for key, group in rows.groupby(KEYS, sort=False):
         low, high = interval(group["value"])
@@ -72,8 +79,10 @@ def reproduced(records: Records, profiles: tuple[str, ...] | None = None) -> pd.
                     "directions": int(group["directions"].max()),
                     "protocol": protocols[0] if len(protocols) == 1 else PROTOCOL_VARIES,
                     "device": ", ".join(sorted(set(group["device"].dropna()))),
-                    "records": ", ".join(group["source"])})
-    columns = [*KEYS, "mean", "std", "low", "high", "seeds", "seed list", "directions", "protocol", "device", "records"]
+                    "commit": ", ".join(sorted({str(c)[:12] for c in group["commit"].dropna()})),
+                    "records": ", ".join(group["source"]), "run ids": list(dict.fromkeys(group["run_id"]))})
+    columns = [*KEYS, "mean", "std", "low", "high", "seeds", "seed list", "directions", "protocol", "device", "commit",
+               "records", "run ids"]
     return pd.DataFrame(out, columns=columns)
 
 
