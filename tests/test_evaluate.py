@@ -97,3 +97,14 @@ def test_sgd_probe_is_what_a_run_with_probe_sgd_records():
     assert protocol["solver"].startswith("mini-batch SGD") and protocol["epochs"] == 3 and protocol["batch_size"] == 50
     lbfgs = evaluate_features(x[:200], y[:200], x[200:], y[200:], 3, cfg.replace(probe="lbfgs"))
     assert lbfgs["linear_top1"]["protocol"]["solver"].startswith("L-BFGS")
+
+
+def test_the_probe_fields_leave_earlier_runs_identities_alone():
+    """Fields added after runs were recorded stay out of a run's identity at the value that
+    computes what those runs did (the L-BFGS probe), so the runs are re-keyed, not retrained;
+    any other value is part of it."""
+    from ssllib.selfsup.config import RunConfig
+    cfg = RunConfig.from_dict({"lr": 0.1})
+    assert not {"probe", "probe_epochs", "probe_lr", "probe_batch_size"} & set(cfg.identity())
+    assert cfg.replace(probe="sgd").identity()["probe"] == "sgd"
+    assert cfg.replace(probe_lr=0.5).identity()["probe_lr"] == 0.5

@@ -89,7 +89,7 @@ def raw_pixel_baseline(cfg: RunConfig, data: RunData | None = None, paper: str =
                              lambda images: raw_pixels(images, size), data, cfg)
     key = {"evaluation": "raw pixels", "dataset": cfg.dataset, "train_subset": cfg.train_subset, "size": size,
            "knn_k": cfg.knn_k, "knn_t": cfg.knn_t, "seed": 0,
-           "probe": "lbfgs" if cfg.probe == "lbfgs" else [cfg.probe, cfg.probe_epochs, cfg.probe_lr, cfg.probe_batch_size],
+           **({} if cfg.probe == "lbfgs" else {"probe": [cfg.probe, cfg.probe_epochs, cfg.probe_lr, cfg.probe_batch_size]}),
            "monitor": [cfg.monitor_every > 0, cfg.monitor_size, cfg.monitor_test]}
     return _evaluation(cfg, f"raw-pixels-{cfg.dataset}-{size or 'native'}px", key,
                        shared_code_fingerprint(), measure, paper, profile, "raw pixels", None).record["metrics"]

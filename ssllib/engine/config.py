@@ -18,13 +18,18 @@ class PlainValues:
     with its values: give them as plain data, split off its identity, and be copied with changes."""
 
     NOT_IDENTITY: ClassVar[tuple[str, ...]] = ()  # settings that never change what a run computes
+    # Fields added after runs were recorded, each with the value that computes what runs did before
+    # it existed: at that value the field stays out of the identity, so those runs keep theirs.
+    ADDED_LATER: ClassVar[dict[str, Any]] = {}
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
     def identity(self) -> dict[str, Any]:
-        """The fields that decide what the run computes (not where or how it runs)."""
-        return {k: v for k, v in self.to_dict().items() if k not in self.NOT_IDENTITY}
+        """The fields that decide what the run computes (not where or how it runs, nor a field
+        added later at the value that computes what runs did before it: :attr:`ADDED_LATER`)."""
+        return {k: v for k, v in self.to_dict().items()
+                if k not in self.NOT_IDENTITY and not (k in self.ADDED_LATER and v == self.ADDED_LATER[k])}
 
     def replace(self, **changes):
         """A copy with ``changes``, checked; a change of method starts from that method's default options."""

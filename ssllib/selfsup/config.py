@@ -22,6 +22,7 @@ from ssllib.nets.registry import BACKBONES
 @dataclass(frozen=True)
 class RunConfig(Configuration):
     NOT_IDENTITY = ("device", "num_workers", "log_every", "data_root", "download", "compile")
+    ADDED_LATER = {"probe": "lbfgs", "probe_epochs": 100, "probe_lr": 30.0, "probe_batch_size": 256}
 
     # what is trained, on what
     method: str = _p("mocov2", "training method (a self-supervised method, or supervised)")
