@@ -80,3 +80,19 @@ def test_missing_cifar_folder_is_reported_before_any_work(tmp_path):
 def test_run_config_rejects_unknown_method_option_names():
     with pytest.raises(ParameterError, match="no parameter 'epoch'"):
         RunConfig.from_dict({"epoch": 1})
+
+
+@pytest.mark.parametrize("name, value", [("lr", float("nan")), ("lr", float("inf")), ("temperature", float("nan")),
+                                         ("blur_sigma", [0.1, float("nan")]), ("weight_decay", float("-inf"))])
+def test_non_finite_values_are_refused_before_any_work(name, value):
+    """NaN passes every range comparison (nan < 0 and nan > 1 are both false), so a range check
+    alone let it through: a run trained on it and failed, or worse, recorded a result."""
+    with pytest.raises(ParameterError, match=f"{name}=.* is not a finite number: give a number"):
+        RunConfig.from_dict({"lr": 0.1, name: value})
+
+
+def test_a_non_finite_chapter_setting_is_refused_with_the_others():
+    from ssllib.chapters.cueco import CUECO
+    with pytest.raises(ParameterError) as err:
+        resolve(CUECO, {"profile": "smoke", "cluster_weight": float("nan"), "lr": float("inf")}, check_data=False)
+    assert "cluster_weight=nan is not a finite number" in str(err.value) and "lr=inf" in str(err.value)

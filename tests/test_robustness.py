@@ -236,3 +236,46 @@ def test_a_results_folder_that_cannot_be_written_is_reported_before_any_work(tmp
     monkeypatch.setattr(ledger.os, "access", lambda path, mode: False)
     with pytest.raises(ParameterError, match="results folder .* is not writable; set SSLLIB_RESULTS"):
         resolve(FOUNDATIONS, {"profile": "smoke"})
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 256 KB filesystem (tmpfs), where the machine lets this process mount one (root on Linux)."""
+    import subprocess
+    folder = tmp_path / "small-disk"
+    folder.mkdir()
+    mounted = os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)],
+                                                   capture_output=True).returncode == 0
+    if not mounted:
+        pytest.skip("mounting a small tmpfs needs root on Linux; the full-disk path is tested where it can be")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_a_really_full_disk_gets_one_sentence_and_keeps_the_old_checkpoint(small_disk):
+    """torch.save on a full disk raises a bare RuntimeError ('[enforce fail at inline_container.cc]
+    … unexpected pos'), with no errno; it is read as the full disk it is."""
+    from ssllib.engine.checkpoint import WriteError
+    path = small_disk / "checkpoint.pt"
+    save_checkpoint({"epoch": 1}, path)
+    before = path.read_bytes()
+    with pytest.raises(WriteError, match="the disk is full; free some space or set SSLLIB_RESULTS"):
+        save_checkpoint({"epoch": 2, "weights": torch.zeros(200_000)}, path)
+    assert path.read_bytes() == before and sorted(p.name for p in small_disk.iterdir()) == ["checkpoint.pt"]
+
+
+def test_a_writer_removes_only_the_temporary_files_of_writers_that_no_longer_run(tmp_path):
+    import subprocess
+    live = subprocess.Popen(["sleep", "30"])
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    try:
+        others = tmp_path / f".checkpoint.pt.{live.pid}.abc123.tmp"
+        stale = tmp_path / f".checkpoint.pt.{dead.pid}.def456.tmp"
+        older = tmp_path / ".checkpoint.pt.ghi789.tmp"   # named before writers put their pid in the name
+        for tmp in (others, stale, older):
+            tmp.write_bytes(b"half a checkpoint")
+        save_checkpoint({"epoch": 1}, tmp_path / "checkpoint.pt")
+        assert others.exists() and not stale.exists() and not older.exists()
+    finally:
+        live.kill()

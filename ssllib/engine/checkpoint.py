@@ -4,6 +4,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -48,19 +49,50 @@ def _cannot_write(path: Path, err: OSError) -> WriteError:
     return WriteError(err.errno, f"cannot write {path}: {why} (what was there before is unchanged)")
 
 
+# Free space below which a failed write is read as a full disk: torch.save reports one as a bare
+# RuntimeError ("[enforce fail at inline_container.cc] … unexpected pos"), without an errno.
+FULL_DISK_BYTES = 1 << 20
+
+
+def _holder_alive(tmp: Path) -> bool:
+    """Whether the process that named temporary file ``tmp`` (``.<name>.<pid>.<random>.tmp``) still runs."""
+    try:
+        pid = int(tmp.name.rsplit(".", 3)[-3])
+    except (ValueError, IndexError):
+        return False  # an older naming, without a pid: left by a writer that no longer runs
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _disk_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < FULL_DISK_BYTES
+    except OSError:
+        return False
+
+
 def atomic_write(path: Path, write) -> None:
-    """Write to a temporary file beside ``path``, then rename it over ``path``. Temporary files
-    that an earlier writer killed mid-write left behind are removed first; the result gets the
-    permissions of an ordinary new file (0666 less the umask), not mkstemp's 0600. A read-only
-    or full disk raises :class:`WriteError` with one sentence, and leaves no temporary file."""
+    """Write to a temporary file beside ``path``, then rename it over ``path``. The temporary
+    file is named with the writer's pid; those of writers that no longer run (killed mid-write)
+    are removed first, never another live writer's. The result gets the permissions of an
+    ordinary new file (0666 less the umask), not mkstemp's 0600. A read-only or full disk raises
+    :class:`WriteError` with one sentence, and leaves no temporary file."""
     umask = os.umask(0)
     os.umask(umask)
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         for stale in path.parent.glob(f".{path.name}.*.tmp"):
-            stale.unlink(missing_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            if not _holder_alive(stale):
+                stale.unlink(missing_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -68,8 +100,11 @@ def atomic_write(path: Path, write) -> None:
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException as err:
+        full = isinstance(err, RuntimeError) and _disk_full(path.parent)
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if full:
+            raise _cannot_write(path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))) from None
         if isinstance(err, OSError) and err.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC):
             raise _cannot_write(path, err) from None
         raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import typing
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -16,7 +17,9 @@ class ParameterError(ValueError):
 @dataclass(frozen=True)
 class Param:
     """One parameter: its type (int, float, bool, str, or tuple of floats), a help line and
-    the constraints on its value. ``nullable``: None is allowed and means 'not set'."""
+    the constraints on its value. ``nullable``: None is allowed and means 'not set'. A number
+    must be finite (NaN passes every comparison, so a range alone would let it through) unless
+    ``finite`` is False."""
 
     name: str
     type: type
@@ -25,6 +28,7 @@ class Param:
     min: float | None = None
     max: float | None = None
     nullable: bool = False
+    finite: bool = True
 
     def check(self, value: Any) -> Any:
         """The value converted to this parameter's type, or a :class:`ParameterError`."""
@@ -40,11 +44,22 @@ class Param:
                                  f"{', '.join(map(str, self.choices))}{hint}")
         for item in (value if isinstance(value, tuple) else (value,)):
             if isinstance(item, (int, float)) and not isinstance(item, bool):
+                if self.finite and not math.isfinite(item):
+                    raise ParameterError(f"{self.name}={value!r} is not a finite number: give {self._range()}")
                 if self.min is not None and item < self.min:
                     raise ParameterError(f"{self.name}={value!r} is out of range: it must be at least {self.min}")
                 if self.max is not None and item > self.max:
                     raise ParameterError(f"{self.name}={value!r} is out of range: it must be at most {self.max}")
         return value
+
+    def _range(self) -> str:
+        if self.min is not None and self.max is not None:
+            return f"a number from {self.min:g} to {self.max:g}"
+        if self.min is not None:
+            return f"a number of at least {self.min:g}"
+        if self.max is not None:
+            return f"a number of at most {self.max:g}"
+        return "a number"
 
     def _convert(self, value: Any) -> Any:
         kind = self.type
@@ -99,9 +114,21 @@ def check_names(schema: dict[str, Param], names, where: str) -> None:
 
 
 def check_all(schema: dict[str, Param], values: dict[str, Any], where: str) -> dict[str, Any]:
-    """Check names and values; the first problem raises :class:`ParameterError`."""
+    """Check names, then every value; the values' problems are raised together, in one
+    :class:`ParameterError` (one alone as it is)."""
     check_names(schema, values, where)
-    return {name: schema[name].check(value) for name, value in values.items()}
+    checked, problems = {}, []
+    for name, value in values.items():
+        try:
+            checked[name] = schema[name].check(value)
+        except ParameterError as error:
+            problems.append(error)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise ParameterError(f"{len(problems)} problems with {where}'s settings: "
+                             + "; ".join(f"({i}) {e}" for i, e in enumerate(problems, 1)))
+    return checked
 
 
 def param_field(default, help: str, **constraints):
