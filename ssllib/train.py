@@ -30,17 +30,20 @@ import json
 import sys
 from pathlib import Path
 
-from ssllib.data import DatasetNotFound
+from ssllib.data import DatasetDamaged, DatasetNotFound
 from ssllib.engine.allocator import keep_freed_memory
 from ssllib.engine.checkpoint import CheckpointError, WriteError
 from ssllib.engine.loop import TrainingDiverged
 from ssllib.engine.params import ParameterError
+from ssllib.evaluate.linear import ProbeDiverged
 from ssllib.engine.registry import family_of, load_plugin
 
 
 # Errors a user can cause and fix (a bad value, missing data, a damaged or foreign checkpoint, a
-# diverged run, a folder that cannot be written): reported in their own words.
-USER_ERRORS = (ParameterError, DatasetNotFound, CheckpointError, TrainingDiverged, PermissionError, WriteError)
+# damaged dataset file, an edited record, a diverged run or probe, a folder that cannot be written):
+# reported in their own words.
+USER_ERRORS = (ParameterError, DatasetNotFound, DatasetDamaged, CheckpointError, TrainingDiverged, ProbeDiverged,
+               PermissionError, WriteError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -84,6 +84,47 @@ def _damaged(path: Path, damage: str) -> None:
         torch.save({"network": build_classifier("resnet20", 10, 1).state_dict(), "network_name": "resnet20"}, path)
 
 
+def _crafted_cifar10(root: Path) -> Path:
+    """CIFAR-10 in its own format, its first training batch replaced by a pickle that runs a command."""
+    import pickle
+
+    from fixtures import make_cifar10
+
+    make_cifar10(root)
+
+    class Executes:
+        def __reduce__(self):
+            return (os.system, (f"touch {root / 'it-ran'}",))
+    (root / "cifar-10-batches-py" / "data_batch_1").write_bytes(pickle.dumps({"data": Executes(), "labels": []}))
+    return root
+
+
+def _live_lock(folder: Path):
+    """Another live process holding the run folder's lock (as a second `papermill` would)."""
+    import json
+    import socket
+    import subprocess
+
+    other = subprocess.Popen(["sleep", "60"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / ".lock").write_text(json.dumps({"pid": other.pid, "host": socket.gethostname(),
+                                              "since": "2026-12-06 09:00:00"}))
+    return other
+
+
+def _small_disk(folder: Path, request) -> bool:
+    """Mount a 64 kB filesystem on the run's folder, so its checkpoint fills it (root on Linux);
+    False where that cannot be done."""
+    import subprocess
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
+                                           capture_output=True).returncode != 0:
+        return False
+    request.addfinalizer(lambda: subprocess.run(["umount", str(folder)], check=False))
+    return True
+
+
 def _resolve(chapter: str, given: dict):
     if chapter in ("cdir", "wsi"):  # these need their encoders' dataset only where they use them
         import importlib
@@ -106,9 +147,12 @@ def _clam_fixture(root: Path, damage: str) -> dict:
 
 
 @pytest.mark.parametrize("chapter,case", PAIRS, ids=[f"{ch}-{i}" for i, (ch, _) in enumerate(PAIRS)])
-def test_bad_input(chapter, case, results, tmp_path, monkeypatch):
+def test_bad_input(chapter, case, results, tmp_path, monkeypatch, request):
     spec = SPECS[chapter]
-    folders = {"{empty}": str(tmp_path / "empty"), "{existing}": str(tmp_path)}
+    (tmp_path / "empty-folder").mkdir()
+    (tmp_path / "notes.txt").write_text("not a folder")
+    folders = {"{empty}": str(tmp_path / "empty"), "{existing}": str(tmp_path), "{empty folder}": str(tmp_path / "empty-folder"),
+               "{missing}": str(tmp_path / "no" / "such" / "folder"), "{file}": str(tmp_path / "notes.txt")}
     params = {k: folders.get(v, v) if isinstance(v, str) else v for k, v in case.params.items()}
     if params.pop("__read_only__", False):
         from ssllib.engine import ledger
@@ -125,12 +169,20 @@ def test_bad_input(chapter, case, results, tmp_path, monkeypatch):
         elif case.kind == "slides":
             from ssllib.chapters.wsi_experiments import load_slides
             load_slides(_resolve(chapter, {"profile": "smoke", **_clam_fixture(tmp_path, case.damage)}))
+        elif case.kind in ("data", "dataset file"):
+            if case.kind == "dataset file":
+                params["data_root"] = str(_crafted_cifar10(tmp_path / "crafted"))
+            settings = _resolve(chapter, {"profile": "smoke", **params})
+            _, _, run = _first_run(chapter, settings)
+            monkeypatch.setattr("ssllib.engine.runs.fit", lambda *a, **k: pytest.fail("a run trained on bad input"))
+            run()
         elif case.kind == "benchmark":
             from ssllib.chapters.retrieval_experiments import load_benchmark
             load_benchmark(_resolve(chapter, {"profile": "smoke", **params}))
         else:
             # cases that train a little do it on a few batches
-            small = {"train_subset": 128, "batch_size": 32} if case.kind in ("disk", "divergence") else {}
+            small = {"train_subset": 128, "batch_size": 32} if case.kind in ("disk", "divergence", "run record") \
+                else {}
             if small and spec.family != "distillation":
                 small.update(monitor_every=0, queue_size=64)
                 if "bn_splits" in spec.params:
@@ -155,10 +207,22 @@ def test_bad_input(chapter, case, results, tmp_path, monkeypatch):
                 if case.kind == "run checkpoint":
                     _damaged(results / "runs" / run_id / "checkpoint.pt", case.damage)
                     before = _hashes(results)
-                if case.kind == "disk":
+                if case.kind == "run record":   # a finished run, its record then damaged
+                    run()
+                    record = results / "runs" / run_id / "record.json"
+                    record.write_text(record.read_text().replace('"value": ', '"value": 1', 1)
+                                      if case.damage == "edited" else "{ not json")
+                    monkeypatch.setattr("ssllib.engine.runs.fit", lambda *a, **k: pytest.fail("a damaged record led "
+                                                                                              "to training"))
+                    before = _hashes(results)
+                if case.kind == "busy":
+                    other = _live_lock(results / "runs" / run_id)
+                    request.addfinalizer(other.kill)
+                    before = _hashes(results)
+                if case.kind == "disk" and not _small_disk(results / "runs" / run_id, request):
                     from ssllib.engine import checkpoint
 
-                    def full(*args):
+                    def full(*args):   # where no small filesystem can be mounted: the call a full disk fails
                         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
                     monkeypatch.setattr(checkpoint.os, "fsync", full)
                 run()

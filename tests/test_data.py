@@ -1,4 +1,6 @@
 """Every loader on a fixture it writes in the dataset's own format."""
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -147,3 +149,24 @@ def test_folder_batches_decode_the_views_a_method_takes(tmp_path, method, views)
     task = SelfSupervisedTask(cfg, load_run_data(cfg), torch.device("cpu"), evaluate=False)
     images, labels = next(task.batches.epoch(torch.Generator().manual_seed(0)))
     assert images.shape == (10, views, 3, 8, 8) and labels.shape == (10,)
+
+
+def test_a_crafted_cifar_batch_is_refused_and_runs_nothing(tmp_path):
+    """A CIFAR batch is a pickle; loading one with pickle.load runs whatever function it names.
+    The reader admits only what the format holds, so a crafted file gets one sentence."""
+    import pickle
+
+    from ssllib.data import DatasetDamaged
+
+    make_cifar10(tmp_path)
+    witness = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {witness}",))
+    (tmp_path / "cifar-10-batches-py" / "test_batch").write_bytes(pickle.dumps({"data": Payload(), "labels": []}))
+    with pytest.raises(DatasetDamaged, match=r"test_batch is not a CIFAR batch file: it asks to load .*system, "
+                                             r"which the format never holds"):
+        load_dataset("cifar10", "test", tmp_path)
+    assert not witness.exists()
+    assert len(load_dataset("cifar10", "train", tmp_path)) > 0   # the genuine batches still read

@@ -96,3 +96,13 @@ def test_a_non_finite_chapter_setting_is_refused_with_the_others():
     with pytest.raises(ParameterError) as err:
         resolve(CUECO, {"profile": "smoke", "cluster_weight": float("nan"), "lr": float("inf")}, check_data=False)
     assert "cluster_weight=nan is not a finite number" in str(err.value) and "lr=inf" in str(err.value)
+
+
+def test_a_dropout_of_one_is_refused():
+    """At 1 every instance embedding is zeroed: the run trains on nothing and records chance."""
+    from ssllib.chapters.wsi import WSI
+    from ssllib.mil.config import MILConfig
+    with pytest.raises(ParameterError, match=r"dropout=1.0 is out of range: it must be below 1"):
+        resolve(WSI, {"profile": "smoke", "dropout": 1.0}, check_data=False)
+    with pytest.raises(ParameterError, match=r"dropout=nan is not a finite number: give a number at least 0 and below 1"):
+        MILConfig.from_dict({"dropout": float("nan")})

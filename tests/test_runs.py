@@ -168,3 +168,54 @@ def test_artifacts_round_trip_and_give_the_same_bytes_each_time(tmp_path):
     assert back["name"] == "x" and back["n"] == 3 and np.isnan(back["nan"]) and back["nested"] == [{"a": 1.5}, None]
     with pytest.raises(TypeError, match="cannot hold a"):
         artifacts.write_artifact({"f": object()}, tmp_path / "b")
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda r: {**r, "metrics": {**r["metrics"], "knn_top1": {**r["metrics"]["knn_top1"], "value": 79.18}}},
+     "does not match its digest: it was changed after the run wrote it"),
+    (lambda r: {k: v for k, v in r.items() if k != "digest"}, "carries no digest"),
+    (lambda r: "{ not json", "is not a readable run record"),
+])
+def test_an_edited_or_damaged_record_is_never_reused(places, monkeypatch, damage, message):
+    """A finished run's record is sealed with the SHA-256 of its content: an edited metric, a
+    removed digest or garbage is one sentence naming the file and how to restore it, and the
+    number in it is never shown as the run's."""
+    from ssllib.engine.checkpoint import CheckpointError
+    cfg = RunConfig.from_dict({**TINY, "epochs": 1})
+    first = _train(cfg, places["first"], places["ledger"])
+    path = places["first"] / first.run_id / "record.json"
+    on_disk = json.loads(path.read_text())
+    assert on_disk["digest"] and on_disk["metrics"] == json.loads(json.dumps(first.record["metrics"]))
+    damaged = damage(on_disk)
+    path.write_text(damaged if isinstance(damaged, str) else json.dumps(damaged))
+    monkeypatch.setattr(runs, "fit", lambda *a, **k: pytest.fail("a damaged record led to training"))
+    with pytest.raises(CheckpointError, match=f"{path}.*{message}.*git checkout -- .*delete the run's folder"):
+        _train(cfg, places["first"], places["ledger"])
+
+
+def test_one_writer_per_run_and_a_killed_writers_lock_is_taken_over(places, monkeypatch):
+    """Two processes on one run used to both train it, each deleting the other's temporary
+    checkpoints. The run folder's lock names its live holder; a lock left by a killed process is
+    stale and taken over; the lock is gone once the run is written."""
+    import socket
+    import subprocess
+
+    from ssllib.engine.checkpoint import RunBusy
+    from ssllib.selfsup.trainer import run_key_for
+    cfg = RunConfig.from_dict({**TINY, "epochs": 1})
+    lock = places["first"] / run_key_for(cfg).run_id / ".lock"
+    lock.parent.mkdir(parents=True)
+    live, dead = subprocess.Popen(["sleep", "30"]), subprocess.Popen(["true"])
+    dead.wait()
+    try:
+        lock.write_text(json.dumps({"pid": live.pid, "host": socket.gethostname(), "since": "2026-12-06 09:00:00"}))
+        monkeypatch.setattr(runs, "fit", lambda *a, **k: pytest.fail("a run held by another process was trained"))
+        with pytest.raises(RunBusy, match=f"is being trained by process {live.pid} .*wait for it to finish or stop it"):
+            _train(cfg, places["first"], places["ledger"])
+        monkeypatch.undo()
+        monkeypatch.setenv("SSLLIB_PAPERS", str(places["papers"]))
+        lock.write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname(), "since": "2026-12-06 09:00:00"}))
+        result = _train(cfg, places["first"], places["ledger"])
+        assert result.source == "trained" and not lock.exists()
+    finally:
+        live.kill()

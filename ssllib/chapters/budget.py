@@ -6,7 +6,7 @@ A recipe's epoch-valued settings (warm-ups, milestones, cool-downs) are each cou
 epoch and scales each epoch-valued setting by the same factor as its total, so a schedule keeps its
 shape (milestones at 150, 180 and 210 of 240 epochs move to 0.625, 0.75 and 0.875 of one epoch);
 it trains two batches of at most 8 images and evaluates on at most 32, and a number of clusters
-is capped at the 8 a dry run's images can fill. The networks, the resolution, the losses, the
+and the kNN's neighbours are capped at the 8 a dry run's images can fill. The networks, the resolution, the losses, the
 optimiser and every other setting stay the profile's: a dry run goes through the code a full run
 goes through, in seconds to minutes on a CPU.
 """
@@ -35,6 +35,7 @@ TINY = {                 # sizes of a dry run: each a cap on the profile's value
     "monitor_size": TINY_EVALUATION, "picture_images": TINY_EVALUATION, "images_per_domain": 8,
     "bags_per_population": 8, "overhead_steps": 2, "overhead_rounds": 2, "log_every": 1, "monitor_every": 1,
     "heatmap_bags": 1, "num_clusters": 8, "ablation_clusters": 8,
+    "knn_k": 8,          # neighbours: they must fit in a dry run's banks of 12 to 16 images
 }
 
 

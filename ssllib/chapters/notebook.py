@@ -60,7 +60,8 @@ def _short_errors() -> None:
     if shell is None:
         return
     from ssllib.engine.checkpoint import CheckpointError, WriteError
-    from ssllib.data import DatasetNotFound
+    from ssllib.data import DatasetDamaged, DatasetNotFound
+    from ssllib.evaluate.linear import ProbeDiverged
     from ssllib.engine.params import ParameterError
     from ssllib.engine.loop import TrainingDiverged
 
@@ -69,8 +70,8 @@ def _short_errors() -> None:
         shell._showtraceback(etype, value, message)
         return message
 
-    shell.set_custom_exc((ParameterError, DatasetNotFound, CheckpointError, TrainingDiverged, PermissionError,
-                          WriteError), show)
+    shell.set_custom_exc((ParameterError, DatasetNotFound, DatasetDamaged, CheckpointError, TrainingDiverged,
+                          ProbeDiverged, PermissionError, WriteError), show)
 
 
 def parameters_since(namespace: dict[str, Any], before: frozenset[str]) -> dict[str, Any]:

@@ -3,14 +3,14 @@ measured on, written from the run's own data and configuration, so that it is ri
 profile (the prose around it explains the choices of the book's ``cpu`` profile)."""
 from __future__ import annotations
 
-from ssllib.data.registry import dataset_info
+from ssllib.data.registry import dataset_info, require_dataset
 from ssllib.engine.devices import pick_device
 
 
-def _images(count: int, dataset: str, subset: int, size: int) -> str:
+def _images(count: int, dataset: str, subset: int, size: int, root) -> str:
     title = dataset_info(dataset).title
     which = f"a fixed subset of {count:,}" if subset else f"all {count:,}"
-    return f"{which} {title} training images at {size}×{size} px"
+    return f"{which} {title} training images (read from `{require_dataset(dataset, root)}`) at {size}×{size} px"
 
 
 def _network(cfg) -> str:
@@ -29,7 +29,8 @@ def _device(requested: str) -> str:
 def selfsup_recipe(data, cfg) -> str:
     """'This run: …' for a self-supervised chapter: the images, the network, the schedule, the
     queue, the kNN bank and the probe's training set, the test set and the device."""
-    return (f"**This run** trains on {_images(len(data.train), cfg.dataset, cfg.train_subset, data.size)}: "
+    images = _images(len(data.train), cfg.dataset, cfg.train_subset, data.size, cfg.data_root)
+    return (f"**This run** trains on {images}: "
             f"{_network(cfg)}, {cfg.epochs} epochs of batch {cfg.batch_size}, a queue of {cfg.queue_size:,} keys, "
             f"on the {_device(cfg.device)}. The kNN bank and the linear probe's training set are the same "
             f"{len(data.bank):,} labelled images; every accuracy is measured on the {len(data.test):,} test images.")
@@ -41,7 +42,7 @@ def distill_recipe(data, cfg, teacher_epochs: int) -> str:
     tail = f"every accuracy is measured on the {len(data.test):,} test images."
     if data.validation is not None and len(data.validation):
         tail = f"{len(data.validation):,} training images held out choose each run's best epoch; {tail}"
-    return (f"**This run** distils {cfg.teacher} into {cfg.network} on "
-            f"{_images(len(data.train), cfg.dataset, cfg.train_subset, data.size)}: {cfg.epochs} epochs of "
+    images = _images(len(data.train), cfg.dataset, cfg.train_subset, data.size, cfg.data_root)
+    return (f"**This run** distils {cfg.teacher} into {cfg.network} on {images}: {cfg.epochs} epochs of "
             f"batch {cfg.batch_size} for each student and {teacher_epochs} for the teacher, on the "
             f"{_device(cfg.device)}. {tail[0].upper()}{tail[1:]}")

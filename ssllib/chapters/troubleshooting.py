@@ -22,13 +22,14 @@ REVIEW = ("review",)  # trains nothing: only its parameters can be wrong
 class Case:
     situation: str               # what the reader did
     chapters: tuple[str, ...]
-    kind: str                    # parameters | benchmark | slides | run checkpoint | teacher checkpoint | disk | divergence
+    kind: str                    # parameters | data | dataset file | benchmark | slides | run checkpoint |
+    #                              run record | busy | teacher checkpoint | disk | divergence
     error: str                   # the exception's class name
     message: str                 # a regular expression the message matches
     fix: str                     # what the message tells the reader to do
     params: dict[str, Any] = field(default_factory=dict)
     damage: str = ""             # checkpoints: truncated | foreign | tensor | pickle | architecture;
-    #                              slides: empty_bag | wrong_dim | missing_slide
+    #                              slides: empty_bag | wrong_dim | missing_slide; records: edited | garbage
 
 
 CASES = (
@@ -59,7 +60,37 @@ CASES = (
          r"teacher='resnet33' is not one of the valid choices", "use a listed network", {"teacher": "resnet33"}),
     Case("a dataset that is not on disk (`-p dataset cifar10 -p data_root /empty`)", SELF_SUPERVISED + ("rrd",), "parameters",
          "DatasetNotFound", r"CIFAR-10 is not on disk under .*; pass download=True", "pass download=True, or point data_root at it",
-         {"dataset": "cifar10", "data_root": "{empty}"}),
+         {"dataset": "cifar10", "data_root": "{empty folder}"}),
+    Case("a data folder that does not exist (`-p data_root /no/such/folder`)", SELF_SUPERVISED + DISTILLATION,
+         "parameters", "DatasetNotFound", r"data_root='.*' does not exist; point data_root at the folder",
+         "point data_root at the datasets, or leave it unset", {"data_root": "{missing}"}),
+    Case("a data folder that is a file (`-p data_root notes.txt`)", SELF_SUPERVISED + DISTILLATION, "parameters",
+         "DatasetNotFound", r"data_root='.*' is a file, not a folder", "point data_root at a folder",
+         {"data_root": "{file}"}),
+    Case("a value that is not a number (`-p lr nan`, `-p lr inf`)", ALL, "parameters", "ParameterError",
+         r"lr=nan is not a finite number", "give a finite number", {"lr": float("nan")}),
+    Case("a clustering weight that is not a number (`-p cluster_weight nan`)", ("cueco",), "parameters",
+         "ParameterError", r"cluster_weight=nan is not a finite number", "give a finite λ ≥ 0",
+         {"cluster_weight": float("nan")}),
+    Case("a dropout that zeroes every embedding (`-p dropout 1.0`)", WHOLE_SLIDE, "parameters", "ParameterError",
+         r"dropout=1.0 is out of range: it must be below 1", "use a dropout below 1", {"dropout": 1.0}),
+    Case("a training subset larger than the dataset (`-p train_subset 1000000000`)", ALL, "data", "ParameterError",
+         r"train_subset=1,000,000,000 is larger than the .* images of .*; give at most",
+         "give at most the number named (0: all)", {"train_subset": 1_000_000_000}),
+    Case("more kNN neighbours than the bank holds (`-p knn_k 100000`)", SELF_SUPERVISED, "data", "ParameterError",
+         r"knn_k=100,000 neighbours do not fit in .*; give knn_k at most", "give at most the number named",
+         {"knn_k": 100_000}),
+    Case("a kNN monitor with one image in its bank (`-p monitor_size 1`)", SELF_SUPERVISED, "data", "ParameterError",
+         r"neighbours do not fit in the kNN monitor's bank \(monitor_size\), 1 images", "raise monitor_size (0: all)",
+         {"monitor_size": 1}),
+    Case("a queue larger than the machine's memory (`-p queue_size 1000000000`)", SELF_SUPERVISED, "data",
+         "ParameterError", r"this run needs about .*the queue of keys .* free; lower queue_size",
+         "lower the value named", {"queue_size": 1_000_000_000}),
+    Case("a network wider than the machine's memory (`-p width 100000`)", RESNET_CHAPTERS, "data", "ParameterError",
+         r"this run needs about .* TB .* free; lower width", "lower the value named", {"width": 100_000}),
+    Case("a CIFAR batch file that would run code when loaded", ("foundations", "rrd"), "dataset file",
+         "DatasetDamaged", r"is not a CIFAR batch file: it asks to load .*system, which the format never holds",
+         "delete the folder and download the dataset again", {"dataset": "cifar10"}),
     Case("a dataset that is not on disk (`-p dataset cifar10 -p transfer_dataset cifar10 -p data_root /empty`)",
          ("dcd",), "parameters", "DatasetNotFound", r"CIFAR-10 is not on disk under .*; pass download=True",
          "pass download=True, or point data_root at it",
@@ -179,10 +210,19 @@ CASES = (
     Case("a damaged teacher checkpoint", DISTILLATION, "teacher checkpoint", "CheckpointError",
          r"is damaged or truncated.*give the checkpoint of a trained resnet14", "give a good checkpoint",
          damage="truncated"),
+    Case("a finished run's record edited by hand", ("foundations", "rrd"), "run record", "RecordError",
+         r"does not match its digest: it was changed after the run wrote it; restore it",
+         "git checkout the file, or delete the run's folder to train it again", damage="edited"),
+    Case("a finished run's record that is not JSON", ("foundations", "rrd"), "run record", "RecordError",
+         r"is not a readable run record .*; restore it", "git checkout the file, or delete the run's folder",
+         damage="garbage"),
+    Case("a second process starting a run that another is training", ("foundations", "rrd"), "busy", "RunBusy",
+         r"is being trained by process \d+ .*wait for it to finish or stop it", "wait, or stop the other process"),
     Case("a full disk while a checkpoint is written", ALL, "disk", "WriteError",
          r"the disk is full.*unchanged", "free space or set SSLLIB_RESULTS elsewhere"),
     Case("a learning rate so high that the loss becomes NaN", ALL, "divergence", "TrainingDiverged",
-         r"the loss became (nan|inf).*lower lr", "lower lr"),
+         r"the loss became (nan|inf).*the settings that could cause it: lr=.*lower the learning rate first",
+         "lower the learning rate, or the other settings named"),
 )
 
 

@@ -92,7 +92,8 @@ WSI = ChapterSpec(
         "cluster_on": Param("cluster_on", str, "what is clustered: the base model's logits (the reference) or its "
                             "slide embeddings", choices=("logits", "embedding")),
         "hidden": Param("hidden", int, "width of the instance embedding of every aggregator", min=1),
-        "dropout": Param("dropout", float, "dropout after the instance embedding", min=0.0, max=1.0),
+        "dropout": Param("dropout", float, "dropout after the instance embedding (below 1: at 1 every embedding "
+                         "is zeroed)", min=0.0, below=1.0),
         "class_weighted": Param("class_weighted", bool, "weight cross-entropy by inverse class frequency"),
         "mil_epochs": Param("mil_epochs", int, "epochs of the base model and of each expert", min=1),
         "student_epochs": Param("student_epochs", int, "epochs of the student", min=1),

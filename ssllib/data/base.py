@@ -21,6 +21,11 @@ class DatasetNotFound(FileNotFoundError):
     """A dataset is not where it was looked for; the message says how to obtain it."""
 
 
+class DatasetDamaged(ValueError):
+    """A dataset file holds what its format does not allow; the message names the file and says
+    how to replace it. Nothing in the file was run."""
+
+
 @dataclass
 class ImageDataset:
     """A labelled image set held in memory as uint8, ready to move to the training device.

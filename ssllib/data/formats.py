@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ssllib.data.base import DatasetNotFound
+from ssllib.data.base import DatasetDamaged, DatasetNotFound
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".bmp", ".webp")
 
@@ -58,9 +58,35 @@ def read_mnist_style(folder: Path, split: str) -> tuple[torch.Tensor, torch.Tens
     return images, labels
 
 
+class _ArraysOnly(pickle.Unpickler):
+    """An unpickler that builds only what the CIFAR batch format holds: dicts, lists, strings,
+    numbers and numpy arrays. Any other global a file asks for (a function to call, such as
+    ``os.system``) is refused before it is looked up, so nothing in the file runs."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name}")
+
+
 def _unpickle(path: Path) -> dict:
     with open(_need(path), "rb") as f:
-        return pickle.load(f, encoding="latin1")
+        try:
+            batch = _ArraysOnly(f, encoding="latin1").load()
+        except pickle.UnpicklingError as err:
+            raise DatasetDamaged(f"{path} is not a CIFAR batch file: it asks to load {err}, which the format never "
+                                 f"holds, so it was not read and nothing in it ran; replace it with the dataset's "
+                                 f"own file (delete the folder and download the dataset again)") from None
+        except (EOFError, ValueError, TypeError, AttributeError, IndexError) as err:
+            raise DatasetDamaged(f"{path} is not a readable CIFAR batch file ({type(err).__name__}: {err}); replace "
+                                 f"it with the dataset's own file (delete the folder and download it again)") from None
+    if not isinstance(batch, dict):
+        raise DatasetDamaged(f"{path} holds a {type(batch).__name__}, not the dict of a CIFAR batch file; replace it "
+                             f"with the dataset's own file (delete the folder and download it again)")
+    return batch
 
 
 def read_cifar10(folder: Path, split: str) -> tuple[torch.Tensor, torch.Tensor, list[str]]:

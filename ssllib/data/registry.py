@@ -37,15 +37,10 @@ class DatasetInfo:
     can_download: bool = False
 
 
-def _first_existing(*candidates: Path, marker: str) -> Path | None:
-    for c in candidates:
-        if (c / marker).exists() or any(c.glob(marker + "*")):
-            return c
-    return None
-
-
-def _locate_fashion_mnist(root: Path) -> Path | None:
-    for folder in (root / "fashion-mnist", root / "FashionMNIST" / "raw", root, DEBIAN_FASHION_MNIST):
+def _locate_fashion_mnist(root: Path, system_copy: bool = True) -> Path | None:
+    """Under ``root``; then, where the data folder was not named, the Debian package's copy."""
+    for folder in (root / "fashion-mnist", root / "FashionMNIST" / "raw", root,
+                   *((DEBIAN_FASHION_MNIST,) if system_copy else ())):
         if folder.is_dir() and formats.find_idx_pair(folder, "train") and formats.find_idx_pair(folder, "t10k"):
             return folder
     return None
@@ -129,19 +124,37 @@ def require_dataset(name: str, root: str | Path | None = None, download: bool = 
     """The folder holding ``name``; raises :class:`DatasetNotFound` (one sentence) if absent.
 
     Cheap: looks for marker files only, so parameter validation can call it before any work.
+    A ``root`` that was named (``data_root``) is the only place looked in: one that is a file or
+    does not exist is an error, never a silent fall back to another copy (the Debian package's
+    Fashion-MNIST is used only where no data folder was named).
     """
     info = dataset_info(name)
+    named = bool(root)
     root = Path(root).expanduser() if root else default_data_root()
-    folder = info.locate(root)
+    if named and name != "digits":
+        if root.is_file():
+            raise DatasetNotFound(f"data_root={str(root)!r} is a file, not a folder; point data_root at the folder "
+                                  f"that holds the datasets (or leave it unset)")
+        if not root.exists() and not download:
+            raise DatasetNotFound(f"data_root={str(root)!r} does not exist; point data_root at the folder that holds "
+                                  f"{info.title} (or leave it unset: " + info.how_to_get.format(root=default_data_root())
+                                  + ")")
+    folder = _locate(info, root, system_copy=not named)
     if folder is not None:
         return folder
     if download and info.can_download:
         _download(name, root)
-        folder = info.locate(root)
+        folder = _locate(info, root, system_copy=not named)
         if folder is not None:
             return folder
     raise DatasetNotFound(f"{info.title} is not on disk under {root}: "
                           + info.how_to_get.format(root=root) + ".")
+
+
+def _locate(info: DatasetInfo, root: Path, system_copy: bool) -> Path | None:
+    if info.name == "fashion_mnist":
+        return _locate_fashion_mnist(root, system_copy)
+    return info.locate(root)
 
 
 def _download(name: str, root: Path) -> None:

@@ -26,9 +26,14 @@ def fixed_order(n: int, seed: int = 0) -> torch.Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed))
 
 
-def fixed_subset(dataset, n: int, seed: int = 0):
-    """The first ``n`` images of a fixed shuffle (0 or at least the whole set: all of it, in order)."""
-    if not n or n >= len(dataset):
+def fixed_subset(dataset, n: int, seed: int = 0, name: str = "train_subset"):
+    """The first ``n`` images of a fixed shuffle (0 or the whole set's size: all of it, in order).
+    More images than the set holds is refused, with the largest value that works, rather than
+    silently trained on all of them while the record says ``n``."""
+    if n > len(dataset):
+        raise ParameterError(f"{name}={n:,} is larger than the {len(dataset):,} images of {dataset.name}'s "
+                             f"{dataset.split} split; give at most {len(dataset):,} (0: all)")
+    if not n or n == len(dataset):
         return dataset
     return dataset.subset(fixed_order(len(dataset), seed)[:n])
 
@@ -40,6 +45,10 @@ def train_and_validation(dataset, train_subset: int, validation_size: int, seed:
     if not validation_size:
         return fixed_subset(dataset, train_subset, seed), None
     n = len(dataset)
+    if train_subset > n - validation_size:
+        raise ParameterError(f"train_subset={train_subset:,} is larger than the {n:,} images of {dataset.name}'s "
+                             f"{dataset.split} split less the validation_size={validation_size:,} held out; give at "
+                             f"most {max(n - validation_size, 0):,} (0: all)")
     n_train = train_subset or n - validation_size
     if n_train + validation_size > n or n_train < 1:
         raise ParameterError(f"train_subset={train_subset} and validation_size={validation_size} need "

@@ -32,3 +32,44 @@ def keep_freed_memory() -> bool:
         return False
     m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
     return bool(libc.mallopt(m_mmap_threshold, 32 << 20)) and bool(libc.mallopt(m_trim_threshold, 1 << 30))
+
+
+def available_bytes(device) -> int | None:
+    """Memory free for a run on ``device`` (a CUDA card's free memory; the CPU's MemAvailable on
+    Linux), or None where it cannot be known."""
+    if device.type == "cuda":
+        import torch
+
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _size(n: float) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n / 1e3:,.0f} kB"
+
+
+def refuse_beyond_memory(parts: dict[str, tuple[int, str]], device) -> None:
+    """Refuse, before anything is allocated, a run whose ``parts`` ({what: (bytes, the setting
+    that sizes it)}) need more memory than ``device`` has free: one sentence with the estimate,
+    the limit and the settings to lower."""
+    from ssllib.engine.params import ParameterError
+
+    limit = available_bytes(device)
+    total = sum(size for size, _ in parts.values())
+    if limit is None or total <= limit:
+        return
+    large = sorted(parts.items(), key=lambda item: -item[1][0])
+    settings = list(dict.fromkeys(setting for _, (size, setting) in large if size > limit / 10))
+    raise ParameterError(f"this run needs about {_size(total)} ("
+                         + ", ".join(f"{what} {_size(size)}" for what, (size, _) in large)
+                         + f") but the {device.type.upper()} has {_size(limit)} free; lower {' or '.join(settings)}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -159,3 +160,127 @@ def write_json(record: dict[str, Any], path: str | Path) -> None:
     """Write a JSON record atomically."""
     text = json.dumps(record, indent=2, sort_keys=True, default=str) + "\n"
     atomic_write(Path(path), lambda f: f.write(text.encode()))
+
+
+# A run's record carries the SHA-256 of its own content (``digest``), so that a record edited or
+# damaged after the run wrote it is never reused as if the run had measured it.
+DIGEST = "digest"
+
+
+class RecordError(CheckpointError):
+    """A run's record is unreadable, or its content does not match its digest; the message
+    names the file and how to restore it."""
+
+
+def record_digest(record: dict[str, Any]) -> str:
+    """SHA-256 of ``record`` without its digest, as compact sorted JSON (what JSON gives back)."""
+    body = {k: v for k, v in json.loads(json.dumps(record, default=str)).items() if k != DIGEST}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def sealed(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with its digest."""
+    return {**{k: v for k, v in record.items() if k != DIGEST}, DIGEST: record_digest(record)}
+
+
+def write_record_json(record: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """Write a run's record atomically, sealed with its digest; returns what was written."""
+    record = sealed(record)
+    write_json(record, path)
+    return record
+
+
+RESTORE = ("restore it (git checkout -- <file>, where it is committed) or delete the run's folder so that the run "
+           "is trained again")
+
+
+def read_record_json(path: str | Path, unsealed_ok: bool = False) -> dict[str, Any]:
+    """A run's record, checked against its digest. Unreadable JSON, a record that is not an
+    object, a digest that does not match, or (unless ``unsealed_ok``) no digest at all raise
+    :class:`RecordError` with one sentence; nothing is reused from such a file."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise RecordError(f"{path} is not a readable run record ({type(err).__name__}: {err}); "
+                          f"{RESTORE.replace('<file>', str(path))}") from None
+    if not isinstance(record, dict):
+        raise RecordError(f"{path} holds a {type(record).__name__}, not a run record; "
+                          f"{RESTORE.replace('<file>', str(path))}")
+    if DIGEST not in record:
+        if unsealed_ok:
+            return record
+        raise RecordError(f"{path} carries no digest, so it cannot be told from an edited copy; "
+                          f"{RESTORE.replace('<file>', str(path))}")
+    if record[DIGEST] != record_digest(record):
+        raise RecordError(f"{path} does not match its digest: it was changed after the run wrote it; "
+                          f"{RESTORE.replace('<file>', str(path))}")
+    return record
+
+
+LOCK = ".lock"
+
+
+class RunBusy(CheckpointError):
+    """Another live process is training the same run; the message names it."""
+
+
+class run_lock:
+    """One writer per run folder: a lock file holding the writer's pid, host and start time,
+    made atomically (``O_EXCL``). A second process refuses with a sentence naming the holder; a
+    lock whose process no longer runs on this host (killed) is stale and taken over. Only the
+    process that made the lock removes it."""
+
+    def __init__(self, folder: Path, run_id: str):
+        self.path, self.run_id, self.held = Path(folder) / LOCK, run_id, False
+
+    def __enter__(self):
+        import socket
+        import time
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        mine = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                           "since": time.strftime("%Y-%m-%d %H:%M:%S")})
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._holder()
+                if holder is not None:
+                    raise RunBusy(f"run {self.run_id} is being trained by process {holder['pid']} on "
+                                  f"{holder['host']} (since {holder['since']}); wait for it to finish or stop it "
+                                  f"(if no such process runs, delete {self.path})") from None
+                self.path.unlink(missing_ok=True)   # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(mine)
+            self.held = True
+            return self
+        raise RunBusy(f"run {self.run_id}: another process took {self.path} at the same moment; try again")
+
+    def _holder(self) -> dict | None:
+        """The live holder of the lock, or None when it is stale (its process no longer runs here)."""
+        import socket
+
+        try:
+            holder = json.loads(self.path.read_text())
+            pid = int(holder["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if holder.get("host") != socket.gethostname():
+            return holder   # another machine's process: it cannot be checked from here
+        if pid == os.getpid():
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return {"since": "?", **holder}
+
+    def __exit__(self, *exc):
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+        return False

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ssllib.engine.checkpoint import note_run, write_json
+from ssllib.engine.checkpoint import note_run, sealed, write_json
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,7 +84,7 @@ def environment(device: torch.device, processes: int = 1) -> dict[str, Any]:
 
 def write_record(record: dict[str, Any], directory: str | Path | None = None) -> Path:
     path = Path(directory or ledger_dir()) / f"{record['run_id']}.json"
-    write_json(record, path)
+    write_json(sealed(record), path)
     note_run(record["run_id"])
     return path
 

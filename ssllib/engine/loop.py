@@ -38,7 +38,7 @@ import torch
 import torch.nn as nn
 
 from ssllib.engine import progress
-from ssllib.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, write_json
+from ssllib.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, sealed, write_json
 from ssllib.engine.devices import autocast
 from ssllib.engine.distributed import (average_batch_norm_statistics, average_gradients, is_main_process,
                                        mean_over_processes, world_size)
@@ -76,11 +76,12 @@ class EpochMeter:
             self.sums[name] = self.sums.get(name, 0) + value.float()
             self.window[name] = self.window.get(name, 0) + value.float()
 
-    def log_point(self, global_step: int, epoch: int, step: int, ckpt_path: Path, bar, steps: int) -> None:
+    def log_point(self, global_step: int, epoch: int, step: int, ckpt_path: Path, bar, steps: int,
+                  suspects: str = "") -> None:
         """One host sync: check the loss is finite, append to the trace, move the progress bar.
         With several processes the metrics are first averaged over them (the global batch's)."""
         self.sums, self.window = mean_over_processes(self.sums), mean_over_processes(self.window)
-        check_finite(self.sums["loss"], epoch, step, ckpt_path)
+        check_finite(self.sums["loss"], epoch, step, ckpt_path, suspects)
         self.trace.append({"step": global_step,
                            **{name: (value / (step + 1 - self.window_start)).item()
                               for name, value in self.window.items()}})
@@ -92,12 +93,27 @@ class EpochMeter:
         return {**{name: (value / steps).item() for name, value in self.sums.items()}, "trace": self.trace}
 
 
-def check_finite(loss_sum: torch.Tensor, epoch: int, step: int, ckpt_path: Path) -> None:
+# Settings that scale a step or a loss, the usual causes of a loss that runs off to NaN or infinity.
+DIVERGENCE_SUSPECTS = ("lr", "weight_decay", "temperature", "kd_temperature", "grad_clip", "batch_size")
+
+
+def divergence_suspects(config) -> str:
+    """The run's settings that could make its loss diverge, as 'lr=0.06, temperature=0.2, …':
+    the step's and the losses' scales, and the method's own numeric options."""
+    values = config.to_dict() if hasattr(config, "to_dict") else dict(config)
+    named = {k: values[k] for k in DIVERGENCE_SUSPECTS if values.get(k) not in (None, 0, 0.0)}
+    named.update({k: v for k, v in (values.get("options") or {}).items()
+                  if isinstance(v, float) and not isinstance(v, bool)})
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in named.items())
+
+
+def check_finite(loss_sum: torch.Tensor, epoch: int, step: int, ckpt_path: Path, suspects: str = "") -> None:
     if not math.isfinite(loss_sum.item()):
         kept = f"the checkpoint of the last good epoch is kept at {ckpt_path}" if ckpt_path.exists() else \
             "no checkpoint was written yet"
-        raise TrainingDiverged(f"the loss became {loss_sum.item()} at epoch {epoch + 1}, step {step + 1}; "
-                               f"lower lr or check the data ({kept})")
+        which = f"the settings that could cause it: {suspects}; " if suspects else ""
+        raise TrainingDiverged(f"the loss became {loss_sum.item()} at epoch {epoch + 1}, step {step + 1}; {which}"
+                               f"lower the learning rate first, or check the data ({kept})")
 
 
 class Task:
@@ -271,6 +287,7 @@ def train_one_epoch(task: Task, run: Run, epoch: int, bar) -> dict:
     data_order = epoch_generator(cfg.seed, epoch, 0, torch.device("cpu"))
     augmentation = epoch_generator(cfg.seed, epoch, 1, run.device)
     epoch_meter = EpochMeter()
+    suspects = divergence_suspects(cfg)
     for step, (images, labels, index) in enumerate(task.batches.epoch(data_order, with_index=True)):
         global_step = epoch * steps + step
         set_lr(task.optimizer, learning_rate(cfg, global_step, steps))
@@ -278,7 +295,7 @@ def train_one_epoch(task: Task, run: Run, epoch: int, bar) -> dict:
         epoch_meter.add(optimise(task.model, task.optimizer, inputs, run.device, run.dtype, epoch,
                                  global_step / total_steps, augmentation, cfg.grad_clip))
         if (step + 1) % cfg.log_every == 0 or step + 1 == steps:
-            epoch_meter.log_point(global_step + 1, epoch, step, run.checkpoint_path, bar, steps)
+            epoch_meter.log_point(global_step + 1, epoch, step, run.checkpoint_path, bar, steps, suspects)
     entry = {"epoch": epoch + 1, "lr": task.optimizer.param_groups[0]["lr"], **epoch_meter.epoch_means(steps)}
     average_batch_norm_statistics(task.model)  # as one process with bn_splits = processes keeps them
     return entry
@@ -356,7 +373,8 @@ def base_record(run: Run) -> dict:
 
 
 def write_run_record(record: dict, run: Run) -> None:
-    """The record in the run's folder, and in the ledger where the run keeps one."""
+    """The record, sealed with its digest, in the run's folder and in the ledger where the run keeps one."""
+    record = sealed(record)
     write_json(record, run.record_path)
     if run.ledger:
         write_record(record, run.ledger_dir)

@@ -29,6 +29,7 @@ class Param:
     max: float | None = None
     nullable: bool = False
     finite: bool = True
+    below: float | None = None   # an open upper bound: the value must be less than it (a dropout below 1)
 
     def check(self, value: Any) -> Any:
         """The value converted to this parameter's type, or a :class:`ParameterError`."""
@@ -50,9 +51,14 @@ class Param:
                     raise ParameterError(f"{self.name}={value!r} is out of range: it must be at least {self.min}")
                 if self.max is not None and item > self.max:
                     raise ParameterError(f"{self.name}={value!r} is out of range: it must be at most {self.max}")
+                if self.below is not None and item >= self.below:
+                    raise ParameterError(f"{self.name}={value!r} is out of range: it must be below {self.below:g}")
         return value
 
     def _range(self) -> str:
+        if self.below is not None:
+            low = f"at least {self.min:g} and " if self.min is not None else ""
+            return f"a number {low}below {self.below:g}"
         if self.min is not None and self.max is not None:
             return f"a number from {self.min:g} to {self.max:g}"
         if self.min is not None:
@@ -144,7 +150,7 @@ _FIELD_TYPES = {"str": str, "str | None": str, "int": int, "int | None": int, "f
 def dataclass_params(cls, skip=()) -> dict[str, Param]:
     """The :class:`Param` of every field of dataclass ``cls`` made with :func:`param_field`."""
     return {f.name: Param(f.name, _FIELD_TYPES[f.type], f.metadata["help"], choices=f.metadata.get("choices"),
-                          min=f.metadata.get("min"), max=f.metadata.get("max"),
+                          min=f.metadata.get("min"), max=f.metadata.get("max"), below=f.metadata.get("below"),
                           nullable=f.metadata.get("nullable", False))
             for f in dataclasses.fields(cls) if f.name not in skip}
 

@@ -35,7 +35,7 @@ import torch
 
 from ssllib.engine import store
 from ssllib.engine.artifacts import read_artifact, write_artifact
-from ssllib.engine.checkpoint import load_checkpoint, note_run
+from ssllib.engine.checkpoint import load_checkpoint, note_run, run_lock
 from ssllib.engine.distributed import is_main_process, world_size
 from ssllib.engine.fingerprint import module_digest, normalised_code
 from ssllib.engine.ledger import environment
@@ -157,8 +157,9 @@ class Result:
                 shutil.move(str(path), str(path.with_suffix(".pt.other")))
                 task, consumed = build_task(run)
         say(f"{run.run_id}: its weights are needed and this machine has no finished checkpoint of it; training it")
-        shutil.rmtree(run.run_dir / store.ARTIFACTS, ignore_errors=True)   # made from other weights, if any
-        fitted = fit(task, run)
+        with writer(run):
+            shutil.rmtree(run.run_dir / store.ARTIFACTS, ignore_errors=True)   # made from other weights, if any
+            fitted = fit(task, run)
         self.record, self.source = with_consumed(fitted.record, consumed, run), "retrained"
         note_run(REPLACED + run.run_id)
         note_run(f"trained:{run.run_id}")
@@ -215,18 +216,27 @@ def obtain(run: Run, retrain: bool = False) -> Result:
             return _found(run, *found)
     if run.make_task is None:
         return _measure(run)
-    if not retrain and not run.checkpoint_path.exists() and os.environ.get(VERIFY_ENV, "1") != "0":
-        from ssllib.engine.verify import try_predecessors
+    with writer(run):
+        if not retrain and (found := store.find_record(run.run_id, run.runs_dir)) is not None:
+            return _found(run, *found)   # finished by another process while this one waited to write
+        if not retrain and not run.checkpoint_path.exists() and os.environ.get(VERIFY_ENV, "1") != "0":
+            from ssllib.engine.verify import try_predecessors
 
-        result = try_predecessors(run)
-        if result is not None:
-            return result
-    resumed = run.checkpoint_path.exists() and not retrain
-    task, consumed = build_task(run)
-    fitted: Fitted = fit(task, run, retrain)
-    note_run(run.run_id)
-    note_run(f"trained:{run.run_id}")
-    return Result(run, with_consumed(fitted.record, consumed, run), "resumed" if resumed else "trained", task)
+            result = try_predecessors(run)
+            if result is not None:
+                return result
+        resumed = run.checkpoint_path.exists() and not retrain
+        task, consumed = build_task(run)
+        fitted: Fitted = fit(task, run, retrain)
+        note_run(run.run_id)
+        note_run(f"trained:{run.run_id}")
+        return Result(run, with_consumed(fitted.record, consumed, run), "resumed" if resumed else "trained", task)
+
+
+def writer(run: Run):
+    """The run folder's lock (:class:`~ssllib.engine.checkpoint.run_lock`), held by the process
+    that writes its checkpoints and record: rank 0 of several, the only one otherwise."""
+    return run_lock(run.run_dir, run.run_id) if is_main_process() else contextlib.nullcontext()
 
 
 def with_consumed(record: dict, consumed: list[str], run: Run) -> dict:

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterator
 
-from ssllib.engine.checkpoint import note_run
+from ssllib.engine.checkpoint import RecordError, note_run, read_record_json
 from ssllib.engine.ledger import REPO_ROOT, results_dir
 
 RECORD = "record.json"
@@ -58,11 +58,13 @@ def read_json(path: Path) -> Any:
 def find_record(run_id: str, local_root: Path | None = None) -> tuple[dict, Path] | None:
     """(record, folder) of a finished run, committed or local; None if neither. Where both
     exist the committed one stands, unless the local one finished later (the run was trained
-    again here, and this machine's checkpoint is of that training)."""
+    again here, and this machine's checkpoint is of that training). A record that is unreadable
+    or does not match its digest raises :class:`~ssllib.engine.checkpoint.RecordError` (one
+    sentence: which file, how to restore it); it is never reused."""
     found = []
     for folder in (committed_folder(run_id), (local_root or local_runs_dir()) / run_id):
         if folder is not None and (folder / RECORD).exists():
-            found.append((read_json(folder / RECORD), folder))
+            found.append((read_record_json(folder / RECORD), folder))
     if not found:
         return None
     return max(found, key=lambda pair: pair[0].get("finished", ""))
@@ -94,8 +96,12 @@ def predecessors(setting: str, run_id: str, local_root: Path | None = None) -> l
         if folder.name == run_id or folder.name in seen:
             continue
         if _setting_of(folder / RECORD) == setting:
+            try:  # a candidate only: verify trains its first epoch again before anything is carried over
+                record = read_record_json(folder / RECORD, unsealed_ok=True)
+            except RecordError:
+                continue
             seen.add(folder.name)
-            found.append((read_json(folder / RECORD), folder))
+            found.append((record, folder))
     return sorted(found, key=lambda pair: pair[0].get("finished", ""), reverse=True)
 
 

@@ -19,7 +19,8 @@ class MILConfig(Configuration):
     role: str = _p("base", "base (all training slides), expert (one cluster's slides) or student (distilled)",
                    choices=("base", "expert", "student"))
     hidden: int = _p(128, "width of the instance embedding", min=1)
-    dropout: float = _p(0.25, "dropout after the instance embedding", min=0.0, max=1.0)
+    dropout: float = _p(0.25, "dropout after the instance embedding (below 1: at 1 every embedding is zeroed)",
+                        min=0.0, below=1.0)
     class_weighted: bool = _p(False, "weight cross-entropy by inverse class frequency")
     epochs: int = _p(200, "training epochs (the best on validation is kept)", min=1)
     batch_size: int = _p(1, "bags per step", min=1)

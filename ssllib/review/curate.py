@@ -25,7 +25,7 @@ import shutil
 from pathlib import Path
 
 from ssllib.engine import store
-from ssllib.engine.checkpoint import atomic_write
+from ssllib.engine.checkpoint import atomic_write, read_record_json
 from ssllib.engine.runs import OUTCOMES, REPLACED
 from ssllib.review.published import PAPERS_DIR
 from ssllib.review.records import problem_with
@@ -106,7 +106,7 @@ def curate(profile: str, book_dir: str | Path = BOOK_DIR, runs_dir: str | Path |
                     if only is None or chapter in only:
                         raise
                     continue
-                record = store.read_json(source / store.RECORD)
+                record = read_record_json(source / store.RECORD)
                 if (problem := problem_with({**record, "paper": record.get("paper") or paper_of_chapter(chapter),
                                              "profile": record.get("profile") or profile})) is not None:
                     raise ValueError(f"the record of run {run_id} (used by {chapter}) {problem}")

@@ -22,6 +22,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from ssllib.engine.checkpoint import DIGEST, record_digest
 from ssllib.engine.ledger import ledger_dir
 from ssllib.review.published import PAPERS_DIR, relative_to_repo
 
@@ -102,6 +103,12 @@ def read_records(committed: Iterable[str | Path] | None = None, local: str | Pat
                 record = json.loads(path.read_text())
             except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
                 problems.append(Problem(shown, f"is not readable JSON ({err})"))
+                continue
+            if isinstance(record, dict) and DIGEST in record and record[DIGEST] != record_digest(record):
+                problems.append(Problem(shown, "does not match its digest: it was changed after the run wrote it"))
+                continue
+            if isinstance(record, dict) and DIGEST not in record and where == "committed":
+                problems.append(Problem(shown, "carries no digest, so it cannot be told from an edited copy"))
                 continue
             reason = problem_with(record)
             if reason:

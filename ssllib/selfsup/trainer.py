@@ -18,10 +18,11 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from ssllib.data import dataset_info, load_dataset
+from ssllib.data import dataset_info, load_dataset, require_dataset
 from ssllib.data.loader import TrainBatches
 from ssllib.data.splits import fixed_order, fixed_subset
 from ssllib.engine.devices import autocast_dtype, formatted, pick_device, place_model
+from ssllib.engine.allocator import refuse_beyond_memory
 from ssllib.engine.distributed import broadcast_state, is_main_process, world_identity, world_size
 from ssllib.engine.fingerprint import run_code_fingerprint
 from ssllib.engine.identity import RunKey, run_key
@@ -29,10 +30,11 @@ from ssllib.engine.loop import Run, Task, TrainingDiverged
 from ssllib.engine.runs import Result, obtain
 from ssllib.engine.optim import build_optimizer
 from ssllib.engine.registry import method as find_method
-from ssllib.nets.registry import backbone_modules
+from ssllib.nets.registry import backbone_modules, build_backbone
 from ssllib.engine.predict import device_of
 from ssllib.evaluate.frozen import extract_features, knn_accuracy, knn_protocol
 from ssllib.evaluate.linear import linear_probe, sgd_linear_probe
+from ssllib.engine.params import ParameterError
 from ssllib.selfsup.config import RunConfig
 
 __all__ = ["Result", "RunData", "TrainingDiverged", "backbone_features", "evaluate_backbone", "evaluate_features",
@@ -65,11 +67,31 @@ def load_run_data(cfg: RunConfig) -> RunData:
     """The splits a run needs, loaded once and shared by every run on the same data."""
     info = dataset_info(cfg.dataset)
     split = PRETRAIN_SPLIT.get(cfg.dataset, "train")
-    bank = fixed_subset(load_dataset(cfg.dataset, "train", cfg.data_root, cfg.download), cfg.train_subset)
-    train = bank if split == "train" else fixed_subset(load_dataset(cfg.dataset, split, cfg.data_root),
-                                                        cfg.train_subset)
-    test = load_dataset(cfg.dataset, "test", cfg.data_root)
-    return RunData(train, bank, test, cfg.image_size or info.image_size)
+    labelled = load_dataset(cfg.dataset, "train", cfg.data_root, cfg.download)
+    if split == "train":
+        bank = train = fixed_subset(labelled, cfg.train_subset)
+    else:  # unlabelled images join training; the bank holds the labelled ones among the first train_subset
+        train = fixed_subset(load_dataset(cfg.dataset, split, cfg.data_root), cfg.train_subset)
+        bank = fixed_subset(labelled, min(cfg.train_subset, len(labelled)))
+    data = RunData(train, bank, load_dataset(cfg.dataset, "test", cfg.data_root), cfg.image_size or info.image_size)
+    check_against_data(cfg, data)
+    return data
+
+
+def check_against_data(cfg: RunConfig, data: RunData) -> None:
+    """What a configuration asks of the data that only the loaded data can answer, checked before
+    any training: the kNN's neighbours fit in its banks (the final one, and the monitor's), rather
+    than being cut to the bank's size while the record says otherwise."""
+    banks = {"the kNN bank (the labelled training images)": len(data.bank)}
+    if cfg.monitor_every:
+        monitor_bank, _ = data.monitor_split(cfg.monitor_size, cfg.monitor_test)
+        banks["the kNN monitor's bank (monitor_size)"] = len(monitor_bank)
+    short = {name: size for name, size in banks.items() if size < cfg.knn_k}
+    if short:
+        smallest = min(short.values())
+        raise ParameterError(f"knn_k={cfg.knn_k:,} neighbours do not fit in "
+                             + " or ".join(f"{name}, {size:,} images" for name, size in short.items())
+                             + f"; give knn_k at most {smallest:,}, or more images")
 
 
 def run_key_for(cfg: RunConfig) -> RunKey:
@@ -84,9 +106,25 @@ def run_id_for(cfg: RunConfig) -> str:
     return run_key_for(cfg).run_id
 
 
+def memory_needed(cfg: RunConfig, channels: int, size: int) -> dict[str, tuple[int, str]]:
+    """What a run's networks and queue take, {what: (bytes, the setting that sizes it)}, from the
+    backbone built on the meta device (no memory allocated): about four copies of its weights
+    (the query encoder, the key encoder, the gradients and the optimiser's momentum), and the
+    queue of keys for a method that keeps one."""
+    with torch.device("meta"):
+        backbone = build_backbone(cfg.backbone, cfg.stem, cfg.width, channels, cfg.bn_splits, size)
+    weights = 4 * sum(p.numel() for p in backbone.parameters())
+    parts = {"four copies of the backbone's weights": (4 * weights, "width" if cfg.backbone.startswith("resnet")
+                                                        else "backbone")}
+    if not find_method(cfg.method).uses_labels:
+        parts["the queue of keys"] = (4 * cfg.queue_size * cfg.embed_dim, "queue_size")
+    return parts
+
+
 def initial_model(cfg: RunConfig, train_set, size: int) -> nn.Module:
     """The method's networks as seed ``cfg.seed`` initialises them: what a run starts from, and
     what the random-init baseline of the same seed measures."""
+    refuse_beyond_memory(memory_needed(cfg, train_set.channels, size), torch.device("cpu"))  # built on the CPU
     torch.manual_seed(cfg.seed)
     return find_method(cfg.method).build(cfg, train_set, size)
 
@@ -156,8 +194,10 @@ class SelfSupervisedTask(Task):
 
     def __init__(self, cfg: RunConfig, data: RunData, device: torch.device, evaluate: bool):
         self.cfg, self.data, self.device, self.evaluate = cfg, data, device, evaluate
+        check_against_data(cfg, data)
         spec = find_method(cfg.method)
         train_set = data.training_set(spec.uses_labels)
+        refuse_beyond_memory(memory_needed(cfg, train_set.channels, data.size), device)
         self.model, self.channels_last = ready_model(initial_model(cfg, train_set, data.size), cfg, device)
         self.optimizer = build_optimizer(cfg, [self.model])
         self.batches = TrainBatches(train_set, cfg.batch_size, device, data.size, (cfg.crop_min_scale, 1.0),
@@ -190,7 +230,8 @@ class SelfSupervisedTask(Task):
 
     def record_fields(self):
         cfg = self.cfg
-        return {"backbone": f"{cfg.backbone} ({cfg.stem} stem, width {cfg.width})"}
+        return {"backbone": f"{cfg.backbone} ({cfg.stem} stem, width {cfg.width})",
+                "data_folder": str(require_dataset(cfg.dataset, cfg.data_root))}
 
 
 def train(cfg: RunConfig, *, paper: str = "", profile: str = "", evaluate: bool = True,
