@@ -47,7 +47,7 @@ def test_every_conflict_comes_in_one_message():
     with pytest.raises(ParameterError) as caught:  # a schedule and a dataset that is not there, together
         resolve(foundations.FOUNDATIONS, {"profile": "paper", "epochs": 2, "lr_warmup_epochs": 5,
                                           "data_root": "/nowhere"})
-    assert "2 problems" in str(caught.value) and "ImageNet-1k is not on disk under /nowhere" in str(caught.value)
+    assert "2 problems" in str(caught.value) and "data_root='/nowhere' does not exist" in str(caught.value)
 
 
 def test_a_chapter_s_runs_become_launcher_files(tmp_path, capsys):

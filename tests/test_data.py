@@ -108,8 +108,9 @@ def test_digits_ships_with_sklearn():
     ("cifar10", "cifar-10-batches-py"), ("cifar100", "cifar-100-python"), ("stl10", "stl10_binary"),
     ("tiny_imagenet", "tiny-imagenet-200"), ("imagenet", "imagenet/train"), ("imagenet100", "imagenet100/train")])
 def test_missing_dataset_says_how_to_get_it(tmp_path, name, hint):
+    (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetNotFound) as err:
-        require_dataset(name, tmp_path / "nowhere")
+        require_dataset(name, tmp_path / "empty")
     message = str(err.value)
     assert hint in message and "is not on disk" in message and message.count("\n") == 0
 
@@ -145,7 +146,7 @@ def test_folder_batches_decode_the_views_a_method_takes(tmp_path, method, views)
     make_imagenet_folders(tmp_path, "imagenet100", 100, per_class=1, size=8)
     cfg = RunConfig.from_dict({"method": method, "dataset": "imagenet100", "data_root": str(tmp_path), "lr": 0.1,
                                "backbone": "resnet18", "width": 4, "image_size": 8, "batch_size": 10,
-                               "queue_size": 20, "num_workers": 0, "monitor_every": 0, "device": "cpu"})
+                               "queue_size": 20, "knn_k": 5, "num_workers": 0, "monitor_every": 0, "device": "cpu"})
     task = SelfSupervisedTask(cfg, load_run_data(cfg), torch.device("cpu"), evaluate=False)
     images, labels = next(task.batches.epoch(torch.Generator().manual_seed(0)))
     assert images.shape == (10, views, 3, 8, 8) and labels.shape == (10,)

@@ -286,7 +286,8 @@ def test_validation_follows_the_training_subset_in_the_same_shuffle():
     whole, val = train_and_validation(data, 0, 10)
     assert len(whole) == 90 and not key(whole) & key(val)
     assert train_and_validation(data, 60, 0)[1] is None
-    with pytest.raises(ParameterError, match="need 110 training images, but the training set has 100"):
+    with pytest.raises(ParameterError, match=r"train_subset=100 is larger than the 100 images of tiny's train split "
+                                             r"less the validation_size=10 held out; give at most 90"):
         train_and_validation(data, 100, 10)
 
 

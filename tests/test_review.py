@@ -20,9 +20,11 @@ def _record(run_id, seed, value, *, paper="synco", method="synco", started="2026
 
 
 def _write(folder, record, name=None):
+    """A record as a run writes it: sealed with its digest (a string is written as it is)."""
+    from ssllib.engine.checkpoint import sealed
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (name or f"{record['run_id']}.json")
-    path.write_text(record if isinstance(record, str) else json.dumps(record))
+    path.write_text(record if isinstance(record, str) else json.dumps(sealed(record)))
     return path
 
 
@@ -47,6 +49,15 @@ def test_records_are_read_once_validated_and_the_malformed_named(book):
     assert set(problems) == {"broken.json", "nometrics.json", "nan.json"}
     assert "not readable JSON" in problems["broken.json"] and "no metrics" in problems["nometrics.json"]
     assert "'high', not a finite number" in problems["nan.json"]
+    runs = committed / "runs" / "cpu"
+    edited = json.loads((runs / "s2.json").read_text())
+    (runs / "s2.json").write_text(json.dumps({**edited, "epochs": 16}))            # changed by hand
+    (runs / "s3.json").write_text(json.dumps(_record("s3", 3, 4.0)))               # never sealed
+    again = {p.path.rsplit("/", 1)[-1]: p.reason for p in records.read_records([committed], local).problems}
+    assert again["s2.json"] == "does not match its digest: it was changed after the run wrote it"
+    assert again["s3.json"] == "carries no digest, so it cannot be told from an edited copy"
+    (runs / "s2.json").write_text(json.dumps(edited))
+    (runs / "s3.json").unlink()
     # s0 counts once (as committed); the older run of seed 1 gives way to the newer one.
     assert sorted(found.table["run_id"]) == ["other", "s0", "s1", "s2"]
     assert found.table.set_index("run_id").loc["s0", "where"] == "committed"

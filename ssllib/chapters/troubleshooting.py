@@ -94,7 +94,7 @@ CASES = (
     Case("a dataset that is not on disk (`-p dataset cifar10 -p transfer_dataset cifar10 -p data_root /empty`)",
          ("dcd",), "parameters", "DatasetNotFound", r"CIFAR-10 is not on disk under .*; pass download=True",
          "pass download=True, or point data_root at it",
-         {"dataset": "cifar10", "transfer_dataset": "cifar10", "data_root": "{empty}"}),
+         {"dataset": "cifar10", "transfer_dataset": "cifar10", "data_root": "{empty folder}"}),
     Case("a device that is not there (`-p device cuda` without a GPU)", ALL, "parameters", "ParameterError",
          r"device='cuda' was requested but is not available here", "use device auto or cpu", {"device": "cuda"}),
     Case("a batch larger than the training subset", ALL, "parameters", "ParameterError",

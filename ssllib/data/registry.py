@@ -151,6 +151,15 @@ def require_dataset(name: str, root: str | Path | None = None, download: bool = 
                           + info.how_to_get.format(root=root) + ".")
 
 
+def data_folder(name: str, root: str | Path | None = None) -> str | None:
+    """Where a run's dataset is read from, for its record; None where it is not on disk (data
+    handed to a run directly, as the tests do)."""
+    try:
+        return str(require_dataset(name, root))
+    except DatasetNotFound:
+        return None
+
+
 def _locate(info: DatasetInfo, root: Path, system_copy: bool) -> Path | None:
     if info.name == "fashion_mnist":
         return _locate_fashion_mnist(root, system_copy)

@@ -20,9 +20,9 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from ssllib.data import dataset_info, load_dataset, require_dataset
+from ssllib.data import dataset_info, load_dataset
 from ssllib.data.loader import TrainBatches, eval_inputs
-from ssllib.data.registry import to_memory
+from ssllib.data.registry import data_folder, to_memory
 from ssllib.data.splits import train_and_validation
 from ssllib.distill.config import DistillConfig
 from ssllib.distill.model import build_distillation
@@ -187,7 +187,7 @@ class DistillationTask(Task):
 
     def record_fields(self):
         return {"backbone": self.cfg.network, "teacher": self.cfg.teacher, "teacher_key": teacher_key(self.cfg),
-                "data_folder": str(require_dataset(self.cfg.dataset, self.cfg.data_root))}
+                "data_folder": data_folder(self.cfg.dataset, self.cfg.data_root)}
 
 
 def train_distill(cfg: DistillConfig, *, paper: str = "", profile: str = "", data: DistillData | None = None,

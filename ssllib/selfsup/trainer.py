@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from ssllib.data import dataset_info, load_dataset, require_dataset
+from ssllib.data import dataset_info, load_dataset
+from ssllib.data.registry import data_folder
 from ssllib.data.loader import TrainBatches
 from ssllib.data.splits import fixed_order, fixed_subset
 from ssllib.engine.devices import autocast_dtype, formatted, pick_device, place_model
@@ -231,7 +232,7 @@ class SelfSupervisedTask(Task):
     def record_fields(self):
         cfg = self.cfg
         return {"backbone": f"{cfg.backbone} ({cfg.stem} stem, width {cfg.width})",
-                "data_folder": str(require_dataset(cfg.dataset, cfg.data_root))}
+                "data_folder": data_folder(cfg.dataset, cfg.data_root)}
 
 
 def train(cfg: RunConfig, *, paper: str = "", profile: str = "", evaluate: bool = True,
