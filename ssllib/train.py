@@ -31,7 +31,8 @@ import sys
 from pathlib import Path
 
 from ssllib.data import DatasetDamaged, DatasetNotFound
-from ssllib.engine.allocator import keep_freed_memory
+from ssllib.engine.allocator import keep_freed_memory, refuse_beyond_memory, step_memory
+from ssllib.engine.devices import pick_device
 from ssllib.engine.checkpoint import CheckpointError, WriteError
 from ssllib.engine.loop import TrainingDiverged
 from ssllib.engine.params import ParameterError
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ParameterError(f"method {values['method']!r} belongs to the {family.name} family, whose runs also "
                                  f"read other runs and data a configuration does not name; its chapter makes them")
         cfg = family.config.from_dict(values)
+        refuse_beyond_memory(step_memory(cfg), pick_device(getattr(cfg, "device", "auto")))
     except FileNotFoundError as err:
         parser.error(f"no such file: {err.filename}")
     except (json.JSONDecodeError, ParameterError) as err:

@@ -279,3 +279,16 @@ def test_a_writer_removes_only_the_temporary_files_of_writers_that_no_longer_run
         assert others.exists() and not stale.exists() and not older.exists()
     finally:
         live.kill()
+
+
+def test_an_image_size_no_machine_holds_is_refused_by_the_command_line(tmp_path):
+    """python -m ssllib.train checks a step's activations against the device's free memory before
+    anything is built (it used to end in the allocator's traceback asking for hundreds of GB)."""
+    import subprocess
+    import sys
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"method": "mocov2", "lr": 0.05, "image_size": 100_000, "device": "cpu"}))
+    out = subprocess.run([sys.executable, "-m", "ssllib.train", str(path), "--runs-dir", str(tmp_path / "runs")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "this run needs about" in out.stderr and "lower image_size" in out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "runs").exists()

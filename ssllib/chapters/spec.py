@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from ssllib.chapters.budget import BUDGET_PARAM, COUNTED_IN, schedule_conflicts, shrink
 from ssllib.data import require_dataset
+from ssllib.engine.allocator import refuse_beyond_memory, step_memory
 from ssllib.engine.devices import pick_device
 from ssllib.engine.ledger import require_writable_results
 from ssllib.engine.params import Param, ParameterError, check_all, check_names
@@ -175,6 +176,9 @@ def resolve(spec: ChapterSpec, given: dict[str, Any], check_data: bool = True) -
     problems.extend(schedule_conflicts(settings))
     if "device" in settings:
         problems.attempt(pick_device, settings.device)  # a device that is not there
+    if check_data and any(k in RUN_PARAMS for k in settings) and spec.family != "distillation":
+        problems.attempt(lambda: refuse_beyond_memory(step_memory(settings.run_config()),
+                                                      pick_device(settings.get("device", "auto"))))
     problems.attempt(require_writable_results)
     if check_data:
         for key in ("dataset", "transfer_dataset"):

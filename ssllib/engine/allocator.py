@@ -73,3 +73,26 @@ def refuse_beyond_memory(parts: dict[str, tuple[int, str]], device) -> None:
     raise ParameterError(f"this run needs about {_size(total)} ("
                          + ", ".join(f"{what} {_size(size)}" for what, (size, _) in large)
                          + f") but the {device.type.upper()} has {_size(limit)} free; lower {' or '.join(settings)}")
+
+
+# Tensors a ResNet keeps per image at its first stage's resolution during one training step (the
+# outputs of its stem and first blocks' convolutions, batch norms and activations, for backward).
+FIRST_STAGE_TENSORS = 15
+
+
+def step_memory(cfg) -> dict[str, tuple[int, str]]:
+    """A floor on what one training step's activations take for a ResNet run configuration
+    (``backbone``, ``stem``, ``width``, ``batch_size``, ``image_size``, ``dataset``): two views of
+    the batch through the first stage alone, in float32. Empty for other networks. Checked
+    where a run is asked for (a chapter's settings, ``python -m ssllib.train``), so an image size
+    or batch no machine holds gets a sentence, not an allocator's traceback."""
+    from ssllib.data.registry import dataset_info
+
+    if not str(getattr(cfg, "backbone", "")).startswith("resnet") or not hasattr(cfg, "width"):
+        return {}
+    side = cfg.image_size or dataset_info(cfg.dataset).image_size
+    if cfg.stem == "imagenet":
+        side = max(1, side // 4)   # the 7×7/2 convolution and the max-pool
+    size = 2 * cfg.batch_size * cfg.width * side * side * 4 * FIRST_STAGE_TENSORS
+    return {"one step's activations (two views of the batch, first stage only)":
+            (size, "image_size or batch_size" if cfg.image_size else "batch_size")}
