@@ -26,12 +26,13 @@ def _device(requested: str) -> str:
         return requested
 
 
-def selfsup_recipe(data, cfg) -> str:
-    """'This run: …' for a self-supervised chapter: the images, the network, the schedule, the
-    queue, the kNN bank and the probe's training set, the test set and the device."""
+def selfsup_recipe(data, cfg, network: str | None = None) -> str:
+    """'This run: …' for a self-supervised chapter: the images, the network (``network`` where a
+    chapter compares several), the schedule, the queue, the kNN bank and the probe's training
+    set, the test set and the device."""
     images = _images(len(data.train), cfg.dataset, cfg.train_subset, data.size, cfg.data_root)
     return (f"**This run** trains on {images}: "
-            f"{_network(cfg)}, {cfg.epochs} epochs of batch {cfg.batch_size}, a queue of {cfg.queue_size:,} keys, "
+            f"{network or _network(cfg)}, {cfg.epochs} epochs of batch {cfg.batch_size}, a queue of {cfg.queue_size:,} keys, "
             f"on the {_device(cfg.device)}. The kNN bank and the linear probe's training set are the same "
             f"{len(data.bank):,} labelled images; every accuracy is measured on the {len(data.test):,} test images.")
 
