@@ -290,5 +290,5 @@ def test_an_image_size_no_machine_holds_is_refused_by_the_command_line(tmp_path)
     path.write_text(json.dumps({"method": "mocov2", "lr": 0.05, "image_size": 100_000, "device": "cpu"}))
     out = subprocess.run([sys.executable, "-m", "ssllib.train", str(path), "--runs-dir", str(tmp_path / "runs")],
                          capture_output=True, text=True, timeout=120)
-    assert out.returncode == 2 and "this run needs about" in out.stderr and "lower image_size" in out.stderr
+    assert out.returncode == 2 and "this run needs about" in out.stderr and "lower width, batch_size or image_size" in out.stderr
     assert "Traceback" not in out.stderr and not (tmp_path / "runs").exists()

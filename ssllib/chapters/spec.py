@@ -177,8 +177,9 @@ def resolve(spec: ChapterSpec, given: dict[str, Any], check_data: bool = True) -
     if "device" in settings:
         problems.attempt(pick_device, settings.device)  # a device that is not there
     if check_data and any(k in RUN_PARAMS for k in settings) and spec.family != "distillation":
-        problems.attempt(lambda: refuse_beyond_memory(step_memory(settings.run_config()),
-                                                      pick_device(settings.get("device", "auto"))))
+        for backbone in [{"backbone": settings[name]} for name in spec.backbones] or [{}]:
+            problems.attempt(lambda: refuse_beyond_memory(step_memory(settings.run_config(**backbone)),
+                                                          pick_device(settings.get("device", "auto"))))
     problems.attempt(require_writable_results)
     if check_data:
         for key in ("dataset", "transfer_dataset"):

@@ -95,4 +95,4 @@ def step_memory(cfg) -> dict[str, tuple[int, str]]:
         side = max(1, side // 4)   # the 7×7/2 convolution and the max-pool
     size = 2 * cfg.batch_size * cfg.width * side * side * 4 * FIRST_STAGE_TENSORS
     return {"one step's activations (two views of the batch, first stage only)":
-            (size, "image_size or batch_size" if cfg.image_size else "batch_size")}
+            (size, "width, batch_size or image_size")}

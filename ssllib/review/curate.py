@@ -106,7 +106,9 @@ def curate(profile: str, book_dir: str | Path = BOOK_DIR, runs_dir: str | Path |
                     if only is None or chapter in only:
                         raise
                     continue
-                record = read_record_json(source / store.RECORD)
+                # a record made here must be sealed; one already committed before records were sealed is
+                # taken as it is (the review names it) until its chapter re-executes and replaces it
+                record = read_record_json(source / store.RECORD, unsealed_ok=source != runs_dir / run_id)
                 if (problem := problem_with({**record, "paper": record.get("paper") or paper_of_chapter(chapter),
                                              "profile": record.get("profile") or profile})) is not None:
                     raise ValueError(f"the record of run {run_id} (used by {chapter}) {problem}")
