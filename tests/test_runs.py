@@ -170,6 +170,34 @@ def test_artifacts_round_trip_and_give_the_same_bytes_each_time(tmp_path):
         artifacts.write_artifact({"f": object()}, tmp_path / "b")
 
 
+def test_an_edited_unsealed_or_damaged_artifact_is_refused(tmp_path):
+    """An artifact (what a chapter draws of a run) is sealed with the SHA-256 of its tree and its
+    arrays: an edited number, an edited array, a removed seal or garbage is one sentence naming
+    the file and how to restore it; an artifact written before sealing can be sealed as it is."""
+    import json
+    value = {"points": np.arange(6, dtype=np.float32).reshape(3, 2), "top1": 53.93}
+    stem = tmp_path / "a" / "v"
+    artifacts.write_artifact(value, stem)
+    text, npz = stem.with_suffix(".json"), stem.with_suffix(".npz")
+    sealed = json.loads(text.read_text())
+    cases = {"edited number": lambda: text.write_text(json.dumps({**sealed, "value": {**sealed["value"], "top1": 79.18}})),
+             "edited array": lambda: npz.write_bytes(artifacts._npz_bytes({"a0": np.zeros((3, 2), np.float32)})),
+             "no seal": lambda: text.write_text(json.dumps(sealed["value"])),
+             "garbage": lambda: text.write_text("{ not json")}
+    messages = {"edited number": "does not match its seal", "edited array": "does not match its seal",
+                "no seal": "carries no seal", "garbage": "is not a readable artifact"}
+    for name, damage in cases.items():
+        artifacts.write_artifact(value, stem)
+        damage()
+        with pytest.raises(artifacts.ArtifactError, match=f"{messages[name]}.*git checkout -- .*delete the run's "
+                                                          f"artifacts/ folder"):
+            artifacts.read_artifact(stem)
+    artifacts.write_artifact(value, stem)
+    text.write_text(json.dumps(sealed["value"]))            # as written before artifacts were sealed
+    assert artifacts.seal_legacy(stem) and not artifacts.seal_legacy(stem)
+    assert artifacts.read_artifact(stem)["top1"] == 53.93
+
+
 @pytest.mark.parametrize("damage, message", [
     (lambda r: {**r, "metrics": {**r["metrics"], "knn_top1": {**r["metrics"]["knn_top1"], "value": 79.18}}},
      "does not match its digest: it was changed after the run wrote it"),

@@ -6,9 +6,15 @@ stored as ``<name>.json`` (the tree, each array replaced by a reference) and, wh
 arrays, ``<name>.npz`` beside it (uncompressed entries are compressed by git anyway; a fixed
 timestamp in every zip entry keeps the bytes stable). Arrays come back as NumPy arrays and
 tensors as tensors; nothing is unpickled.
+
+The ``.json`` is sealed: ``{"sha256": …, "value": tree}``, the SHA-256 of the tree (compact,
+sorted JSON) and of the ``.npz`` bytes. A value whose files do not match it, or that carries no
+seal, is refused with one sentence (:class:`ArtifactError`: which file, how to restore it), so a
+chapter never draws an edited or damaged value as a run's.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -19,7 +25,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ssllib.engine.checkpoint import atomic_write
+from ssllib.engine.checkpoint import CheckpointError, atomic_write
+
+
+class ArtifactError(CheckpointError):
+    """A run's artifact is unreadable, unsealed or does not match its seal."""
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -78,10 +88,18 @@ def encode(value: Any) -> dict[str, bytes]:
     """``{suffix: bytes}`` of ``value``: '.json', and '.npz' where it holds arrays."""
     arrays: dict[str, np.ndarray] = {}
     tree = _split(value, arrays)
-    files = {".json": (json.dumps(tree, indent=1, sort_keys=True) + "\n").encode()}
+    npz = _npz_bytes(arrays) if arrays else b""
+    sealed = {"sha256": _seal(tree, npz), "value": tree}
+    files = {".json": (json.dumps(sealed, indent=1, sort_keys=True) + "\n").encode()}
     if arrays:
-        files[".npz"] = _npz_bytes(arrays)
+        files[".npz"] = npz
     return files
+
+
+def _seal(tree: Any, npz: bytes) -> str:
+    digest = hashlib.sha256(json.dumps(tree, sort_keys=True, separators=(",", ":")).encode())
+    digest.update(npz)
+    return digest.hexdigest()
 
 
 def write_artifact(value: Any, stem: Path) -> list[Path]:
@@ -95,15 +113,44 @@ def write_artifact(value: Any, stem: Path) -> list[Path]:
     return written
 
 
+RESTORE = ("restore it (git checkout -- <file>, where it is committed) or delete the run's artifacts/ folder so "
+           "that the value is computed again")
+
+
 def read_artifact(stem: Path) -> Any:
-    """The value :func:`write_artifact` wrote at ``stem``."""
-    tree = json.loads(stem.with_name(stem.name + ".json").read_text(encoding="utf-8"))
-    arrays = {}
+    """The value :func:`write_artifact` wrote at ``stem``, checked against its seal."""
+    path = stem.with_name(stem.name + ".json")
+    restore = RESTORE.replace("<file>", str(path))
+    try:
+        sealed = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise ArtifactError(f"{path} is not a readable artifact ({type(err).__name__}: {err}); {restore}") from None
+    if not (isinstance(sealed, dict) and set(sealed) == {"sha256", "value"}):
+        raise ArtifactError(f"{path} carries no seal, so it cannot be told from an edited copy; {restore}")
     npz = stem.with_name(stem.name + ".npz")
-    if npz.exists():
-        with np.load(npz, allow_pickle=False) as loaded:
+    data = npz.read_bytes() if npz.exists() else b""
+    if _seal(sealed["value"], data) != sealed["sha256"]:
+        raise ArtifactError(f"{path} (with its .npz) does not match its seal: it was changed after the run wrote "
+                            f"it; {restore}")
+    arrays = {}
+    if data:
+        with np.load(io.BytesIO(data), allow_pickle=False) as loaded:
             arrays = {name: loaded[name] for name in loaded.files}
-    return _join(tree, arrays)
+    return _join(sealed["value"], arrays)
+
+
+def seal_legacy(stem: Path) -> bool:
+    """Rewrite an artifact written before artifacts were sealed in the sealed form (same value,
+    same .npz bytes); False when it already is sealed."""
+    path = stem.with_name(stem.name + ".json")
+    tree = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(tree, dict) and set(tree) == {"sha256", "value"}:
+        return False
+    npz = stem.with_name(stem.name + ".npz")
+    data = npz.read_bytes() if npz.exists() else b""
+    text = json.dumps({"sha256": _seal(tree, data), "value": tree}, indent=1, sort_keys=True) + "\n"
+    atomic_write(path, lambda f: f.write(text.encode()))
+    return True
 
 
 def artifact_files(stem: Path) -> list[Path]:

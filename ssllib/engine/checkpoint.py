@@ -55,12 +55,8 @@ def _cannot_write(path: Path, err: OSError) -> WriteError:
 FULL_DISK_BYTES = 1 << 20
 
 
-def _holder_alive(tmp: Path) -> bool:
-    """Whether the process that named temporary file ``tmp`` (``.<name>.<pid>.<random>.tmp``) still runs."""
-    try:
-        pid = int(tmp.name.rsplit(".", 3)[-3])
-    except (ValueError, IndexError):
-        return False  # an older naming, without a pid: left by a writer that no longer runs
+def _another_process_runs(pid: int) -> bool:
+    """Whether ``pid`` is a live process of this host other than this one."""
     if pid == os.getpid():
         return False
     try:
@@ -68,8 +64,17 @@ def _holder_alive(tmp: Path) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        return True   # alive, another user's
     return True
+
+
+def _holder_alive(tmp: Path) -> bool:
+    """Whether the process that named temporary file ``tmp`` (``.<name>.<pid>.<random>.tmp``) still runs."""
+    try:
+        pid = int(tmp.name.rsplit(".", 3)[-3])
+    except (ValueError, IndexError):
+        return False  # an older naming, without a pid: left by a writer that no longer runs
+    return _another_process_runs(pid)
 
 
 def _disk_full(folder: Path) -> bool:
@@ -269,15 +274,7 @@ class run_lock:
             return None
         if holder.get("host") != socket.gethostname():
             return holder   # another machine's process: it cannot be checked from here
-        if pid == os.getpid():
-            return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            pass
-        return {"since": "?", **holder}
+        return {"since": "?", **holder} if _another_process_runs(pid) else None
 
     def __exit__(self, *exc):
         if self.held:
