@@ -22,7 +22,7 @@ from ssllib.selfsup.trainer import train
 
 BASE = dict(dataset="digits", train_subset=128, width=8, image_size=16, embed_dim=16, epochs=1, batch_size=32,
             queue_size=96, lr=0.02, ema_momentum=0.9, seed=5, log_every=2, monitor_every=0, num_workers=0,
-            channels_last=False)
+            channels_last=False, knn_k=16)   # a run's kNN must fit its bank (64 images), evaluated or not
 SYNCO_OPTIONS = dict(n_hard=16, n1=3, n2=3, n3=3, n4=2, n5=2, n6=2, warmup_epochs=0)
 
 
