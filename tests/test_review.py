@@ -362,3 +362,39 @@ def test_a_gpu_run_of_the_paper_recipe_is_its_own_row_with_device_commit_and_ove
     only_cpu = review.reproduced_table(summary.reproduced(found, ("cpu",)), found, "foundations")
     assert "device" not in only_cpu and "overrides" not in only_cpu
     assert "paper-tiny" in set(summary.reproduced(found, ("paper-tiny",))["profile"])
+
+
+def test_every_ranking_label_stands_beside_its_own_rows_value(tmp_path):
+    """The rankings figure took its labels from the curated table (its variants sorted) and its
+    values from the summary (in the records' order): with the records read as SynCo n_hard=16,
+    MoCo-v2, SynCo n_hard=8, MoCo-v2's mean was drawn as 'SynCo · n_hard=8'. Each label now
+    comes with its own row's numbers, and the replicates are named for what they are."""
+    for seed in range(3):
+        _write(tmp_path, _record(f"a-h16-{seed}", seed, 60.0 + seed, n_hard=16))
+        _write(tmp_path, _record(f"b-moco-{seed}", seed, 65.0 + seed, method="mocov2"))
+        _write(tmp_path, _record(f"c-h8-{seed}", seed, 70.0 + seed, n_hard=8))
+    found = records.read_records([], tmp_path)
+    panel = review.ranking_panels(summary.reproduced(found), found, "cpu")[0]["SynCo"]
+    assert dict(zip(panel["label"], panel["mean"])) == pytest.approx(
+        {"SynCo · n_hard=8": 71.0, "MoCo-v2": 66.0, "SynCo · n_hard=16": 61.0})
+    assert set(panel["replicates"]) == {"3 seeds"}
+
+
+def test_the_agreement_table_uses_the_variant_the_comparison_uses(tmp_path):
+    """The agreement table chose among a method's variants without the records (so without the
+    tie-break on declared defaults) and could set another variant against the paper than the
+    figure and the sentence did."""
+    reported = pd.DataFrame({"paper": "synco", "method": ["MoCo-v2", "SynCo"], "dataset": "ImageNet",
+                             "backbone": "ResNet-50", "pretrain_epochs": pd.array([200, 200], dtype="Int64"),
+                             "setting": "linear", "metric": "top-1", "value": [67.5, 68.1],
+                             "row": ["synco.csv:2", "synco.csv:3"]})
+    for seed in range(3):
+        _write(tmp_path, _record(f"d-{seed}", seed, 60.0 + seed, n_hard=1024))   # SynCo's declared default
+        _write(tmp_path, _record(f"o-{seed}", seed, 50.0 + seed, n_hard=16))
+        _write(tmp_path, _record(f"m-{seed}", seed, 55.0 + seed, method="mocov2"))
+    found = records.read_records([], tmp_path)
+    reproduced = summary.reproduced(found)
+    pairs = review.agreement_pairs(reported, reproduced, "synco", found)
+    table = review.ranking_agreement(reported, reproduced, "synco", found)
+    synco = pairs.set_index("method").loc["SynCo", "ours"]
+    assert synco == pytest.approx(61.0) and f"{synco:.2f}" in table["ours"].iloc[0]

@@ -87,10 +87,16 @@ def _key(name: str) -> str:
     return re.sub(r"[^a-z0-9+]", "", name.lower())
 
 
-def reproduced_table(reproduced: pd.DataFrame, records: Records, paper: str, metric: str | None = None) -> pd.DataFrame:
+NUMBERS = ("mean", "low", "high")   # the numeric columns reproduced_table keeps with numbers=True
+
+
+def reproduced_table(reproduced: pd.DataFrame, records: Records, paper: str, metric: str | None = None,
+                     numbers: bool = False) -> pd.DataFrame:
     """One paper's variants (its headline metric unless ``metric``), curated for reading: the
     method, what sets the variant apart, setting, mean ± std, 95% interval, seeds, protocol and
-    the records it came from."""
+    the records it came from. With ``numbers``, also the mean and interval as numbers
+    (:data:`NUMBERS`), in the same rows, so that a figure drawn from the table labels each value
+    with its own row."""
     rows = reproduced[reproduced["paper"] == paper]
     if rows.empty:
         return rows
@@ -106,7 +112,8 @@ def reproduced_table(reproduced: pd.DataFrame, records: Records, paper: str, met
         "mean ± std": [_mean_std(m, s) for m, s in zip(rows["mean"], rows["std"])],
         "95% CI": [_interval(lo, hi, seeds) for lo, hi, seeds in zip(rows["low"], rows["high"], rows["seed list"])],
         "seeds": rows["seeds"], "protocol": rows["protocol"],
-        **elsewhere_columns(rows, records), "records": rows["records"]})
+        **elsewhere_columns(rows, records), "records": rows["records"],
+        **({name: rows[name].values for name in NUMBERS} if numbers else {})})
     if len(rows) and rows["seed list"].str.contains("fold").all():   # cross-validated: the replicates are folds
         out = out.rename(columns={"seeds": "folds"})
     # A method's variants together, in the order of what sets them apart (cluster 0, 1, 2).
@@ -257,11 +264,13 @@ def variants_used(pairs: pd.DataFrame) -> str:
     return "Where a method ran in several variants, the comparison uses: " + "; ".join(said) + "."
 
 
-def ranking_agreement(reported: pd.DataFrame, reproduced: pd.DataFrame, paper: str) -> pd.DataFrame:
+def ranking_agreement(reported: pd.DataFrame, reproduced: pd.DataFrame, paper: str,
+                      records: Records | None = None) -> pd.DataFrame:
     """For each published setting of ``paper`` that ranks at least two methods the book also ran
-    (:func:`agreement_pairs`): those methods' published values against our means, and Kendall's
+    (:func:`agreement_pairs`, with the same choice of variant as the figure and its sentence when
+    given the ``records``): those methods' published values against our means, and Kendall's
     τ between the two orders (1: the same order)."""
-    pairs = agreement_pairs(reported, reproduced, paper)
+    pairs = agreement_pairs(reported, reproduced, paper, records)
     out = []
     for setting, group in pairs.groupby("published setting", sort=False):
         tau = stats.kendalltau(group["published"], group["ours"]).statistic
@@ -457,7 +466,11 @@ def ranking_panels(reproduced: pd.DataFrame, records: Records, profile: str, min
         metric = summaries.headline_metric(ours) if len(ours) else None
         if metric is None:
             continue
-        table = reproduced_table(ours, records, paper, metric)
+        table = reproduced_table(ours, records, paper, metric, numbers=True)
+        values = table[list(NUMBERS)]
+        replicates = "folds" if "folds" in table else "seeds"
+        counts = table[replicates].tolist()
+        table = table.drop(columns=list(NUMBERS))
         table["network"] = table["network"].str.replace(r" \(.*\)$", "", regex=True) if "network" in table else ""
         # Only what differs between the variants drawn here, not between all of a method's runs.
         for method, group in table.groupby("method"):
@@ -470,9 +483,10 @@ def ranking_panels(reproduced: pd.DataFrame, records: Records, profile: str, min
         setting = frame["setting"].tolist() if "setting" in frame else [""] * len(frame)
         repeated = frame.index.duplicated(keep=False)
         labels = [f"{m} · {s}" if again and s else m for m, s, again in zip(frame.index, setting, repeated)]
-        ours = ours[ours["metric"] == metric]
-        panel = pd.DataFrame({"label": labels, "mean": ours["mean"].values, "low": ours["low"].values,
-                              "high": ours["high"].values, "seeds": ours["seeds"].values})
+        # every value beside the label of its own row (the table's order, not the summary's)
+        panel = pd.DataFrame({"label": labels, "mean": values["mean"].values, "low": values["low"].values,
+                              "high": values["high"].values, "seeds": counts,
+                              "replicates": [f"{n} {replicates}" for n in counts]})
         panels[title] = panel.sort_values("mean", ascending=False).reset_index(drop=True)
         metrics[title] = f"{metric} (%)"
     return panels, metrics

@@ -55,7 +55,7 @@ def field_results(field: pd.DataFrame):
 
 def rankings(panels: dict[str, pd.DataFrame], metric_names: dict[str, str], empty: str = "no runs yet"):
     """One panel per paper: each compared variant's mean with its 95% interval over seeds
-    (``panels``: paper title → rows with 'label', 'mean', 'low', 'high', 'seeds'); with no
+    (``panels``: paper title → rows with 'label', 'mean', 'low', 'high', 'seeds', 'replicates'); with no
     panel, one that says ``empty`` (so the figure the text refers to is always there)."""
     panels = {k: v for k, v in panels.items() if len(v)}
     if not panels:
@@ -69,7 +69,7 @@ def rankings(panels: dict[str, pd.DataFrame], metric_names: dict[str, str], empt
         high = np.where(np.isnan(rows["high"]), rows["mean"], rows["high"])
         ax.errorbar(rows["mean"], y, xerr=[rows["mean"] - low, high - rows["mean"]], fmt="o", color="tab:blue",
                     capsize=3, markersize=4)
-        ax.set_yticks(y, [f"{label} ({n} seeds)" for label, n in zip(rows["label"], rows["seeds"])], fontsize=7)
+        ax.set_yticks(y, [f"{label} ({n})" for label, n in zip(rows["label"], rows["replicates"])], fontsize=7)
         ax.set_title(title, fontsize=8, loc="left")
         ax.set_xlabel(metric_names[title], fontsize=7)
         ax.tick_params(axis="x", labelsize=7)
