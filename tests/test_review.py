@@ -140,7 +140,8 @@ def test_ranking_agreement_is_kendalls_tau_over_the_shared_methods():
     assert review.agreement_sentence(table) == (
         "Of 1 published settings that rank three or more of the methods our runs share, 0 keep our order, 0 reverse "
         "it and 1 do neither (τ from 0.33 to 0.33, median 0.33). Of 1 settings that share only two methods, 0 put "
-        "the same one first as our runs (a single gap's sign, whatever its size).")
+        "the same one first as our runs (a single gap's sign, whatever its size). Each of these 2 settings is set "
+        "against a ranking of ours of its own.")
 
 
 def test_a_published_vit_row_is_compared_with_our_vit_runs():
@@ -398,3 +399,18 @@ def test_the_agreement_table_uses_the_variant_the_comparison_uses(tmp_path):
     table = review.ranking_agreement(reported, reproduced, "synco", found)
     synco = pairs.set_index("method").loc["SynCo", "ours"]
     assert synco == pytest.approx(61.0) and f"{synco:.2f}" in table["ours"].iloc[0]
+
+
+def test_the_agreement_sentence_counts_each_ranking_of_ours_once():
+    """'17 of 17 settings agree' counted RRD's one ranking of ours once per published teacher–
+    student pair it was set against; the sentence now says how many distinct rankings of ours
+    the settings rest on."""
+    agreement = pd.DataFrame({"paper": ["rrd"] * 3 + ["dcd"], "published setting": ["a", "b", "c", "d"],
+                              "methods": ["KD, CRD, RRD"] * 3 + ["KD, DCD"], "published": "",
+                              "ours": ["70.00, 71.00, 72.00"] * 3 + ["70.00, 71.00"], "ours as": "",
+                              "Kendall τ": [1.0, 1.0, 1.0, 1.0], "published rows": ""})
+    sentence = review.agreement_sentence(agreement)
+    assert "These 4 settings rest on 2 distinct rankings of ours, so they are at most 2 independent" in sentence
+    assert "(rrd's faces 3)" in sentence
+    alone = review.agreement_sentence(agreement.iloc[[0, 3]])
+    assert "Each of these 2 settings is set against a ranking of ours of its own." in alone

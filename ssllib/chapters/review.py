@@ -546,4 +546,22 @@ def agreement_sentence(agreement: pd.DataFrame) -> str:
         agree = int((two["Kendall τ"] == 1).sum())
         said.append(f"Of {len(two)} settings that share only two methods, {agree} put the same one first as our runs "
                     f"(a single gap's sign, whatever its size).")
+    if len(agreement):
+        said.append(independent_rankings(agreement))
     return " ".join(said)
+
+
+def independent_rankings(agreement: pd.DataFrame) -> str:
+    """How many distinct rankings of ours the settings of ``agreement`` rest on: one set of runs
+    is set against every published setting that ranks the same methods (RRD's one pair against
+    each teacher–student pair the paper tables), so the settings are not that many independent
+    agreements."""
+    keys = [k for k in ("paper", "methods", "ours") if k in agreement]
+    ours = agreement.groupby(keys, sort=False).size()
+    if len(ours) == len(agreement):
+        return f"Each of these {len(agreement)} settings is set against a ranking of ours of its own."
+    most = int(ours.max())
+    whose = f"{ours.idxmax()[0]}'s" if "paper" in keys else "one"
+    return (f"These {len(agreement)} settings rest on {len(ours)} distinct rankings of ours, so they are at most "
+            f"{len(ours)} independent agreements: one ranking of ours can face several published settings "
+            f"({whose} faces {most}).")
