@@ -61,6 +61,10 @@ def test_records_are_read_once_validated_and_the_malformed_named(book):
     # s0 counts once (as committed); the older run of seed 1 gives way to the newer one.
     assert sorted(found.table["run_id"]) == ["other", "s0", "s1", "s2"]
     assert found.table.set_index("run_id").loc["s0", "where"] == "committed"
+    # every record counted once, where it was read: 3 committed, 2 local (s0 again counts as committed); the
+    # tables use 4 (the older run of seed 1 gives way)
+    assert found.provenance() == ("5 records read (3 committed under papers/*/runs/, 2 from the local ledger); the "
+                                  "tables use 4 of them, the newest run of each variant and seed")
 
 
 def test_summary_over_seeds_matches_a_hand_worked_interval(book):

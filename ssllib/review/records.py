@@ -16,7 +16,7 @@ import hashlib
 import json
 import re
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -50,6 +50,15 @@ class Records:
     table: pd.DataFrame
     problems: list[Problem]
     configs: dict[str, dict]        # run_id → its setting (:func:`setting_of`), flattened
+    where: dict[str, str] = field(default_factory=dict)   # run_id → committed | local
+
+    def provenance(self) -> str:
+        """Where the records came from and how many the tables use, as one line."""
+        committed = sum(1 for w in self.where.values() if w == "committed")
+        used = self.table["run_id"].nunique() if len(self.table) else 0
+        return (f"{self.count:,} records read ({committed:,} committed under papers/*/runs/, "
+                f"{self.count - committed:,} from the local ledger); the tables use {used:,} of them, the newest "
+                f"run of each variant and seed")
 
     @property
     def count(self) -> int:
@@ -93,7 +102,7 @@ def read_records(committed: Iterable[str | Path] | None = None, local: str | Pat
     sources = [(Path(d), "committed") for d in (committed_dirs() if committed is None else committed)]
     if local is not False:
         sources.append((Path(ledger_dir() if local in (None, True) else local), "local"))
-    rows, problems, configs = [], [], {}
+    rows, problems, configs, wheres = [], [], {}, {}
     for folder, where in sources:
         paths = sorted(p for p in folder.rglob("*.json") if "artifacts" not in p.relative_to(folder).parts) \
             if where == "committed" else sorted(folder.glob("*.json"))
@@ -117,8 +126,9 @@ def read_records(committed: Iterable[str | Path] | None = None, local: str | Pat
             if record["run_id"] in configs:
                 continue
             configs[record["run_id"]] = setting_of(record)
+            wheres[record["run_id"]] = where
             rows.extend(metric_rows(record, where, shown))
-    return Records(newest_per_seed(pd.DataFrame(rows, columns=COLUMNS)), problems, configs)
+    return Records(newest_per_seed(pd.DataFrame(rows, columns=COLUMNS)), problems, configs, wheres)
 
 
 def newest_per_seed(table: pd.DataFrame) -> pd.DataFrame:
