@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -44,6 +45,8 @@ def main() -> int:
     out = ROOT / "benchmarks" / f"paper-dry-run-{args.machine}.json"
     out.write_text(json.dumps({"when": time.strftime("%Y-%m-%d"), "device": args.device, "seconds": seconds,
                                "executed copies": str(work)}, indent=1) + "\n")
+    for scratch in ("data", "results", "papers"):   # gigabytes of fixtures and checkpoints; the copies stay
+        shutil.rmtree(work / scratch, ignore_errors=True)
     print(f"{out}: {sum(seconds.values()):.0f} s in all; executed copies in {work}")
     return 0
 
