@@ -19,6 +19,9 @@ def _record(run_id, seed, value, *, paper="synco", method="synco", started="2026
             "metrics": metrics or {"knn_top1": {"value": value, "protocol": {"k": 200, "epoch": "last"}}}}
 
 
+KIND = "the paper's table"   # a published row from the paper's own table (not a literature row it lists)
+
+
 def _write(folder, record, name=None):
     """A record as a run writes it: sealed with its digest (a string is written as it is)."""
     from ssllib.engine.checkpoint import sealed
@@ -97,18 +100,22 @@ def test_retrieval_directions_are_split_and_averaged_within_a_seed(tmp_path):
 def test_a_published_table_is_tidied_and_a_bad_row_named(tmp_path):
     good = tmp_path / "rrd" / "reported.csv"
     good.parent.mkdir()
-    good.write_text("table,teacher,student,method,dataset,metric,value,source\n"
-                    "same,wrn_40_2,wrn_16_2,RRD,CIFAR-100,top-1 (%),75.3,the paper\n")
+    good.write_text("table,teacher,student,method,dataset,evaluation,metric,value,source\n"
+                    "same,wrn_40_2,wrn_16_2,RRD,CIFAR-100,test,top-1 (%),75.3,the paper\n")
     tidy = published.read_reported(tmp_path)
     assert tidy.loc[0, "backbone"] == "wrn_40_2 → wrn_16_2" and tidy.loc[0, "value"] == 75.3
     assert tidy.loc[0, "row"].endswith("rrd/reported.csv:2") and tidy.loc[0, "paper"] == "rrd"
     bad = tmp_path / "x" / "reported.csv"
     bad.parent.mkdir()
-    bad.write_text("method,metric,value,source\nA,top-1,75.1,s\nB,top-1,n/a,s\n")
+    bad.write_text("method,evaluation,metric,value,source\nA,linear,top-1,75.1,s\nB,linear,top-1,n/a,s\n")
     with pytest.raises(published.ReportedError, match=r"x/reported.csv:3: value is 'n/a', not a number"):
         published.read_reported(tmp_path)
     bad.write_text("method,value,source\nA,1,s\n")
-    with pytest.raises(published.ReportedError, match="no metric column"):
+    with pytest.raises(published.ReportedError, match="no evaluation, metric column"):
+        published.read_reported(tmp_path)
+    # a row that does not say how its number was measured cannot be compared with anything
+    bad.write_text("method,evaluation,metric,value,source\nA,linear probe,top-1,75.1,s\n")
+    with pytest.raises(published.ReportedError, match=r"x/reported.csv:2: evaluation is 'linear probe'; name one of"):
         published.read_reported(tmp_path)
 
 
@@ -129,13 +136,13 @@ def test_a_paper_without_records_says_so(book, capsys):
 
 
 def test_ranking_agreement_is_kendalls_tau_over_the_shared_methods():
-    reported = pd.DataFrame({"paper": "p", "method": ["KD", "CRD", "RRD", "Other"], "dataset": "C",
+    reported = pd.DataFrame({"paper": "p", "kind": KIND, "evaluation": "test", "method": ["KD", "CRD", "RRD", "Other"], "dataset": "C",
                              "backbone": "n", "pretrain_epochs": pd.array([None] * 4, dtype="Int64"),
                              "setting": "s", "metric": "top-1", "value": [1.0, 2.0, 3.0, 4.0],
                              "row": ["f:2", "f:3", "f:4", "f:5"]})
     two = reported.iloc[:2].assign(setting="s2", value=[2.0, 1.0])             # KD above CRD: reversed in ours
     reported = pd.concat([reported, two], ignore_index=True)
-    ours = pd.DataFrame({"paper": "p", "method": ["kd", "crd", "rrd"], "metric": "test_top1",
+    ours = pd.DataFrame({"paper": "p", "method": ["kd", "crd", "rrd"], "evaluation": "test", "metric": "test_top1",
                          "mean": [10.0, 30.0, 20.0], "low": 0.0, "high": 40.0, "seeds": 3, "profile": "cpu",
                          "backbone": "n", "variant": "v"})
     table = review.ranking_agreement(reported, ours, "p")
@@ -149,11 +156,11 @@ def test_ranking_agreement_is_kendalls_tau_over_the_shared_methods():
 
 
 def test_a_published_vit_row_is_compared_with_our_vit_runs():
-    reported = pd.DataFrame({"paper": "p", "method": ["MoBY", "MoCo-v2"] * 2, "dataset": "I",
+    reported = pd.DataFrame({"paper": "p", "kind": KIND, "evaluation": "kNN", "method": ["MoBY", "MoCo-v2"] * 2, "dataset": "I",
                              "backbone": ["DeiT-S", "DeiT-S", "Swin-T", "Swin-T"],
                              "pretrain_epochs": pd.array([300] * 4, dtype="Int64"), "setting": "lin",
                              "metric": "top-1", "value": [72.0, 71.0, 75.0, 74.0], "row": [f"f:{i}" for i in range(4)]})
-    ours = pd.DataFrame({"paper": "p", "method": ["moby", "moby", "mocov2"], "metric": "knn_top1",
+    ours = pd.DataFrame({"paper": "p", "method": ["moby", "moby", "mocov2"], "evaluation": "kNN", "metric": "knn_top1",
                          "mean": [60.0, 65.0, 50.0], "low": 0.0, "high": 1.0, "seeds": [3, 3, 3], "profile": "cpu",
                          "backbone": ["swin_micro (w 64)", "vit_micro (w 64)", "resnet18"], "variant": ["a", "b", "c"]})
     pairs = review.agreement_pairs(reported, ours, "p").set_index(["published setting", "method"])
@@ -275,11 +282,13 @@ def test_a_method_drawn_twice_in_the_rankings_is_labelled_by_what_sets_its_varia
 
 
 def test_the_published_gaps_against_ours_and_the_sides_they_fall_on():
-    reported = pd.DataFrame({"paper": "p", "method": ["KD", "CRD", "RRD"] * 2, "dataset": "C", "backbone": "n",
+    reported = pd.DataFrame({"paper": "p", "kind": KIND, "evaluation": "kNN", "method": ["KD", "CRD", "RRD"] * 2,
+                             "dataset": "C", "backbone": "n",
                              "pretrain_epochs": pd.array([None] * 6, dtype="Int64"), "setting": ["s1"] * 3 + ["s2"] * 3,
                              "metric": "top-1", "value": [1.0, 2.0, 4.0, 1.0, 3.0, 4.0],
                              "row": [f"p.csv:{i}" for i in range(2, 8)]})
-    ours = pd.DataFrame({"paper": "p", "method": ["kd", "crd", "rrd"], "metric": "knn_top1", "mean": [1.0, 2.5, 3.0],
+    ours = pd.DataFrame({"paper": "p", "method": ["kd", "crd", "rrd"], "evaluation": "kNN", "metric": "knn_top1",
+                         "mean": [1.0, 2.5, 3.0],
                          "low": [0.5, 2.4, 2.9], "high": [1.5, 2.6, 3.1], "seeds": 3, "profile": "cpu",
                          "backbone": "n", "variant": "v"})
     pairs = review.agreement_pairs(reported, ours, "p")
@@ -314,7 +323,8 @@ def test_among_variants_with_as_many_seeds_the_comparison_takes_the_declared_def
             _write(tmp_path, record)
         _write(tmp_path, _record(f"kd{seed}", seed, 55.0, paper="dcd", method="kd", metrics={"test_top1": {"value": 55.0}}))
     found = records.read_records([], tmp_path)
-    reported = pd.DataFrame({"paper": "dcd", "method": ["DCD", "KD"], "dataset": "C", "backbone": "n",
+    reported = pd.DataFrame({"paper": "dcd", "kind": KIND, "evaluation": "test", "method": ["DCD", "KD"], "dataset": "C",
+                             "backbone": "n",
                              "pretrain_epochs": pd.array([None] * 2, dtype="Int64"), "setting": "s",
                              "metric": "top-1", "value": [2.0, 1.0], "row": ["f:2", "f:3"]})
     pairs = review.agreement_pairs(reported, summary.reproduced(found), "dcd", found).set_index("method")
@@ -389,7 +399,8 @@ def test_the_agreement_table_uses_the_variant_the_comparison_uses(tmp_path):
     """The agreement table chose among a method's variants without the records (so without the
     tie-break on declared defaults) and could set another variant against the paper than the
     figure and the sentence did."""
-    reported = pd.DataFrame({"paper": "synco", "method": ["MoCo-v2", "SynCo"], "dataset": "ImageNet",
+    reported = pd.DataFrame({"paper": "synco", "kind": KIND, "evaluation": "kNN", "method": ["MoCo-v2", "SynCo"],
+                             "dataset": "ImageNet",
                              "backbone": "ResNet-50", "pretrain_epochs": pd.array([200, 200], dtype="Int64"),
                              "setting": "linear", "metric": "top-1", "value": [67.5, 68.1],
                              "row": ["synco.csv:2", "synco.csv:3"]})
@@ -418,3 +429,126 @@ def test_the_agreement_sentence_counts_each_ranking_of_ours_once():
     assert "(rrd's faces 3)" in sentence
     alone = review.agreement_sentence(agreement.iloc[[0, 3]])
     assert "Each of these 2 settings is set against a ranking of ours of its own." in alone
+
+
+def _published(rows, paper="p"):
+    """Published rows as the reader tidies them: each dict names method, value and what differs."""
+    base = {"paper": paper, "kind": KIND, "dataset": "D", "backbone": "n", "pretrain_epochs": None, "setting": "s",
+            "metric": "top-1 (%)"}
+    frame = pd.DataFrame([{**base, **r} for r in rows])
+    frame["row"] = [f"{paper}.csv:{i + 2}" for i in range(len(frame))]
+    return frame.astype({"pretrain_epochs": "Int64"})
+
+
+def test_a_published_linear_number_is_set_against_our_linear_probe_never_our_knn(tmp_path):
+    """The review ranked our kNN accuracy (its headline) against published linear accuracy."""
+    for seed in range(3):
+        for method, knn, linear in (("moby", 60.0, 70.0), ("moby_synco", 65.0, 68.0)):
+            _write(tmp_path, _record(f"{method}-{seed}", seed, 0, paper="synco-vit", method=method, metrics={
+                "knn_top1": {"value": knn, "protocol": {"protocol": "knn"}},
+                "linear_top1": {"value": linear, "protocol": {"protocol": "linear"}}}))
+    found = records.read_records([], tmp_path)
+    reported = _published([{"method": "MoBY", "evaluation": "linear", "value": 72.3},
+                           {"method": "MoBY + synthetic negatives", "evaluation": "linear", "value": 73.1},
+                           {"method": "MoBY", "evaluation": "linear", "metric": "top-5 (%)", "value": 90.0},
+                           {"method": "MoBY + synthetic negatives", "evaluation": "linear", "metric": "top-5 (%)",
+                            "value": 91.0},
+                           {"method": "MoBY", "evaluation": "fine-tune", "metric": "AP", "value": 40.0},
+                           {"method": "MoBY + synthetic negatives", "evaluation": "fine-tune", "metric": "AP",
+                            "value": 41.0}], paper="synco-vit")
+    pairs = review.agreement_pairs(reported, summary.reproduced(found), "synco-vit", found)
+    # only the top-1 linear setting: top-5 measures something else, and we fine-tuned nothing
+    assert set(pairs["published setting"]) == {"D, n, s, top-1 (%)"}
+    assert set(pairs["metric"]) == {"linear_top1"} and sorted(pairs["ours"]) == [68.0, 70.0]
+    assert review.ranking_agreement(reported, summary.reproduced(found), "synco-vit", found)["Kendall τ"].iat[0] == -1
+
+
+def test_the_papers_own_reproduction_is_compared_not_a_literature_row_it_lists(tmp_path):
+    """Published 'MoBY' was the MoBY paper's row (72.8) listed by the ViT paper, not the ViT
+    paper's own reproduction (72.3), which its chapter uses."""
+    for seed in range(3):
+        for method, value in (("moby", 60.0), ("moby_synco", 65.0)):
+            _write(tmp_path, _record(f"{method}-{seed}", seed, value, paper="synco-vit", method=method))
+    found = records.read_records([], tmp_path)
+    reported = _published([{"method": "MoBY (authors' reproduction)", "evaluation": "kNN", "value": 64.3},
+                           {"method": "MoBY + synthetic negatives", "evaluation": "kNN", "value": 71.0},
+                           {"method": "MoBY", "evaluation": "kNN", "value": 72.8,
+                            "kind": "literature row the authors list"}], paper="synco-vit")
+    pairs = review.agreement_pairs(reported, summary.reproduced(found), "synco-vit", found)
+    assert list(pairs["published"]) == [64.3, 71.0] and "72.8" not in str(pairs["published"].tolist())
+
+
+def _transfer(run_id, upstream, seed, value):
+    record = _record(run_id, seed, 0, paper="dcd", method="transfer probe", metrics={"test_top1": {
+        "value": value, "protocol": {"protocol": "linear transfer probe on the frozen network's pooled feature"}}})
+    record.update(dataset="digits", inputs={"network": upstream}, backbone=None)
+    record["config"] = {"seed": seed, "epochs": 30, "lr": 0.05}
+    return record
+
+
+def test_transfer_probes_stand_for_the_network_they_probe_and_meet_only_published_transfer_rows(tmp_path):
+    """Sixteen transfer probes of different students collapsed into one 'transfer probe' row (the
+    newest per seed), which the DCD panel ranked beside the students, and the paper's STL-10 rows
+    were set against our in-domain accuracy."""
+    for seed in range(3):
+        for method, in_domain, transferred in (("kd", 78.0, 69.0), ("dcd", 79.0, 72.0)):
+            student = _record(f"{method}-s{seed}-{seed}abcdef01", seed, 0, paper="dcd", method=method,
+                              metrics={"test_top1": {"value": in_domain, "protocol": {"split": "test"}}})
+            student.update(teacher="resnet32", backbone="resnet8")
+            _write(tmp_path, student)
+            _write(tmp_path, _transfer(f"transfer-{method}-{seed}", student["run_id"], seed, transferred))
+    found = records.read_records([], tmp_path)
+    reproduced = summary.reproduced(found)
+    transfer = reproduced[reproduced["evaluation"] == "transfer linear"].set_index("method")
+    assert sorted(transfer.index) == ["dcd", "kd"] and transfer.loc["dcd", "mean"] == 72.0
+    assert transfer.loc["kd", "seeds"] == 3 and transfer.loc["dcd", "backbone"] == "resnet8"
+    assert set(summary.headline_rows(reproduced)["evaluation"]) == {"test"}       # the panel: in-domain only
+    reported = _published([{"method": "KD", "evaluation": "test", "value": 70.7},
+                           {"method": "DCD", "evaluation": "test", "value": 71.2},
+                           {"method": "KD", "evaluation": "transfer linear", "dataset": "STL-10", "value": 70.9,
+                            "metric": "linear probe top-1 (%), CIFAR-100 network frozen, 32 px"},
+                           {"method": "DCD", "evaluation": "transfer linear", "dataset": "STL-10", "value": 71.2,
+                            "metric": "linear probe top-1 (%), CIFAR-100 network frozen, 32 px"}], paper="dcd")
+    pairs = review.agreement_pairs(reported, reproduced, "dcd", found).set_index(["evaluation", "method"])
+    assert pairs.loc[("test", "DCD"), "ours"] == 79.0 and pairs.loc[("transfer linear", "DCD"), "ours"] == 72.0
+    assert pairs.loc[("transfer linear", "KD"), "ours"] == 69.0
+
+
+def test_the_cross_entropy_runs_of_a_distillation_paper_are_its_teacher_and_its_student_alone(tmp_path):
+    for seed in range(2):
+        for run, backbone, value in (("t", "resnet32", 85.0), ("s", "resnet8", 77.0)):
+            record = _record(f"ce-{run}{seed}", seed, 0, paper="rrd", method="ce",
+                             metrics={"test_top1": {"value": value}})
+            record.update(backbone=backbone, config={"seed": seed, "network": backbone})
+            _write(tmp_path, record)
+        kd = _record(f"kd-{seed}", seed, 0, paper="rrd", method="kd", metrics={"test_top1": {"value": 78.0}})
+        kd.update(backbone="resnet8", teacher="resnet32")
+        _write(tmp_path, kd)
+    found = records.read_records([], tmp_path)
+    reproduced = summary.reproduced(found)
+    table = review.reproduced_table(reproduced, found, "rrd")
+    assert set(table["method"]) == {"Teacher (cross-entropy)", "Student (cross-entropy, alone)", "KD"}
+    reported = _published([{"method": "Teacher", "evaluation": "test", "value": 75.6},
+                           {"method": "Student", "evaluation": "test", "value": 73.3},
+                           {"method": "KD", "evaluation": "test", "value": 74.9}], paper="rrd")
+    pairs = review.agreement_pairs(reported, reproduced, "rrd", found).set_index("method")
+    assert pairs.loc["Teacher", "ours"] == 85.0 and pairs.loc["Student", "ours"] == 77.0
+
+
+def test_whole_slide_experts_are_averaged_within_each_fold_not_by_cluster_number_across_folds(tmp_path):
+    """Expert k of one fold and expert k of another share only an arbitrary k-means number; the
+    review averaged them as one variant across folds."""
+    values = {0: (50.0, 60.0, 70.0), 1: (40.0, 50.0, 90.0)}
+    for fold, experts in values.items():
+        for cluster, value in enumerate(experts):
+            record = _record(f"e{fold}{cluster}", 0, 0, paper="wsi", method="abmil (expert)",
+                             metrics={"test_auc": {"value": value}})
+            record.update(dataset=f"fashion_bags|fold {fold}|cluster {cluster} of 3")
+            record["config"] = {"seed": 0, "data": record["dataset"]}
+            _write(tmp_path, record)
+    found = records.read_records([], tmp_path)
+    row = summary.reproduced(found).iloc[0]
+    assert len(summary.reproduced(found)) == 1 and row["seeds"] == 2 and row["parts"] == 3
+    assert row["mean"] == pytest.approx((60.0 + 60.0) / 2) and row["seed list"] == "0, fold 0; 0, fold 1"
+    table = review.reproduced_table(summary.reproduced(found), found, "wsi")
+    assert table["method"].iat[0] == "abmil (expert), the mean of each fold's 3" and "folds" in table

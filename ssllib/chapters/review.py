@@ -84,15 +84,38 @@ def method_label(name: str) -> str:
 
 
 def _key(name: str) -> str:
-    return re.sub(r"[^a-z0-9+]", "", name.lower())
+    """A method's name for matching a published row with our runs: what a parenthesis adds
+    ('MoBY (authors' reproduction)', 'Teacher (cross-entropy)') and all but letters, digits and +
+    left out."""
+    return re.sub(r"[^a-z0-9+]", "", re.sub(r"\s*\(.*?\)", "", name).lower())
+
+
+# A distillation chapter's runs of the plain cross-entropy baseline, by the network they train:
+# the teacher's network, or a student's trained alone (the published tables' Teacher and Student).
+BASELINE = "ce"
+
+
+def row_labels(rows: pd.DataFrame) -> list[str]:
+    """Each row's method as tables name it: the registry's title; the cross-entropy baseline of
+    a distillation paper as its Teacher (on a network the paper's students learn from) or its
+    Student trained alone; a replicate made of parts (the experts of a fold's clusters) says so."""
+    teachers = {t for t in rows["teacher"] if t} if "teacher" in rows else set()
+    labels = []
+    for method, backbone, parts in zip(rows["method"], rows["backbone"], rows.get("parts", [1] * len(rows))):
+        label = method_label(method)
+        if method == BASELINE and teachers:
+            label = "Teacher (cross-entropy)" if backbone in teachers else "Student (cross-entropy, alone)"
+        labels.append(f"{label}, the mean of each fold's {parts}" if parts and parts > 1 else label)
+    return labels
 
 
 NUMBERS = ("mean", "low", "high")   # the numeric columns reproduced_table keeps with numbers=True
 
 
 def reproduced_table(reproduced: pd.DataFrame, records: Records, paper: str, metric: str | None = None,
-                     numbers: bool = False) -> pd.DataFrame:
-    """One paper's variants (its headline metric unless ``metric``), curated for reading: the
+                     numbers: bool = False, evaluation: str | None = None) -> pd.DataFrame:
+    """One paper's variants (its headline rows, :func:`~ssllib.review.summary.headline_rows`,
+    unless ``metric`` and ``evaluation`` are named), curated for reading: the
     method, what sets the variant apart, setting, mean ± std, 95% interval, seeds, protocol and
     the records it came from. With ``numbers``, also the mean and interval as numbers
     (:data:`NUMBERS`), in the same rows, so that a figure drawn from the table labels each value
@@ -100,11 +123,12 @@ def reproduced_table(reproduced: pd.DataFrame, records: Records, paper: str, met
     rows = reproduced[reproduced["paper"] == paper]
     if rows.empty:
         return rows
-    metric = metric or summaries.headline_metric(rows)
-    rows = rows[rows["metric"] == metric]
+    rows = rows[rows["metric"] == metric] if metric else summaries.headline_rows(rows)
+    if evaluation:
+        rows = rows[rows["evaluation"] == evaluation]
     settings = summaries.variant_settings(records, paper)
     out = pd.DataFrame({
-        "method": [method_label(m) for m in rows["method"]],
+        "method": row_labels(rows),
         "variant": [summaries.settings_line(settings.get(variant, {})) for variant in rows["variant"]],
         "variant settings": [settings.get(variant, {}) for variant in rows["variant"]],
         "dataset": rows["dataset"], "network": rows["backbone"], "teacher": rows["teacher"],
@@ -206,47 +230,76 @@ def _defaults_kept(name: str, settings: dict) -> int:
     return sum(1 for k, v in settings.items() if k in defaults and defaults[k] == v)
 
 
+def measure_token(metric: str) -> str:
+    """What a run's metric measures, as a published metric would name it: 'knn_top1' → 'top1',
+    'test_auc' → 'auc', 'P@15' → 'p@15', 'mAP' → 'map'."""
+    return re.sub(r"^(knn_monitor|knn|linear|test|teacher|val)_", "", metric).replace("_", "").lower()
+
+
+def measures(published_metric: str, metric: str) -> bool:
+    """Whether a published metric ('top-1 (%) k 10', 'linear probe top-1 (%), …') measures what
+    our ``metric`` does (top-1 is not top-5; P@1 is not P@15)."""
+    token = measure_token(metric)
+    words = re.sub(r"[^a-z0-9@]+", " ", str(published_metric).lower().replace("-", ""))
+    return bool(token) and re.search(rf"(?<![a-z0-9@]){re.escape(token)}(?![a-z0-9@])", words) is not None
+
+
+def our_metric(ours: pd.DataFrame, evaluation: str, published_metric: str) -> str | None:
+    """The metric of ours that stands against a published row: measured by the same evaluation
+    (:mod:`ssllib.review.evaluations`) and measuring the same thing, the paper's headline
+    (:data:`~ssllib.review.summary.HEADLINE`) first; None where we have none."""
+    present = list(dict.fromkeys(ours.loc[ours["evaluation"] == evaluation, "metric"]))
+    ordered = [m for m in summaries.HEADLINE if m in present] + [m for m in present if m not in summaries.HEADLINE]
+    return next((m for m in ordered if measures(published_metric, m)), None)
+
+
 def agreement_pairs(reported: pd.DataFrame, reproduced: pd.DataFrame, paper: str,
                     records: Records | None = None) -> pd.DataFrame:
-    """One row per (published setting of ``paper``, method) where that setting (dataset, network,
-    epochs, setting, metric) ranks at least two methods the book also ran: the published value,
-    our mean and 95% interval at the headline metric, the profile, the CSV line, and which of our
-    variants stands for the method (``variant``, with ``records``): of those on the published
-    network's family (ViT, Swin) where there are such, the one with the most seeds, and among
-    equals the one that keeps the method's declared defaults."""
-    columns = ["paper", "published setting", "method", "published", "ours", "low", "high", "metric", "profile",
-               "variant", "row"]
-    ours = reproduced[reproduced["paper"] == paper]
-    metric = summaries.headline_metric(ours) if len(ours) else None
-    if metric is None:
-        return pd.DataFrame(columns=columns)
-    ours = ours[ours["metric"] == metric].sort_values("seeds", ascending=False, kind="stable")
-    settings = summaries.variant_settings(records, paper) if records is not None else {}
-    candidates: dict[str, list[dict]] = {}
-    for row in ours.to_dict("records"):
-        candidates.setdefault(_key(method_label(row["method"])), []).append(row)
-    for rows in candidates.values():   # most seeds first; among equals, the method's declared defaults
-        rows.sort(key=lambda r: (-r["seeds"], -_defaults_kept(r["method"], settings.get(r["variant"], {}))))
+    """One row per (published setting of ``paper``, method) where that setting ranks at least
+    two methods the book also ran, measured the same way: the published value, our mean and 95%
+    interval, the profile, the CSV line, and which of our variants stands for the method.
 
-    def ours_for(method: str, backbone) -> dict | None:
-        rows = candidates.get(_key(method))
-        if not rows:
-            return None
+    A published setting is one source kind (the paper's own table, or a literature row it
+    lists), evaluation, dataset, network, length, table and metric. Our number for it is the
+    metric of the same evaluation that measures the same thing (:func:`our_metric`): a
+    published linear accuracy is set against our linear probe, a kNN accuracy against our kNN,
+    a transfer result against our transfer probes. Of our variants of a method (``variant``,
+    with ``records``), the one on the published network's family (ViT, Swin) where there is
+    such, with the most seeds, and among equals the one that keeps the method's declared defaults."""
+    columns = ["paper", "published setting", "method", "published", "ours", "low", "high", "evaluation", "metric",
+               "profile", "variant", "row"]
+    ours_all = reproduced[reproduced["paper"] == paper]
+    if ours_all.empty:
+        return pd.DataFrame(columns=columns)
+    ours_all = ours_all.assign(label=row_labels(ours_all)).sort_values("seeds", ascending=False, kind="stable")
+    settings = summaries.variant_settings(records, paper) if records is not None else {}
+
+    def ours_for(rows: pd.DataFrame, method: str, backbone) -> dict | None:
+        found = [r for r in rows.to_dict("records") if _key(r["label"]) == _key(method)]
+        # most seeds first; among equals, the method's declared defaults
+        found.sort(key=lambda r: (-r["seeds"], -_defaults_kept(r["method"], settings.get(r["variant"], {}))))
         family = _network_family(backbone)
-        same = [r for r in rows if family and _network_family(r["backbone"]) == family]
-        return (same or rows)[0]
+        same = [r for r in found if family and _network_family(r["backbone"]) == family]
+        return (same or found or [None])[0]
     published = reported[reported["paper"] == paper]
     out = []
-    group_keys = ["dataset", "backbone", "pretrain_epochs", "setting", "metric"]
+    group_keys = ["kind", "evaluation", "dataset", "backbone", "pretrain_epochs", "setting", "metric"]
     for key, group in published.groupby(group_keys, dropna=False, sort=False):
-        common = [(r, o) for r in group.to_dict("records") if (o := ours_for(r["method"], r.get("backbone")))]
+        evaluation, published_metric = key[1], key[-1]
+        metric = our_metric(ours_all, evaluation, published_metric)
+        if metric is None:
+            continue
+        rows = ours_all[(ours_all["evaluation"] == evaluation) & (ours_all["metric"] == metric)]
+        common = [(r, o) for r in group.to_dict("records") if (o := ours_for(rows, r["method"], r.get("backbone")))]
         if len({_key(r["method"]) for r, _ in common}) < 2:
             continue
-        setting = ", ".join(str(v) for v in key if v is not None and not (isinstance(v, float) and math.isnan(v))
+        setting = ", ".join(str(v) for v in key[2:] if v is not None and not (isinstance(v, float) and math.isnan(v))
                             and v is not pd.NA)
+        if key[0] != "the paper's table":
+            setting += f" ({key[0]})"
         out += [{"paper": paper, "published setting": setting, "method": r["method"], "published": r["value"],
-                 "ours": o["mean"], "low": o["low"], "high": o["high"], "metric": metric, "profile": o["profile"],
-                 "variant": summaries.settings_line(settings.get(o["variant"], {})),
+                 "ours": o["mean"], "low": o["low"], "high": o["high"], "evaluation": evaluation, "metric": metric,
+                 "profile": o["profile"], "variant": summaries.settings_line(settings.get(o["variant"], {})),
                  "row": r["row"]} for r, o in common]
     return pd.DataFrame(out, columns=columns)
 
@@ -436,14 +489,18 @@ def show_sources(reported: pd.DataFrame, reproduced: pd.DataFrame, records: Reco
         print(no_runs_sentence(paper))
         return
     print(f"reproduced: {len(ours)} (variant, metric) pairs")
-    for metric in ours["metric"].unique():
-        table = reproduced_table(reproduced, records, paper, metric)
+    measured = ours[["evaluation", "metric"]].drop_duplicates().itertuples(index=False)
+    for evaluation, metric in measured:
+        table = reproduced_table(reproduced, records, paper, metric, evaluation=evaluation)
         caption, frame = reading_table(table, _measured(table))
         protocol = merged_protocol(table["protocol"].tolist())
-        print(_wrapped(f"{metric}" + (f": every row: {caption}" if caption else "")
+        print(_wrapped(f"{metric} ({evaluation})" + (f": every row: {caption}" if caption else "")
                        + (f"; protocol: {protocol}" if protocol else "")))
         display(frame)
-    table = reproduced_table(reproduced, records, paper)
+    # every variant once: each evaluation's runs at the first metric they hold
+    firsts = ours.drop_duplicates("evaluation")[["evaluation", "metric"]].itertuples(index=False)
+    table = pd.concat([reproduced_table(reproduced, records, paper, m, evaluation=e) for e, m in firsts],
+                      ignore_index=True).drop_duplicates("records")
     caption, frame = reading_table(table, ["records"])
     print("the records of each variant:")
     for (method, row), setting in zip(frame.iterrows(), frame["setting"] if "setting" in frame else [""] * len(frame)):
@@ -462,11 +519,11 @@ def ranking_panels(reproduced: pd.DataFrame, records: Records, profile: str, min
     panels, metrics = {}, {}
     rows = reproduced[(reproduced["profile"] == profile) & (reproduced["seeds"] >= min_seeds)]
     for paper, title in PAPERS.items():
-        ours = rows[rows["paper"] == paper]
-        metric = summaries.headline_metric(ours) if len(ours) else None
-        if metric is None:
+        ours = summaries.headline_rows(rows[rows["paper"] == paper])
+        if ours.empty:
             continue
-        table = reproduced_table(ours, records, paper, metric, numbers=True)
+        metric = ours["metric"].iat[0]
+        table = reproduced_table(ours, records, paper, numbers=True)
         values = table[list(NUMBERS)]
         replicates = "folds" if "folds" in table else "seeds"
         counts = table[replicates].tolist()

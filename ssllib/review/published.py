@@ -2,7 +2,8 @@
 
 Each paper's ``papers/<slug>/reported.csv`` has the columns its tables need (a distillation
 table has a teacher and a student, a retrieval table a direction). :func:`read_reported` maps
-them onto one set of columns, keeps every number with the file and line it came from, and
+them onto one set of columns (each row's ``evaluation``, declared in its file, says how the
+number was measured: :mod:`ssllib.review.evaluations`), keeps every number with the file and line it came from, and
 refuses a row it cannot read, naming the file and line.
 """
 from __future__ import annotations
@@ -13,12 +14,13 @@ from pathlib import Path
 import pandas as pd
 
 from ssllib.engine.ledger import REPO_ROOT
+from ssllib.review.evaluations import EVALUATIONS
 
 PAPERS_DIR = REPO_ROOT / "papers"
 
-COLUMNS = ["paper", "method", "kind", "dataset", "backbone", "pretrain_epochs", "setting", "metric", "value", "std",
-           "runs", "source", "row"]
-REQUIRED = ("method", "metric", "value", "source")
+COLUMNS = ["paper", "method", "kind", "dataset", "backbone", "pretrain_epochs", "setting", "evaluation", "metric",
+           "value", "std", "runs", "source", "row"]
+REQUIRED = ("method", "evaluation", "metric", "value", "source")
 # Columns that say under which conditions a number was measured; joined into ``setting``.
 SETTING_COLUMNS = ("table", "task", "protocol", "direction")
 
@@ -61,6 +63,9 @@ def read_table(path: str | Path, paper: str | None = None) -> pd.DataFrame:
         for column in ("method", "metric", "source"):
             if _blank(r[column]):
                 raise ReportedError(f"{where}: {column} is empty")
+        if r["evaluation"] not in EVALUATIONS:
+            raise ReportedError(f"{where}: evaluation is {r['evaluation']!r}; name one of "
+                                f"{', '.join(EVALUATIONS)} (ssllib/review/evaluations.py says what each means)")
         value = _number(r["value"], where, "value")
         if value is None:
             raise ReportedError(f"{where}: value is empty")
@@ -76,7 +81,7 @@ def read_table(path: str | Path, paper: str | None = None) -> pd.DataFrame:
                      "dataset": r.get("dataset") or None, "backbone": backbone,
                      "pretrain_epochs": None if epochs is None else int(epochs),
                      "setting": "; ".join(r[c] for c in SETTING_COLUMNS if not _blank(r.get(c))) or None,
-                     "metric": r["metric"], "value": value, "std": _number(r.get("std"), where, "std"),
+                     "evaluation": r["evaluation"], "metric": r["metric"], "value": value, "std": _number(r.get("std"), where, "std"),
                      "runs": None if runs is None else int(runs), "source": r["source"], "row": where})
     return pd.DataFrame(rows, columns=COLUMNS).astype({"pretrain_epochs": "Int64", "runs": "Int64"})
 

@@ -7,8 +7,13 @@ read or lacks what a table needs is never dropped quietly: it comes back as a :c
 naming the file and what is wrong, and the chapter prints it.
 
 One row per (record, metric). A metric named ``"A->B name"`` (a retrieval direction) is split
-into ``direction`` "A → B" and ``metric`` "name". Where one seed of one configuration ran more
-than once (a chapter re-run after a change of code), the newest run stands for it.
+into ``direction`` "A → B" and ``metric`` "name"; each row says how it was measured
+(``evaluation``, :mod:`ssllib.review.evaluations`). A run that evaluates another run's network
+(a transfer probe) stands for that network: its row carries the network's method, backbone and
+teacher, and its setting both runs' configurations. One of several runs made for one replicate
+(the expert of each cluster of a cross-validation fold) is a ``part`` of it. Where one seed of
+one configuration ran more than once (a chapter re-run after a change of code), the newest run
+stands for it.
 """
 from __future__ import annotations
 
@@ -24,10 +29,14 @@ import pandas as pd
 
 from ssllib.engine.checkpoint import DIGEST, record_digest
 from ssllib.engine.ledger import ledger_dir
+from ssllib.review.evaluations import run_evaluation
 from ssllib.review.published import PAPERS_DIR, relative_to_repo
 
-COLUMNS = ["paper", "method", "dataset", "backbone", "teacher", "profile", "epochs", "seed", "metric", "direction",
-           "value", "protocol", "variant", "replicate", "device", "commit", "started", "run_id", "where", "source"]
+COLUMNS = ["paper", "method", "dataset", "backbone", "teacher", "profile", "epochs", "seed", "evaluation", "metric",
+           "direction", "value", "protocol", "variant", "replicate", "part", "device", "commit", "started", "run_id",
+           "where", "source"]
+# The input naming the network a run evaluates (a transfer probe's frozen network).
+EVALUATED = "network"
 # Configuration fields that differ between the seeds (or machines) of one experiment.
 NOT_THE_SETTING = ("seed", "device", "run_dir", "ledger_dir")
 
@@ -102,7 +111,7 @@ def read_records(committed: Iterable[str | Path] | None = None, local: str | Pat
     sources = [(Path(d), "committed") for d in (committed_dirs() if committed is None else committed)]
     if local is not False:
         sources.append((Path(ledger_dir() if local in (None, True) else local), "local"))
-    rows, problems, configs, wheres = [], [], {}, {}
+    readable, problems, configs, wheres = [], [], {}, {}
     for folder, where in sources:
         paths = sorted(p for p in folder.rglob("*.json") if "artifacts" not in p.relative_to(folder).parts) \
             if where == "committed" else sorted(folder.glob("*.json"))
@@ -123,12 +132,24 @@ def read_records(committed: Iterable[str | Path] | None = None, local: str | Pat
             if reason:
                 problems.append(Problem(shown, reason))
                 continue
-            if record["run_id"] in configs:
+            if record["run_id"] in wheres:
                 continue
-            configs[record["run_id"]] = setting_of(record)
             wheres[record["run_id"]] = where
-            rows.extend(metric_rows(record, where, shown))
+            readable.append((record, where, shown))
+    by_id = {record["run_id"]: record for record, _, _ in readable}
+    rows = []
+    for record, where, shown in readable:
+        upstream = evaluated_run(record, by_id)
+        configs[record["run_id"]] = setting_of(record, upstream)
+        rows.extend(metric_rows(record, where, shown, upstream))
     return Records(newest_per_seed(pd.DataFrame(rows, columns=COLUMNS)), problems, configs, wheres)
+
+
+def evaluated_run(record: dict, by_id: dict[str, dict]) -> dict | None:
+    """The record of the run whose network ``record`` evaluates (a transfer probe's), where it
+    was read too; None for a run that evaluates its own network."""
+    inputs = record.get("inputs") if isinstance(record.get("inputs"), dict) else {}
+    return by_id.get(inputs.get(EVALUATED)) if isinstance(inputs.get(EVALUATED), str) else None
 
 
 def newest_per_seed(table: pd.DataFrame) -> pd.DataFrame:
@@ -137,20 +158,26 @@ def newest_per_seed(table: pd.DataFrame) -> pd.DataFrame:
     if table.empty:
         return table
     keep = (table.drop_duplicates("run_id").sort_values("started")
-            .drop_duplicates(["paper", "variant", "replicate"], keep="last")["run_id"])
+            .drop_duplicates(["paper", "variant", "replicate", "part"], keep="last")["run_id"])
     return table[table["run_id"].isin(set(keep))].reset_index(drop=True)
 
 
-def metric_rows(record: dict, where: str, source: str) -> list[dict]:
+def metric_rows(record: dict, where: str, source: str, upstream: dict | None = None) -> list[dict]:
+    """``record``'s metrics as rows; with ``upstream`` (the run whose network it evaluates), the
+    rows stand for that network: its method, backbone and teacher."""
     environment = record.get("environment") or {}
-    variant = hashlib.sha256(json.dumps([record["method"], record["profile"], setting_of(record)], sort_keys=True,
-                                        default=str).encode()).hexdigest()
+    variant = hashlib.sha256(json.dumps([record["method"], record["profile"], setting_of(record, upstream)],
+                                        sort_keys=True, default=str).encode()).hexdigest()
     dataset = record.get("dataset")
     fold = FOLD.search(dataset) if isinstance(dataset, str) else None
+    part = PART.search(dataset) if isinstance(dataset, str) else None
     replicate = f"seed {record.get('seed')}" + (f", fold {fold.group(1)}" if fold else "")
-    common = {"paper": record["paper"], "method": record["method"],
-              "dataset": FOLD.sub("", dataset) if isinstance(dataset, str) else dataset, "replicate": replicate,
-              "backbone": record.get("backbone"), "teacher": record.get("teacher"), "profile": record["profile"], "variant": variant[:10],
+    network = upstream or record
+    common = {"paper": record["paper"], "method": network["method"], "replicate": replicate,
+              "part": part.group(0).strip("|") if part else "",
+              "dataset": PART.sub("", FOLD.sub("", dataset)) if isinstance(dataset, str) else dataset,
+              "backbone": network.get("backbone"), "teacher": network.get("teacher"), "profile": record["profile"],
+              "variant": variant[:10],
               "epochs": record.get("epochs"), "seed": record.get("seed"), "device": environment.get("device"),
               "commit": environment.get("git_commit"), "started": str(record.get("started") or ""), "run_id": record["run_id"], "where": where, "source": source}
     rows = []
@@ -160,6 +187,7 @@ def metric_rows(record: dict, where: str, source: str) -> list[dict]:
             pair, metric_name = name.split(" ", 1)
             direction = " → ".join(pair.split("->", 1))
         rows.append({**common, "metric": metric_name, "direction": direction, "value": metric["value"],
+                     "evaluation": run_evaluation(metric_name, metric.get("protocol")),
                      "protocol": describe_protocol(metric.get("protocol"))})
     return rows
 
@@ -167,19 +195,28 @@ def metric_rows(record: dict, where: str, source: str) -> list[dict]:
 # A cross-validation fold named in a dataset or configuration ('fashion_bags|fold 3'): the folds
 # of one experiment are its replicates, as seeds are elsewhere.
 FOLD = re.compile(r"\|?fold (\d+)")
+# One of several runs of a replicate named in its dataset ('fashion_bags|fold 3|cluster 1 of 3':
+# the expert of one cluster): the cluster numbers are arbitrary in each fold, so a cluster's
+# runs are not one variant across folds; the parts of a replicate are averaged.
+PART = re.compile(r"\|cluster \d+ of \d+")
 # An upstream run named in a configuration ('…-s1-78c2961e1ad0'): bound to the seed, not the setting.
 SEED_BOUND_RUN = re.compile(r"-s\d+-[0-9a-f]{8,}")
 
 
-def setting_of(record: dict) -> dict:
+def setting_of(record: dict, upstream: dict | None = None) -> dict:
     """The record's configuration, flattened, without what changes from seed to seed: the seed
-    itself, the machine, and the seed's own upstream runs (an encoder or captioner trained with
-    the same seed)."""
+    itself, the machine, the seed's own upstream runs (an encoder or captioner trained with the
+    same seed), the fold and the part of a fold. With ``upstream`` (the run whose network the
+    record evaluates), that run's setting too, under ``network.``."""
     setting = {}
     for key, value in flatten(record.get("config") or {}).items():
         if key.split(".")[-1] in NOT_THE_SETTING:
             continue
-        setting[key] = FOLD.sub("", SEED_BOUND_RUN.sub("-s<seed>", value)) if isinstance(value, str) else value
+        setting[key] = (PART.sub("", FOLD.sub("", SEED_BOUND_RUN.sub("-s<seed>", value))) if isinstance(value, str)
+                        else value)
+    if upstream is not None:
+        setting.update({f"network.{k}": v for k, v in setting_of(upstream).items()})
+        setting["network.method"] = upstream["method"]
     return setting
 
 

@@ -2,7 +2,8 @@
 
 A *variant* is one method under one configuration (everything but the seed and the machine):
 its records are the seeds of one experiment. A record that scores several retrieval directions
-is first averaged over them, so each seed counts once.
+is first averaged over them, and the parts of one replicate (the experts of a fold's clusters)
+over the parts, so each seed (or fold) counts once.
 
 For a variant with n ≥ 2 seeds, mean x̄, sample standard deviation s:
 
@@ -21,7 +22,7 @@ from scipy import stats
 
 from ssllib.review.records import Records
 
-KEYS = ["paper", "method", "variant", "dataset", "backbone", "teacher", "profile", "epochs", "metric"]
+KEYS = ["paper", "method", "variant", "dataset", "backbone", "teacher", "profile", "epochs", "evaluation", "metric"]
 # The metric a paper's ranking is drawn on: the first of these its records hold.
 HEADLINE = ("knn_top1", "test_top1", "test_top1_best", "mAP", "test_auc", "linear_top1")
 
@@ -32,16 +33,22 @@ PROTOCOL_VARIES = "differs between seeds"
 
 
 def per_seed(records: Records) -> pd.DataFrame:
-    """One row per (record, metric): directions averaged, with how many there were."""
+    """One row per (replicate, metric): a record's directions averaged, then the parts of the
+    replicate (its runs: one, or the expert of each cluster of a fold), with how many of each
+    there were; ``run_id`` the first run, ``source`` every record it came from."""
     table = records.table
     if table.empty:
-        return table.assign(directions=pd.Series(dtype=int))
+        return table.assign(directions=pd.Series(dtype=int), parts=pd.Series(dtype=int))
     keyed = table.assign(**{k: table[k].astype(object).where(table[k].notna(), "") for k in KEYS})
-    grouped = keyed.groupby([*KEYS, "replicate", "seed", "run_id"], dropna=False, sort=False)
-    out = grouped.agg(value=("value", "mean"), directions=("direction", "count"), protocol=("protocol", "first"),
-                      device=("device", "first"), commit=("commit", "first"), where=("where", "first"),
-                      source=("source", "first")).reset_index()
-    return out
+    per_run = keyed.groupby([*KEYS, "replicate", "seed", "run_id"], dropna=False, sort=False).agg(
+        value=("value", "mean"), directions=("direction", "count"), protocol=("protocol", "first"),
+        device=("device", "first"), commit=("commit", "first"), where=("where", "first"),
+        source=("source", "first")).reset_index()
+    grouped = per_run.groupby([*KEYS, "replicate", "seed"], dropna=False, sort=False)
+    return grouped.agg(value=("value", "mean"), directions=("directions", "max"), parts=("run_id", "size"),
+                       protocol=("protocol", "first"), device=("device", "first"), commit=("commit", "first"),
+                       where=("where", "first"), source=("source", ", ".join), run_id=("run_id", "first"),
+                       run_ids=("run_id", list)).reset_index()
 
 
 def shown(profile: str, profiles: tuple[str, ...]) -> bool:
@@ -76,31 +83,31 @@ def reproduced(records: Records, profiles: tuple[str, ...] | None = None) -> pd.
         out.append({**dict(zip(KEYS, key)), "mean": group["value"].mean(),
                     "std": group["value"].std() if len(group) > 1 else math.nan, "low": low, "high": high,
                     "seeds": len(group), "seed list": "; ".join(r.removeprefix("seed ") for r in group["replicate"] if r != "seed None"),
-                    "directions": int(group["directions"].max()),
+                    "directions": int(group["directions"].max()), "parts": int(group["parts"].max()),
                     "protocol": protocols[0] if len(protocols) == 1 else PROTOCOL_VARIES,
                     "device": ", ".join(sorted(set(group["device"].dropna()))),
                     "commit": ", ".join(sorted({str(c)[:12] for c in group["commit"].dropna()})),
-                    "records": ", ".join(group["source"]), "run ids": list(dict.fromkeys(group["run_id"]))})
-    columns = [*KEYS, "mean", "std", "low", "high", "seeds", "seed list", "directions", "protocol", "device", "commit",
-               "records", "run ids"]
+                    "records": ", ".join(group["source"]),
+                    "run ids": list(dict.fromkeys(r for ids in group["run_ids"] for r in ids))})
+    columns = [*KEYS, "mean", "std", "low", "high", "seeds", "seed list", "directions", "parts", "protocol", "device",
+               "commit", "records", "run ids"]
     return pd.DataFrame(out, columns=columns)
 
 
 def variant_settings(records: Records, paper: str) -> dict[str, dict]:
     """For each variant of ``paper``, the configuration values that set it apart from the
-    other variants of the same method (name → value; empty when the method has one variant)."""
+    other variants of the same method on the same network under the same evaluation (name →
+    value; empty when the method has one variant there; the network is a column of its own): a transfer probe of a network is set against the other
+    transfer probes of its method, not against the network's own training."""
     table = records.table[records.table["paper"] == paper]
     settings = {}
-    for method, group in table.groupby("method", sort=False):
+    for _, group in table.groupby(["method", "evaluation", "backbone"], sort=False, dropna=False):
         variants = group.drop_duplicates("variant")[["variant", "run_id"]].values.tolist()
-        if len(variants) == 1:
-            settings[variants[0][0]] = {}
-            continue
         configs = {v: records.configs[run] for v, run in variants}
         keys = sorted({k for c in configs.values() for k in c})
         differing = [k for k in keys if len({repr(c.get(k)) for c in configs.values()}) > 1]
-        for v, config in configs.items():
-            settings[v] = {k.removeprefix("options."): config.get(k) for k in differing}
+        for v, config in configs.items():   # a variant scored under several evaluations: what any sets apart
+            settings[v] = {**settings.get(v, {}), **{k.removeprefix("options."): config.get(k) for k in differing}}
     return settings
 
 
@@ -118,3 +125,21 @@ def headline_metric(summary: pd.DataFrame) -> str | None:
     """The metric a paper's ranking is drawn on (:data:`HEADLINE`), or None."""
     present = set(summary["metric"])
     return next((m for m in HEADLINE if m in present), None)
+
+
+# Where a headline metric is measured under several evaluations (a distillation paper's test
+# accuracy on its own dataset and its transfer probes' on another), the one its ranking is drawn on.
+HEADLINE_EVALUATIONS = ("kNN", "test", "retrieval", "linear")
+
+
+def headline_rows(summary: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``summary`` a paper's ranking is drawn on: its headline metric, under the
+    first of :data:`HEADLINE_EVALUATIONS` the metric was measured by (never a transfer probe
+    beside the networks it probes)."""
+    metric = headline_metric(summary) if len(summary) else None
+    if metric is None:
+        return summary.iloc[:0]
+    rows = summary[summary["metric"] == metric]
+    present = set(rows["evaluation"])
+    evaluation = next((e for e in HEADLINE_EVALUATIONS if e in present), None)
+    return rows if evaluation is None else rows[rows["evaluation"] == evaluation]
