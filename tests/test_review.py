@@ -552,3 +552,19 @@ def test_whole_slide_experts_are_averaged_within_each_fold_not_by_cluster_number
     assert row["mean"] == pytest.approx((60.0 + 60.0) / 2) and row["seed list"] == "0, fold 0; 0, fold 1"
     table = review.reproduced_table(summary.reproduced(found), found, "wsi")
     assert table["method"].iat[0] == "abmil (expert), the mean of each fold's 3" and "folds" in table
+
+
+def test_the_review_says_what_its_tables_hold_and_what_they_leave_to_the_chapters(tmp_path):
+    """The review claimed every number of the book was in its tables, while cluster purity and
+    NMI, relation statistics and the like (kept beside the runs) were not."""
+    runs = tmp_path / "cueco" / "runs" / "cpu" / "run-1"
+    (runs / "artifacts").mkdir(parents=True)
+    (runs / "artifacts" / "cluster-quality-0123456789ab.json").write_text("{}")
+    (runs / "artifacts" / "cluster-quality-0123456789ab.npz").write_text("")
+    kinds = records.artifact_kinds(tmp_path)
+    assert kinds == {"cluster-quality": ["cueco"]}
+    reproduced = pd.DataFrame({"evaluation": ["kNN", "linear", "kNN"], "metric": ["knn_top1", "linear_top1", "knn_top1"]})
+    said = review.coverage_sentence(reproduced, kinds)
+    assert said.startswith("The tables above hold every metric of every record they use, by evaluation: "
+                           "kNN (knn_top1); linear (linear_top1).")
+    assert "cluster-quality (cueco)" in said

@@ -622,3 +622,18 @@ def independent_rankings(agreement: pd.DataFrame) -> str:
     return (f"These {len(agreement)} settings rest on {len(ours)} distinct rankings of ours, so they are at most "
             f"{len(ours)} independent agreements: one ranking of ours can face several published settings "
             f"({whose} faces {most}).")
+
+
+def coverage_sentence(reproduced: pd.DataFrame, artifact_kinds: dict[str, list[str]]) -> str:
+    """What the tables hold, by evaluation and metric, and what the chapters print that they do
+    not: the kinds of value committed beside the runs (:func:`~ssllib.review.records.artifact_kinds`)."""
+    held = [f"{evaluation} ({', '.join(dict.fromkeys(group['metric']))})"
+            for evaluation, group in reproduced.groupby("evaluation", sort=False)]
+    said = ("The tables above hold every metric of every record they use, by evaluation: " + "; ".join(held) + "."
+            if held else "The tables above hold no run's metric yet.")
+    if artifact_kinds:
+        said += (" They do not repeat the numbers the chapters compute from values committed beside their runs "
+                 "(papers/<paper>/runs/…/artifacts/, sealed like the records): "
+                 + ", ".join(f"{kind} ({', '.join(papers)})" for kind, papers in artifact_kinds.items())
+                 + "; each chapter prints those from the files of the runs it names.")
+    return said

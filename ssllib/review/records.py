@@ -101,6 +101,22 @@ def problem_with(record) -> str | None:
     return None
 
 
+# A committed artifact's file: <kind>-<12 hex digits of what it was computed from>.json
+ARTIFACT_FILE = re.compile(r"^(.+)-[0-9a-f]{12}\.json$")
+
+
+def artifact_kinds(papers_dir: str | Path = PAPERS_DIR) -> dict[str, list[str]]:
+    """The kinds of value committed beside runs (``papers/<paper>/runs/**/artifacts/<kind>-….json``:
+    cluster purity and NMI, relation statistics, attention, …), each with the papers whose runs
+    hold it: what the chapters print from besides the records' metrics."""
+    kinds: dict[str, set[str]] = {}
+    for runs in committed_dirs(papers_dir):
+        for path in runs.rglob("artifacts/*.json"):
+            if match := ARTIFACT_FILE.match(path.name):
+                kinds.setdefault(match.group(1), set()).add(runs.parent.name)
+    return {kind: sorted(papers) for kind, papers in sorted(kinds.items())}
+
+
 def committed_dirs(papers_dir: str | Path = PAPERS_DIR) -> list[Path]:
     return sorted(p for p in Path(papers_dir).glob("*/runs") if p.is_dir())
 
