@@ -26,6 +26,14 @@ each chapter the build commits those under ``papers/<paper>/runs/cpu/``
 identities are unchanged. A run whose code changed is first checked against its committed
 predecessor by one epoch (:mod:`ssllib.engine.verify`) and re-keyed when bit-equal. Any error
 stops the build with the chapter and cell named, and leaves the committed notebook as it was.
+
+Every page states the commit it was built from, so ``build``, ``verify`` and ``run`` (whose runs
+are curated into ``papers/`` too) first check the tree and refuse, before any work, when a tracked
+file differs from that commit or an untracked file sits where it can change a page
+(:data:`RESULT_PATHS`); ``--allow-modified`` builds anyway and the pages say ``+dirty``. What the
+build writes itself is left out: the executed chapters (unless their code cells changed) and, once
+it has started, the runs it commits. The executed chapter's metadata names the commit and whether
+the tree was clean (``"commit"``, ``"clean"``; null outside a git checkout, where nothing is refused).
 """
 from __future__ import annotations
 
@@ -44,7 +52,7 @@ from pathlib import Path
 import nbformat
 
 from ssllib.engine.fingerprint import PACKAGE, code_fingerprint, module_digest, normalised_code
-from ssllib.engine.ledger import results_dir
+from ssllib.engine.ledger import BUILT_FROM_ENV, built_from, git_head, results_dir
 from ssllib.engine.runs import LOG_ENV, OUTCOMES, REPLACED
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -190,6 +198,101 @@ def stale_reason(path: Path) -> str | None:
     return None
 
 
+# Where a file git does not track can change what a chapter computes or how its page renders: the
+# library, the papers' published tables, recipes and committed runs, the chapters, their Sphinx
+# extensions and bibliography, the book's table of contents, configuration and static files, and the
+# pinned dependencies. An untracked file elsewhere (a note, a scratch script, a test being written)
+# reaches no page; a change to a tracked file anywhere makes the commit's '+dirty' true, so it counts.
+RESULT_PATHS = ("ssllib/", "papers/", "book/", "_toc.yml", "_config.yml", "_static/", "pyproject.toml")
+SHOWN_PATHS = 10
+
+
+@dataclass
+class Tree:
+    """The commit the checkout is at and what differs from it (paths, the untracked marked so);
+    ``commit`` None outside a git checkout (a tarball), where nothing can be compared."""
+    commit: str | None
+    modified: list[str]
+
+    @property
+    def clean(self) -> bool | None:
+        return None if self.commit is None else not self.modified
+
+    def as_env(self, root: Path) -> str:
+        return json.dumps({"commit": self.commit, "clean": self.clean, "root": str(root)})
+
+    def listed(self) -> str:
+        shown = ", ".join(self.modified[:SHOWN_PATHS])
+        more = len(self.modified) - SHOWN_PATHS
+        return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _code_unchanged(root: Path, path: str, commit: str) -> bool:
+    """Whether the chapter ``path`` computes what it computes at ``commit`` (its code cells; its
+    outputs, metadata and prose are what a build writes or renders as they are)."""
+    done = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=root, capture_output=True, text=True)
+    if done.returncode != 0:
+        return False
+    try:
+        then = nbformat.reads(done.stdout, as_version=4)
+        now = nbformat.read(root / path, as_version=4)
+    except Exception:   # unreadable either side: it counts as changed
+        return False
+    return source_fingerprint(then) == source_fingerprint(now)
+
+
+def tree_state(root: Path | None = None) -> Tree:
+    """What in the checkout differs from its commit in a way the pages would not show: any
+    tracked file modified, staged, deleted or renamed, and the untracked files (not ignored) under
+    :data:`RESULT_PATHS`. An executed chapter in ``book/`` whose code cells are those of the
+    commit is left out: its outputs are what a build writes (the build's own output, left out of
+    '+dirty' likewise), and its page shows the code it ran."""
+    root = Path(root or ROOT)
+    commit = git_head(root)
+    if commit is None:
+        return Tree(None, [])
+    done = subprocess.run(["git", "status", "--porcelain", "-z", "--untracked-files=normal"], cwd=root,
+                          capture_output=True, text=True, check=True)
+    fields = done.stdout.split("\0")
+    modified = []
+    while fields:
+        entry = fields.pop(0)
+        if not entry:
+            continue
+        code, path = entry[:2], entry[3:]
+        if code[0] in "RC":          # a rename or copy: the next field is where it came from
+            fields.pop(0)
+        if code == "??":
+            if path.startswith(RESULT_PATHS):
+                modified.append(f"{path} (untracked)")
+            continue
+        if (re.fullmatch(r"book/[^/]+\.ipynb", path) and "D" not in code and code[0] not in "RC"
+                and _code_unchanged(root, path, commit)):
+            continue
+        modified.append(path + (" (deleted)" if "D" in code else ""))
+    return Tree(commit, sorted(modified))
+
+
+def require_clean_tree(command: str, allow_modified: bool, root: Path | None = None) -> Tree:
+    """The tree's state, checked before any work: a build from a modified tree is refused, in one
+    sentence, unless ``allow_modified``; then the pages say '+dirty'."""
+    tree = tree_state(root)
+    if tree.commit is None:
+        print(f"{Path(root or ROOT)} is not a git checkout: the pages will say they were built from no commit",
+              flush=True)
+    elif tree.modified and not allow_modified:
+        raise SystemExit(
+            f"python -m ssllib.book {command} refused: {len(tree.modified)} file{'s' if len(tree.modified) > 1 else ''}"
+            f" differ{'' if len(tree.modified) > 1 else 's'} from commit {tree.commit[:12]} ({tree.listed()}), so the "
+            f"pages would state a commit that does not hold the code and data they ran; commit (or stash) "
+            f"{'them' if len(tree.modified) > 1 else 'it'} first, or pass --allow-modified to build anyway, and the "
+            f"pages will say 'git {tree.commit[:12]}…+dirty'.")
+    elif tree.modified:
+        print(f"building from a modified tree (--allow-modified): {tree.listed()} differ from commit "
+              f"{tree.commit[:12]}; the pages will say 'git {tree.commit[:12]}…+dirty'", flush=True)
+    return tree
+
+
 STYLER_ID = re.compile(r"\bT_[0-9a-f]{5}(?=[_\"\s])")    # pandas Styler's random table id
 OBJECT_AT = re.compile(r" at 0x[0-9a-f]+>")                 # an object's address in its repr
 
@@ -235,8 +338,12 @@ class Execution:
                 f"prefix check, {self.count('measured')} evaluations measured, the rest read")
 
 
-def execute(path: Path, profile: str = "cpu") -> Execution:
-    """Run every cell of ``path`` in a fresh kernel; write it back only if all ran."""
+def execute(path: Path, profile: str = "cpu", tree: Tree | None = None) -> Execution:
+    """Run every cell of ``path`` in a fresh kernel; write it back only if all ran. Its metadata
+    names the commit it was built from and whether the tree held anything else (``commit``,
+    ``clean``): ``tree`` as the build checked it before it started (else the tree now), and clean
+    only if nothing but what the build writes changed since. The kernel's provenance line and the
+    records of the runs it trains say the same (``$SSLLIB_BUILT_FROM``)."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
@@ -252,6 +359,7 @@ def execute(path: Path, profile: str = "cpu") -> Execution:
     os.environ[USED_RUNS_ENV] = used.name
     os.environ[SETTINGS_FILE_ENV] = str(ran)
     os.environ["SSLLIB_PROFILE"] = profile
+    os.environ[BUILT_FROM_ENV] = (tree or tree_state()).as_env(ROOT)
     os.environ.setdefault("SSLLIB_PROGRESS", "off")
     # what the engine decides about each run goes to a log, not into the chapter's outputs
     os.environ.setdefault("SSLLIB_QUIET", "1")
@@ -262,6 +370,7 @@ def execute(path: Path, profile: str = "cpu") -> Execution:
         client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3", allow_errors=False,
                                 resources={"metadata": {"path": str(path.parent)}})
         client.execute()
+        commit, clean = built_from()
     except CellExecutionError as err:
         raise SystemExit(f"\n{shown(path)} failed; the committed notebook is unchanged.\n{err}") from None
     finally:
@@ -277,7 +386,8 @@ def execute(path: Path, profile: str = "cpu") -> Execution:
     outcomes = [r for r in runs if r.startswith(OUTCOMES)]
     runs = [r for r in runs if not r.startswith(OUTCOMES) or r.startswith(REPLACED)]
     nb.metadata["ssllib"] = {"fingerprint": fingerprint(nb, modules), "profile": settings.get("record_profile", profile),
-                             "modules": modules, "module_digests": module_digests(modules), "runs": runs}
+                             "modules": modules, "module_digests": module_digests(modules), "runs": runs,
+                             "commit": commit, "clean": clean}
     if settings.get("given") or settings.get("budget", "full") != "full":
         nb.metadata["ssllib"].update(budget=settings["budget"], given=settings["given"])
     if (inputs := inputs_fingerprint(nb)) is not None:
@@ -288,7 +398,8 @@ def execute(path: Path, profile: str = "cpu") -> Execution:
     return Execution(time.perf_counter() - start, outcomes, runs)
 
 
-def run_copy(chapter: str, output: Path, parameters_file: Path | None, pairs: list[list[str]]) -> Execution:
+def run_copy(chapter: str, output: Path, parameters_file: Path | None, pairs: list[list[str]],
+             tree: Tree | None = None) -> Execution:
     """``book/<chapter>.ipynb`` with its parameters injected (papermill's cell after the
     parameters cell), executed into ``output``, its metadata saying what it ran."""
     from papermill.iorw import load_notebook_node
@@ -303,7 +414,7 @@ def run_copy(chapter: str, output: Path, parameters_file: Path | None, pairs: li
     nb = parameterize_notebook(load_notebook_node(str(source)), given)
     output.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, output)
-    execution = execute(output, given.get("profile") or os.environ.get("SSLLIB_PROFILE") or "cpu")
+    execution = execute(output, given.get("profile") or os.environ.get("SSLLIB_PROFILE") or "cpu", tree)
     meta = nbformat.read(output, as_version=4).metadata["ssllib"]
     print(f"{shown(output)}: executed at profile {meta['profile']} ({execution.summary()}); commit its runs with "
           f"python -m ssllib.review.curate {meta['profile']} --book-dir {shown(output.parent)}")
@@ -374,7 +485,7 @@ def status(paths: list[Path]) -> list[tuple[str, str | None, list[str]]]:
     return out
 
 
-def build_chapters(paths: list[Path], force: bool, only: list[str]) -> list[Execution]:
+def build_chapters(paths: list[Path], force: bool, only: list[str], tree: Tree | None = None) -> list[Execution]:
     """Execute the stale (or all, or the named) chapters in book order, committing what each
     used of its runs; a chapter that trained, re-keyed or measured a run is executed once more
     from the committed records, so every number it prints comes from them and it reads as any
@@ -390,7 +501,7 @@ def build_chapters(paths: list[Path], force: bool, only: list[str]) -> list[Exec
             print(f"{path.stem}: fresh", flush=True)
             continue
         print(f"{path.stem}: executing ({reason}) …", flush=True)
-        execution = execute(path)
+        execution = execute(path, tree=tree)
         curate("cpu", only={path.stem})
         if execution.outcomes:
             # Executed once more from what was just committed: every number then comes from the records a
@@ -398,7 +509,7 @@ def build_chapters(paths: list[Path], force: bool, only: list[str]) -> list[Exec
             # says what any re-execution says (its runs read, not trained).
             print(f"{path.stem}: {len(execution.outcomes)} runs were trained, re-keyed or measured; executing once "
                   f"more from their committed records …", flush=True)
-            again = execute(path)
+            again = execute(path, tree=tree)
             curate("cpu", only={path.stem})
             execution = Execution(execution.seconds + again.seconds, execution.outcomes + again.outcomes, again.runs)
         print(f"{path.stem}: done in {execution.seconds / 60:.1f} min ({execution.summary()}; the engine's log: "
@@ -414,10 +525,14 @@ def main(argv: list[str] | None = None) -> None:
     build.add_argument("--force", action="store_true", help="execute every chapter, fresh or not")
     build.add_argument("--only", action="append", default=[], help="execute only this chapter (by name); repeatable")
     build.add_argument("--no-render", action="store_true", help="execute chapters but do not run Jupyter Book")
+    allow = dict(action="store_true", help="work from a tree that differs from its commit (refused otherwise); "
+                                           "the pages then say 'git <commit>+dirty'")
+    build.add_argument("--allow-modified", **allow)
     verify = sub.add_parser("verify", help="execute the stale chapters, checking each run whose code changed against "
                                            "its committed predecessor (re-keyed when bit-equal, else trained); "
                                            "no rendering")
     verify.add_argument("--only", action="append", default=[], help="only this chapter (by name); repeatable")
+    verify.add_argument("--allow-modified", **allow)
     sub.add_parser("status", help="list the chapters and whether each is fresh")
     run = sub.add_parser("run", help="execute a copy of a chapter with parameters (as papermill does) and record in "
                                      "it what it ran: its profile, budget, the values given and every run it used, "
@@ -427,9 +542,13 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("-f", "--parameters-file", type=Path, help="a YAML file of parameters (papers/<slug>/paper.yaml)")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                      help="a parameter, read as YAML as papermill reads it; repeatable, after -f")
+    run.add_argument("--allow-modified", **allow)
     args = parser.parse_args(argv)
+    # Before any work (the parameters cells are written, a chapter executed): the pages state the
+    # commit they were built from, and its runs' records too, so that commit must hold what they ran.
+    tree = require_clean_tree(args.command, args.allow_modified) if args.command != "status" else None
     if args.command == "run":
-        run_copy(args.chapter, args.output, args.parameters_file, args.parameter)
+        run_copy(args.chapter, args.output, args.parameters_file, args.parameter, tree)
         return
 
     paths = chapters()
@@ -438,6 +557,10 @@ def main(argv: list[str] | None = None) -> None:
             if sync_parameters(path):
                 print(f"{path.stem}: parameters cell rewritten from the parameters' declarations", flush=True)
     if args.command == "status":
+        state = tree_state()
+        if state.modified:
+            print(f"the tree differs from commit {state.commit[:12]} ({state.listed()}): a build refuses to start "
+                  f"until that is committed, unless given --allow-modified\n")
         stale = 0
         for name, reason, gaps in status(paths):
             stale += reason is not None or bool(gaps)
@@ -454,7 +577,7 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         raise SystemExit(f"no chapter named {', '.join(unknown)}; the chapters are {', '.join(sorted(known))}")
     t0 = time.perf_counter()
-    done = build_chapters(paths, getattr(args, "force", False), args.only)
+    done = build_chapters(paths, getattr(args, "force", False), args.only, tree)
     if args.command == "verify":
         for execution in done:
             for outcome in sorted(execution.outcomes):

@@ -101,10 +101,14 @@ def paper_file(slug: str, name: str) -> Path:
 
 
 def provenance() -> str:
-    """Which code, library versions and machine produced the outputs above."""
+    """Which code, library versions and machine produced the outputs above: the full commit it
+    was built from, '+dirty' when the tree held more than that commit (a build given
+    ``--allow-modified``), or that it was not built from a git checkout."""
     device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
-    return (f"ssllib code {code_fingerprint()} · git {git_commit() or 'unknown'} · torch {torch.__version__} · "
-            f"{device_name(device)}")
+    commit = git_commit()
+    stated = ("no git commit (not built from a git checkout)" if commit is None else
+              f"git {commit} (files differed from this commit)" if commit.endswith("+dirty") else f"git {commit}")
+    return f"ssllib code {code_fingerprint()} · {stated} · torch {torch.__version__} · {device_name(device)}"
 
 
 __all__ = ["snapshot", "parameters_since", "settings_table", "source", "provenance", "describe"]

@@ -47,20 +47,68 @@ def ledger_dir() -> Path:
     return results_dir() / "ledger"
 
 
-def git_commit() -> str | None:
-    """HEAD, with '+dirty' when tracked files differ from it. The executed chapters are left out
-    of that test: they are what a build writes, so a build of several chapters would otherwise
-    mark every chapter after the first as built from uncommitted code."""
+# Set by ``python -m ssllib.book`` for the chapters it executes: the commit its tree was checked
+# against before any work started, and whether it held every change (JSON: commit, clean, root).
+BUILT_FROM_ENV = "SSLLIB_BUILT_FROM"
+# What a build writes itself, after its check of the tree: the executed chapters and the runs it
+# commits after each of them. A build of several chapters would otherwise call every chapter after
+# the first one built from uncommitted files.
+BUILD_OUTPUTS = (":(exclude)book/*.ipynb", ":(exclude)papers/*/runs/*")
+
+
+def git_head(root: str | Path = REPO_ROOT) -> str | None:
+    """The full commit ``root`` has checked out; None when ``root`` is not the top of a git checkout
+    (a tarball, or a copy inside another repository) or git is missing."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
-        if out.returncode != 0:
-            return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-                                ":(exclude)book/*.ipynb"], cwd=REPO_ROOT, capture_output=True, text=True,
-                               timeout=5).stdout.strip()
-        return out.stdout.strip() + ("+dirty" if dirty else "")
+        out = subprocess.run(["git", "rev-parse", "--show-toplevel", "HEAD"], cwd=root, capture_output=True,
+                             text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
+    lines = out.stdout.split()
+    if out.returncode != 0 or len(lines) != 2 or Path(lines[0]).resolve() != Path(root).resolve():
+        return None
+    return lines[1]
+
+
+def tracked_changes(root: str | Path = REPO_ROOT, *exclude: str) -> list[str]:
+    """``git status --porcelain`` lines of the tracked files that differ from HEAD (staged or not),
+    leaving out the ``:(exclude)…`` pathspecs given. When git cannot tell, that is what it says:
+    a tree it could not check is not called clean."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *exclude],
+                             cwd=root, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as err:
+        return [f"git status failed: {err}"]
+    return out.stdout.splitlines() if out.returncode == 0 else [f"git status failed: {out.stderr.strip()}"]
+
+
+def built_from(start: dict[str, Any] | None = None) -> tuple[str | None, bool | None]:
+    """(commit, clean): the commit the code running now comes from, and whether the tree held
+    nothing else; (None, None) outside a git checkout.
+
+    Under the book builder (``start``, else ``$SSLLIB_BUILT_FROM``) the commit is the one its
+    tree was checked against before it started, clean only if that check found nothing and no
+    file but what the build writes itself (the executed chapters, the committed runs) changed
+    since. Elsewhere it is HEAD, clean when no tracked file differs from it (the executed
+    chapters left out, as a build writes them)."""
+    if start is None and os.environ.get(BUILT_FROM_ENV):
+        start = json.loads(os.environ[BUILT_FROM_ENV])
+    if start is not None:
+        if start.get("commit") is None:
+            return None, None
+        root = start.get("root") or REPO_ROOT
+        return start["commit"], bool(start.get("clean")) and not tracked_changes(root, *BUILD_OUTPUTS)
+    head = git_head()
+    if head is None:
+        return None, None
+    return head, not tracked_changes(REPO_ROOT, BUILD_OUTPUTS[0])
+
+
+def git_commit() -> str | None:
+    """The commit of :func:`built_from`, with '+dirty' when the tree held more than it; None
+    outside a git checkout."""
+    commit, clean = built_from()
+    return None if commit is None else commit + ("" if clean else "+dirty")
 
 
 def device_name(device: torch.device) -> str:
