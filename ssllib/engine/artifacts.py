@@ -139,20 +139,6 @@ def read_artifact(stem: Path) -> Any:
     return _join(sealed["value"], arrays)
 
 
-def seal_legacy(stem: Path) -> bool:
-    """Rewrite an artifact written before artifacts were sealed in the sealed form (same value,
-    same .npz bytes); False when it already is sealed."""
-    path = stem.with_name(stem.name + ".json")
-    tree = json.loads(path.read_text(encoding="utf-8"))
-    if isinstance(tree, dict) and set(tree) == {"sha256", "value"}:
-        return False
-    npz = stem.with_name(stem.name + ".npz")
-    data = npz.read_bytes() if npz.exists() else b""
-    text = json.dumps({"sha256": _seal(tree, data), "value": tree}, indent=1, sort_keys=True) + "\n"
-    atomic_write(path, lambda f: f.write(text.encode()))
-    return True
-
-
 def artifact_files(stem: Path) -> list[Path]:
     """The files of the artifact at ``stem`` that exist."""
     return [p for p in (stem.with_name(stem.name + ".json"), stem.with_name(stem.name + ".npz")) if p.exists()]
