@@ -9,7 +9,12 @@ v2, VOC07+12) are taken out, must be one of:
   (the value, its std, its epochs and runs, and the numbers its note and source quote);
 - a recipe setting: any number in a chapter's profiles, dataset overlays or parameter help
   (``ssllib.chapters.chapter_specs()``), or in a recipe file ``papers/*/*.yaml``;
-- one of the few numbers of :data:`ALLOWED` below, each with its reason (none of them measured).
+- one of the few numbers of :data:`ALLOWED` (any chapter) or :data:`ALLOWED_IN` (one chapter)
+  below, each with its reason (none of them measured by the book).
+
+A number typed with its sign ("+3.6 points") is a difference, computed even when both ends are
+published, so it is refused whatever its value. The bodies of admonitions ("Reproduce on GPU") are
+prose and are checked; the commands indented in them are not.
 
 The extraction is pure text work on the committed notebooks: nothing is executed."""
 from __future__ import annotations
