@@ -568,3 +568,14 @@ def test_the_review_says_what_its_tables_hold_and_what_they_leave_to_the_chapter
     assert said.startswith("The tables above hold every metric of every record they use, by evaluation: "
                            "kNN (knn_top1); linear (linear_top1).")
     assert "cluster-quality (cueco)" in said
+
+
+def test_the_field_tables_length_effects_and_gaps_are_worked_out_from_its_values():
+    field = pd.DataFrame({"method": ["A", "A", "A", "B", "B", "C"], "pretrain_epochs": [100, 400, 200, 100, 400, None],
+                          "value": [60.0, 70.0, 65.0, 62.0, 69.5, 50.0]})
+    assert taxonomy.length_effects(field) == [
+        "A: 60 at 100 → 65 at 200 → 70 at 400 epochs (+10.0; never lower at a longer length)",
+        "B: 62 at 100 → 69.5 at 400 epochs (+7.5; never lower at a longer length)"]
+    assert taxonomy.field_gap(field, "A", "B") == "A − B: -2.0 at 100 epochs, +0.5 at 400 epochs"
+    falls = field.assign(value=[60.0, 58.0, 65.0, 62.0, 69.5, 50.0])
+    assert "lower at some longer length" in taxonomy.length_effects(falls)[0]

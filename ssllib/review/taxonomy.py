@@ -59,3 +59,32 @@ def field_table(path: str | Path = PAPERS_DIR / "review" / "field.csv") -> pd.Da
     raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     tidy = read_table(path, paper="review")
     return tidy.assign(family=raw["family"].values, note=raw["note"].values)
+
+
+def length_effects(field: pd.DataFrame) -> list[str]:
+    """For each method the field table gives at more than one pre-training length: its values
+    from the shortest to the longest, the change from first to last, and whether it ever falls
+    as the length grows (published numbers only; the differences are computed here)."""
+    lines = []
+    timed = field.dropna(subset=["pretrain_epochs"])
+    for method, group in timed.groupby("method", sort=False):
+        if group["pretrain_epochs"].nunique() < 2:
+            continue
+        group = group.sort_values("pretrain_epochs")
+        values = group["value"].tolist()
+        steps = " → ".join(f"{v:g} at {int(e)}" for e, v in zip(group["pretrain_epochs"], values))
+        rises = all(b >= a for a, b in zip(values, values[1:]))
+        lines.append(f"{method}: {steps} epochs ({values[-1] - values[0]:+.1f}; "
+                     f"{'never lower at a longer length' if rises else 'lower at some longer length'})")
+    return lines
+
+
+def field_gap(field: pd.DataFrame, method: str, baseline: str) -> str:
+    """``method`` minus ``baseline`` at each pre-training length the field table gives both."""
+    timed = field.dropna(subset=["pretrain_epochs"])
+    a = timed[timed["method"] == method].set_index("pretrain_epochs")["value"]
+    b = timed[timed["method"] == baseline].set_index("pretrain_epochs")["value"]
+    shared = sorted(set(a.index) & set(b.index))
+    if not shared:
+        return f"{method} and {baseline} share no pre-training length in the field table"
+    return f"{method} − {baseline}: " + ", ".join(f"{a[e] - b[e]:+.1f} at {int(e)} epochs" for e in shared)
