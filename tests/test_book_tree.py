@@ -168,21 +168,13 @@ def _git_checkout_with_history() -> None:
 
 @pytest.mark.parametrize("path", book.chapters(), ids=lambda p: p.stem)
 def test_committed_chapters_were_built_from_a_clean_tree_at_a_commit_of_this_repository(path):
-    """The commit in the chapter's metadata (``ssllib.commit``; a chapter executed before the build
-    recorded it: the one its provenance line printed) is in this branch's history, and the tree
-    held nothing else. When this fails, commit (or stash) what differs and run
+    """The commit in the chapter's metadata (``ssllib.commit``) is in this branch's history, and
+    the tree held nothing else. When this fails, commit (or stash) what differs and run
     `python -m ssllib.book build --force --only <chapter>` again."""
     _git_checkout_with_history()
-    nb = nbformat.read(path, as_version=4)
-    meta = nb.metadata.get("ssllib", {})
-    if "commit" in meta:
-        commit, clean = meta["commit"], meta["clean"]
-    else:
-        printed = [m for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
-                   for m in PRINTED_COMMIT.findall(out.get("text", ""))]
-        assert printed, f"{path.stem} names no commit it was built from, in its metadata or its provenance line"
-        assert len(set(printed)) == 1, f"{path.stem} prints several commits: {sorted(set(printed))}"
-        commit, clean = printed[0][0], not printed[0][1]
+    meta = nbformat.read(path, as_version=4).metadata.get("ssllib", {})
+    assert "commit" in meta, f"{path.stem} names no commit it was built from (executed before builds recorded it)"
+    commit, clean = meta["commit"], meta["clean"]
     assert commit, f"{path.stem} was not built from a git checkout"
     assert clean, f"{path.stem} was built from a tree that differed from {commit} (+dirty)"
     assert subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=ROOT).returncode == 0, \
@@ -198,5 +190,4 @@ def test_the_provenance_line_and_the_metadata_name_the_same_commit():
         commit = nb.metadata.get("ssllib", {}).get("commit")
         printed = {m[0] for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
                    for m in PRINTED_COMMIT.findall(out.get("text", ""))}
-        if commit and printed:
-            assert printed == {commit}, path.stem
+        assert printed == {commit}, f"{path.stem} prints {sorted(printed)}, its metadata names {commit}"
