@@ -21,8 +21,9 @@ def _why_not() -> str | None:
         return "the playwright package is not installed (make setup installs it with the dev extras)"
     if browser.chromium_path() is None:
         return "no Chromium is installed (make setup installs Debian's chromium where apt works)"
-    if not (ROOT / "_static" / "mathjax" / "tex-mml-chtml.js").exists():
-        return "MathJax is not in _static/mathjax (make setup fetches it from npm)"
+    if not (ROOT / "_static" / "mathjax" / "startup.js").exists():
+        return ("MathJax's loader is not in _static/mathjax (make mathjax fetches it from npm, and replaces a "
+                "copy of another layout)")
     return None
 
 
