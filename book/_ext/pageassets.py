@@ -1,4 +1,4 @@
-"""What a page of the book loads.
+"""What a page of the book loads, and a navigation toggle that opens the chapter list.
 
 * Jupyter Book adds every ``.js`` file under ``_static/`` to every page as a ``<script>`` tag.
   That is meant for a book's own scripts; for the MathJax copy in ``_static/mathjax/``
@@ -7,6 +7,14 @@
   menu and accessibility explorer, and a page error for each component defined twice. MathJax
   loads the components it needs itself (``mathjax3_config.loader`` in ``_config.yml``), so its
   files stay served and are taken off the list.
+* pydata-sphinx-theme 0.17 renders a navigation toggle in its top bar (hidden by
+  sphinx-book-theme) before the one sphinx-book-theme shows in the article header; both themes'
+  scripts bind ``document.querySelector(".primary-toggle")``, the first, hidden one, so the toggle
+  a reader sees did nothing at any width (pydata-sphinx-theme issue 2451). The top bar is only
+  rendered when it has an item, and pydata-sphinx-theme gives it its search field unless
+  ``navbar_persistent`` is set; sphinx-book-theme has the search in the sidebar and the article
+  header already, so the setting is empty and the visible toggle is the only one. The page
+  context's ``default_mode`` is set too: left empty, the theme logs a console error on every page.
 """
 from __future__ import annotations
 
@@ -18,6 +26,12 @@ def mathjax_served_not_listed(app, config) -> None:
     config.html_js_files = [js for js in config.html_js_files if not vendored(js)]
 
 
+def one_navigation_toggle(app, config) -> None:
+    config.html_theme_options = {"navbar_persistent": [], **config.html_theme_options}
+    config.html_context = {"default_mode": "auto", **config.html_context}
+
+
 def setup(app):
     app.connect("config-inited", mathjax_served_not_listed)
+    app.connect("config-inited", one_navigation_toggle)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
