@@ -1,4 +1,7 @@
-"""What a page of the book loads, and a navigation toggle that opens the chapter list.
+"""What a page of the book loads: its own scripts once each, MathJax through one script tag, and
+a navigation toggle that opens the chapter list.
+
+Three things the stack does on its own that this extension undoes:
 
 * Jupyter Book adds every ``.js`` file under ``_static/`` to every page as a ``<script>`` tag.
   That is meant for a book's own scripts; for the MathJax copy in ``_static/mathjax/``
@@ -15,8 +18,15 @@
   ``navbar_persistent`` is set; sphinx-book-theme has the search in the sidebar and the article
   header already, so the setting is empty and the visible toggle is the only one. The page
   context's ``default_mode`` is set too: left empty, the theme logs a console error on every page.
+* pydata-sphinx-theme loads ``fontawesome.js`` (1.5 MB) on every page "so that users can add
+  custom icons"; the book adds none, and the theme's stylesheet draws its own icons with the
+  Font Awesome web font. ``templates/static/webpack-macros.html`` leaves that one script out.
 """
 from __future__ import annotations
+
+from pathlib import Path
+
+TEMPLATES = Path(__file__).parent / "templates"
 
 
 def mathjax_served_not_listed(app, config) -> None:
@@ -31,7 +41,12 @@ def one_navigation_toggle(app, config) -> None:
     config.html_context = {"default_mode": "auto", **config.html_context}
 
 
+def no_fontawesome_js(app, config) -> None:
+    config.templates_path = [str(TEMPLATES), *config.templates_path]
+
+
 def setup(app):
     app.connect("config-inited", mathjax_served_not_listed)
     app.connect("config-inited", one_navigation_toggle)
+    app.connect("config-inited", no_fontawesome_js)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
