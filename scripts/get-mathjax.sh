@@ -5,7 +5,9 @@ set -eu
 cd "$(dirname "$0")/.."
 dest=_static/mathjax
 version=3.2.2
-if [ -f "$dest/tex-mml-chtml.js" ] && grep -q "$version" "$dest/VERSION" 2>/dev/null; then
+# What is copied (below); a copy of another layout is replaced.
+layout="startup tex chtml assistive-mml"
+if [ -f "$dest/startup.js" ] && grep -qx "$version $layout" "$dest/VERSION" 2>/dev/null; then
     exit 0
 fi
 if ! command -v npm >/dev/null 2>&1; then
@@ -21,10 +23,15 @@ if ! npm install --silent --no-audit --no-fund --prefix "$tmp" "mathjax@$version
     exit 0
 fi
 src="$tmp/node_modules/mathjax/es5"
-rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
-# The TeX+MathML→CommonHTML build, what it loads on demand (TeX extensions, fonts, menu, a11y),
-# and nothing else (no SVG output, no speech rule engine).
-cp -r "$src/tex-mml-chtml.js" "$src/input" "$src/output" "$src/a11y" "$src/ui" "$src/adaptors" "$dest.tmp/"
-echo "$version" > "$dest.tmp/VERSION"
+rm -rf "$dest.tmp" && mkdir -p "$dest.tmp/input" "$dest.tmp/output" "$dest.tmp/a11y"
+# The loader (startup.js, the page's one MathJax script) and the components _config.yml's
+# mathjax3_config has it load: the core, TeX input with the TeX packages it fetches on demand,
+# CommonHTML output with its fonts, and the hidden MathML for screen readers. Nothing else: no
+# combined builds, no SVG or MathML input, no menu, no explorer or speech engine.
+cp "$src/startup.js" "$src/core.js" "$dest.tmp/"
+cp -r "$src/input/tex.js" "$src/input/tex" "$dest.tmp/input/"
+cp -r "$src/output/chtml.js" "$src/output/chtml" "$dest.tmp/output/"
+cp "$src/a11y/assistive-mml.js" "$dest.tmp/a11y/"
+echo "$version $layout" > "$dest.tmp/VERSION"
 rm -rf "$dest" && mv "$dest.tmp" "$dest"
 echo "get-mathjax: MathJax $version in $dest ($(du -sh "$dest" | cut -f1))"

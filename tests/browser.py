@@ -9,8 +9,11 @@ no raw TeX is left in the text; every image loaded and has alt text or a caption
 has rows; no traceback or stderr block; every internal link and citation resolves; no request
 left 127.0.0.1; nothing wider than the 1280-px viewport; every image in a numbered, captioned
 figure that the text refers to; a chapter opens with "The idea" and keeps its settings for an
-appendix; citations resolve to the page's own reference list and no label names two papers. A list of problems comes back, one
-sentence each.
+appendix; citations resolve to the page's own reference list and no label names two papers; no
+console error and no uncaught page error (at 1280 and at 390 px); the page's first load, with an
+empty cache, transfers at most ``MAX_PAGE_BYTES``; at most one MathJax ``<script>`` in its HTML;
+and at 390 px a reader can open the chapter list with the navigation toggle. A list of problems
+comes back, one sentence each.
 """
 from __future__ import annotations
 
@@ -26,6 +29,12 @@ from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlparse
 
 VIEWPORT = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+# What a page's first load (empty cache) may transfer, every request's response body summed.
+MAX_PAGE_BYTES = 2_500_000
+# The theme's navigation toggle and the chapter list it opens (pydata-sphinx-theme's class names).
+NAV_TOGGLE = ".primary-toggle"
+CHAPTER_LIST = "nav.bd-docs-nav"
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 
 # Runs in the page: what a reader sees, measured after MathJax has finished.
@@ -113,20 +122,27 @@ def check_book(html: Path, screenshots: Path | None = None) -> dict[str, list[st
     problems: dict[str, list[str]] = {}
     with served(html) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
-        page = browser.new_context(viewport=VIEWPORT).new_page()
-        requests: list[str] = []
-        page.on("request", lambda r: requests.append(r.url))
         anchors: dict[str, set[str]] = {}
         for name in pages_of(html):
-            requests.clear()
             found: list[str] = []
             url = urljoin(base, name)
+            # A fresh context per page: an empty cache, so what it transfers is a reader's first load.
+            context = browser.new_context(viewport=VIEWPORT)
+            page = context.new_page()
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
+            loaded: list = []
+            page.on("requestfinished", lambda r: loaded.append(r))
+            errors = _collect_errors(page)
             response = page.goto(url, wait_until="load")
             if response is None or response.status != 200:
                 problems[name] = [f"the page did not load (status {getattr(response, 'status', None)})"]
+                context.close()
                 continue
             facts = page.evaluate(PAGE_FACTS)
-            page.wait_for_timeout(200)
+            _settle(page, requests)  # the fonts MathJax asks for once it has typeset
+            found += _weight_problems(loaded)
+            found += _mathjax_script_problems(response.text())
             if not facts["title"].strip() or not facts["h1"].strip():
                 found.append("the page has no title or no heading")
             if facts["mathSources"] and facts["typeset"] < facts["mathSources"]:
@@ -154,13 +170,112 @@ def check_book(html: Path, screenshots: Path | None = None) -> dict[str, list[st
             if outside:
                 found.append(f"the page asked other hosts: {', '.join(outside)}")
             found += _broken_links(html, base, facts["links"], anchors)
+            shot = None
             if screenshots is not None:
                 screenshots.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(screenshots / (name.replace("/", "_").removesuffix(".html") + ".png")),
-                                full_page=True)
+                shot = screenshots / name.replace("/", "_").removesuffix(".html")
+                page.screenshot(path=f"{shot}.png", full_page=True)
+            found += [f"{e} (at 1280 px)" for e in errors]
+            context.close()
+            found += _phone_problems(browser, url, shot)
             problems[name] = found
         browser.close()
     return problems
+
+
+def _settle(page, requests: list, quiet_ms: int = 500, most_ms: int = 5000) -> None:
+    """Wait until the page has asked for nothing new for ``quiet_ms`` (at most ``most_ms``)."""
+    waited, seen = 0, -1
+    while waited < most_ms and seen != len(requests):
+        seen = len(requests)
+        page.wait_for_timeout(quiet_ms)
+        waited += quiet_ms
+
+
+def _collect_errors(page) -> list[str]:
+    """A list that fills with the page's console errors and uncaught exceptions as they happen."""
+    errors: list[str] = []
+
+    def console(message) -> None:
+        where = (message.location or {}).get("url", "")  # a resource that failed names itself here
+        # The browser asks the server's root for /favicon.ico of its own accord; a book served from
+        # a folder of a site has no say there.
+        if message.type == "error" and urlparse(where).path != "/favicon.ico":
+            errors.append(f"console error: {message.text[:160]}" + (f" ({where})" if where else ""))
+
+    page.on("console", console)
+    page.on("pageerror", lambda e: errors.append(f"page error: {str(e)[:160]}"))
+    return errors
+
+
+def _weight_problems(loaded: list) -> list[str]:
+    """The page's first load transfers at most MAX_PAGE_BYTES (every response body, summed)."""
+    sizes = {}
+    for request in loaded:
+        if not request.url.startswith("data:"):
+            sizes[request.url] = sizes.get(request.url, 0) + max(0, request.sizes()["responseBodySize"])
+    total = sum(sizes.values())
+    if total <= MAX_PAGE_BYTES:
+        return []
+    heaviest = ", ".join(f"{urlparse(u).path.rsplit('/', 1)[-1]} {b / 1e6:.2f} MB"
+                         for u, b in sorted(sizes.items(), key=lambda x: -x[1])[:3])
+    return [f"the page's first load transfers {total / 1e6:.2f} MB over {len(loaded)} requests "
+            f"(at most {MAX_PAGE_BYTES / 1e6:.1f} MB; heaviest: {heaviest})"]
+
+
+def _mathjax_script_problems(source: str) -> list[str]:
+    """MathJax enters the page through one <script> tag; it loads what else it needs itself."""
+    tags = [src for src in re.findall(r'<script\b[^>]*\bsrc="([^"]+)"', source) if "mathjax" in src.lower()]
+    if len(tags) <= 1:
+        return []
+    names = sorted({urlparse(t).path.split("mathjax/", 1)[-1] for t in tags})
+    return [f"{len(tags)} MathJax <script> tags in the page (at most one): {', '.join(names[:5])}"
+            + (", …" if len(names) > 5 else "")]
+
+
+def _phone_problems(browser, url: str, shot: Path | None) -> list[str]:
+    """At 390 px: no console or page error, and the navigation toggle opens the chapter list
+    (it ends up visible inside the viewport)."""
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    errors = _collect_errors(page)
+    found = []
+    try:
+        page.goto(url, wait_until="load")
+        page.evaluate("async () => { if (window.MathJax && MathJax.startup && MathJax.startup.promise)"
+                      " { await MathJax.startup.promise; } }")
+        page.wait_for_timeout(200)
+        if shot is not None:
+            page.screenshot(path=f"{shot}_390.png")
+        toggles = [t for t in page.locator(NAV_TOGGLE).all() if t.is_visible()]
+        if not toggles:
+            found.append(f"no visible navigation toggle ({NAV_TOGGLE}) at 390 px")
+        else:
+            try:
+                toggles[0].click(timeout=5000)
+            except Exception as error:  # covered by another element, or detached: a reader cannot tap it
+                found.append(f"at 390 px the navigation toggle cannot be clicked: {str(error).splitlines()[0]}")
+            page.wait_for_timeout(500)
+            if not _shown(page, CHAPTER_LIST, PHONE["width"]):
+                found.append(f"at 390 px the navigation toggle does not open the chapter list ({CHAPTER_LIST})")
+            if shot is not None:
+                page.screenshot(path=f"{shot}_390_nav.png")
+    finally:
+        found += [f"{e} (at 390 px)" for e in errors]
+        context.close()
+    return found
+
+
+def _shown(page, selector: str, width: int) -> bool:
+    """Whether an element matching ``selector`` shows a reader at least one of its links: inside
+    the viewport, and the element a tap at its centre reaches."""
+    return page.evaluate("""([selector, width]) => [...document.querySelectorAll(selector)].some(nav =>
+        [...nav.querySelectorAll('a')].some(a => {
+            const r = a.getBoundingClientRect(), x = r.left + r.width / 2, y = r.top + r.height / 2;
+            if (r.width < 1 || r.height < 1 || r.left < 0 || r.right > width + 1 || y < 0 || y >= innerHeight) return false;
+            const hit = document.elementFromPoint(x, y);  // what a tap there reaches: the link, not a cover
+            return hit !== null && (hit === a || a.contains(hit));
+        }))""", [selector, width])
 
 
 def _figure_problems(facts: dict) -> list[str]:

@@ -1,6 +1,6 @@
 """The book as readers see it: every page of the committed book, rendered and opened in the
-system Chromium at 1280 px (``tests/browser.py`` holds the checks), and a page made broken on
-purpose to show that each check fails when it should."""
+system Chromium at 1280 and 390 px (``tests/browser.py`` holds the checks), and a page made broken
+on purpose to show that each check fails when it should."""
 import shutil
 import sys
 from pathlib import Path
@@ -21,8 +21,9 @@ def _why_not() -> str | None:
         return "the playwright package is not installed (make setup installs it with the dev extras)"
     if browser.chromium_path() is None:
         return "no Chromium is installed (make setup installs Debian's chromium where apt works)"
-    if not (ROOT / "_static" / "mathjax" / "tex-mml-chtml.js").exists():
-        return "MathJax is not in _static/mathjax (make setup fetches it from npm)"
+    if not (ROOT / "_static" / "mathjax" / "startup.js").exists():
+        return ("MathJax's loader is not in _static/mathjax (make mathjax fetches it from npm, and replaces a "
+                "copy of another layout)")
     return None
 
 
@@ -74,6 +75,18 @@ BROKEN_PAGE = """<!doctype html><html><head><title>broken</title></head><body><m
 <span class="bibtex-citation"><a href="#c2" title="Paper two">Chen et al., 2020</a></span>
 <span class="bibtex-citation"><a href="other.html#here" title="Paper three">Far, 2021</a></span>
 <span id="c1"></span><span id="c2"></span>
+<script>console.error("a console error on purpose")</script>
+<script>throw new Error("a page error on purpose")</script>
+<script src="mathjax/tex-chtml.js"></script><script src="mathjax/tex-chtml.js"></script>
+<script src="heavy.js"></script>
+<button class="primary-toggle">a navigation toggle that does nothing</button>
+<nav class="bd-docs-nav" hidden><a href="other.html">the chapter list, never shown</a></nav>
+</main></body></html>
+"""
+# A page that passes every check: the navigation toggle shows the chapter list.
+GOOD_PAGE = """<html><head><title>o</title></head><body><main><h1 id="here">o</h1>
+<button class="primary-toggle" onclick="document.querySelector('nav.bd-docs-nav').hidden = false">menu</button>
+<nav class="bd-docs-nav" hidden><a href="page.html">a chapter</a></nav>
 </main></body></html>
 """
 
@@ -81,13 +94,18 @@ BROKEN_PAGE = """<!doctype html><html><head><title>broken</title></head><body><m
 @pytest.mark.timeout(120)
 def test_each_check_fails_on_a_page_made_broken_on_purpose(tmp_path):
     (tmp_path / "page.html").write_text(BROKEN_PAGE.replace("{wide}", "x" * 400))
-    (tmp_path / "other.html").write_text('<html><head><title>o</title></head><body><main><h1 id="here">o</h1>'
-                                         '</main></body></html>')
+    (tmp_path / "other.html").write_text(GOOD_PAGE)
+    (tmp_path / "bare.html").write_text('<html><head><title>b</title></head><body><main><h1>no navigation</h1>'
+                                        '</main></body></html>')
+    (tmp_path / "mathjax").mkdir()
+    (tmp_path / "mathjax" / "tex-chtml.js").write_text("// MathJax, loaded twice\n")
+    (tmp_path / "heavy.js").write_text("//" + "x" * (browser.MAX_PAGE_BYTES + 100_000) + "\n")
     # a valid 1×1 PNG, shown without alt text or caption
     (tmp_path / "dot.png").write_bytes(bytes.fromhex(
         "89504e470d0a1a0a0000000d4948445200000001000000010806000000 1f15c4890000000d49444154789c6360000002000154a24f5d"
         "0000000049454e44ae426082".replace(" ", "")))
-    problems = browser.check_book(tmp_path)["page.html"]
+    found = browser.check_book(tmp_path)
+    problems = found["page.html"]
     text = "\n".join(problems)
     for expected in ("raw TeX is left in the text: $$, \\frac", "an image did not load: missing.png",
                      "an image has neither alt text nor a caption: dot.png", "1 table(s) have no rows",
@@ -98,6 +116,12 @@ def test_each_check_fails_on_a_page_made_broken_on_purpose(tmp_path):
                      "the first section is 'Appendix: the settings of this run'",
                      "the settings section is not an appendix", "has no reference list of its own",
                      "citations point at another page's reference list: Far, 2021",
-                     "the label 'Chen et al., 2020' stands for 2 different papers"):
+                     "the label 'Chen et al., 2020' stands for 2 different papers",
+                     "console error: a console error on purpose (", "page error: a page error on purpose (at 1280 px)",
+                     "page error: a page error on purpose (at 390 px)",
+                     "2 MathJax <script> tags in the page (at most one): tex-chtml.js",
+                     "the page's first load transfers 2.6", "heaviest: heavy.js 2.60 MB",
+                     "at 390 px the navigation toggle does not open the chapter list (nav.bd-docs-nav)"):
         assert expected in text, (expected, problems)
-    assert browser.check_book(tmp_path)["other.html"] == []
+    assert found["bare.html"] == ["no visible navigation toggle (.primary-toggle) at 390 px"]
+    assert found["other.html"] == []
