@@ -157,6 +157,7 @@ def check_book(html: Path, screenshots: Path | None = None) -> dict[str, list[st
             found += _figure_problems(facts)
             found += _shape_problems(facts)
             found += _citation_problems(facts)
+            found += sources_and_citations(page.evaluate(SOURCE_FACTS))
             if facts["emptyTables"]:
                 found.append(f"{facts['emptyTables']} table(s) have no rows")
             if facts["errors"]:
@@ -322,6 +323,87 @@ def _citation_problems(facts: dict) -> list[str]:
     for text, titles in papers.items():
         if len(titles) > 1:
             found.append(f"the label {text!r} stands for {len(titles)} different papers")
+    return found
+
+
+# Runs in the page: its whole text (collapsed cells included) and what its tables name.
+SOURCE_FACTS = r"""
+() => {
+  const main = document.querySelector('main') || document.body;
+  const cell = (c) => (c.textContent || '').replace(/\s+/g, ' ').trim();
+  return {
+    text: main.textContent,
+    tableNames: [...main.querySelectorAll('table')].flatMap(t => [
+      ...[...t.querySelectorAll('thead th, thead td')].map(cell),
+      ...[...t.querySelectorAll('tbody tr')].map(r => r.querySelector('th, td')).filter(c => c).map(cell),
+    ]),
+    cited: [...main.querySelectorAll('.bibtex-citation a[href^="#"]')].map(a => a.getAttribute('title') || ''),
+  };
+}
+"""
+# A reference to the developers' implementation specs, which the repository does not hold.
+SPEC_REFERENCE = re.compile(r"specs/|\bthe (?:book's )?spec\b|\bspec §|\bspec [\w-]+\.md")
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
+
+
+@functools.lru_cache(maxsize=1)
+def _titles() -> dict[str, str]:
+    """key → the title of the work, as plain lower-case words (``book/references.bib``)."""
+    from pybtex.database import parse_file
+    from pybtex.richtext import Text
+
+    entries = parse_file(str(Path(__file__).resolve().parent.parent / "book" / "references.bib")).entries
+    return {key: _plain(Text.from_latex(e.fields["title"]).render_as("text")) for key, e in entries.items()}
+
+
+def sources_and_citations(facts: dict) -> list[str]:
+    """No reference to ``specs/`` (the developers' notes, not in the repository: a page says where
+    a fact comes from instead), and every method, network or dataset a table names (in its header
+    or its first column, as ``ssllib.chapters.citations`` knows the names) cited on the page: one
+    of the page's citations is of that work (its tooltip, the formatted reference, holds the work's
+    title as ``book/references.bib`` gives it)."""
+    from ssllib.chapters.citations import named_in
+
+    found = []
+    specs = SPEC_REFERENCE.findall(facts["text"])
+    if specs:
+        found.append(f"{len(specs)} reference(s) to the specs, which the repository does not hold: "
+                     f"{', '.join(sorted(set(specs)))}")
+    cited = " | ".join(_plain(t) for t in facts["cited"])
+    titles = _titles()
+    missing: dict[str, set[str]] = {}
+    for name, keys in named_in(" | ".join(facts["tableNames"])).items():
+        for key in keys:
+            if key not in titles or titles[key] not in cited:
+                missing.setdefault(key, set()).add(name)
+    for key, names in sorted(missing.items()):
+        found.append(f"a table names {', '.join(sorted(names))} but the page does not cite {key}")
+    return found
+
+
+SEARCH_NOISE = re.compile(r"import |Optional\[|\\[a-zA-Z]+\{|\$\$|\\\(|\\\[")
+
+
+def search_snippet_problems(html: Path, queries: tuple[str, ...] = ("temperature", "queue", "teacher")) -> list[str]:
+    """The search page's result snippets, for a few words every chapter uses, read as prose: no
+    line of code (an import, a parameter declaration) and no TeX source."""
+    from playwright.sync_api import sync_playwright
+
+    found = []
+    with served(html) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        page = browser.new_page()
+        for query in queries:
+            page.goto(urljoin(base, f"search.html?q={query}"), wait_until="load")
+            page.wait_for_function("document.querySelectorAll('#search-results li').length > 0", timeout=20000)
+            page.wait_for_timeout(1500)  # the snippets are fetched after the list appears
+            for snippet in page.eval_on_selector_all("#search-results li p.context", "ps => ps.map(p => p.textContent)"):
+                if SEARCH_NOISE.search(snippet):
+                    found.append(f"search for {query!r}: a snippet shows code or TeX: {snippet[:100]!r}")
+        browser.close()
     return found
 
 

@@ -125,3 +125,29 @@ def test_each_check_fails_on_a_page_made_broken_on_purpose(tmp_path):
         assert expected in text, (expected, problems)
     assert found["bare.html"] == ["no visible navigation toggle (.primary-toggle) at 390 px"]
     assert found["other.html"] == []
+
+
+@pytest.mark.timeout(300)
+def test_search_snippets_read_as_prose(committed_book):
+    assert browser.search_snippet_problems(committed_book) == []
+
+
+SOURCES_PAGE = """<!doctype html><html><head><title>sources</title></head><body><main><h1>Sources</h1>
+<p>The recipe follows specs/synco.md, as the spec says.</p>
+<p>BYOL <span class="bibtex-citation">[<a href="#cite-byol" title="J.-B. Grill and others. Bootstrap your own latent:
+a new approach to self-supervised learning. NeurIPS, 2020.">Grill et al., 2020</a>]</span></p>
+<table><thead><tr><th>method</th><th>CIFAR-10</th></tr></thead>
+<tbody><tr><td>SimCLR</td><td>1</td></tr><tr><td>BYOL</td><td>2</td></tr><tr><td>raw pixels</td><td>3</td></tr></tbody></table>
+<div class="citation" id="cite-byol"></div>
+</main></body></html>
+"""
+
+
+def test_source_and_citation_checks_fail_on_a_page_made_broken_on_purpose(tmp_path):
+    (tmp_path / "page.html").write_text(SOURCES_PAGE)
+    problems = browser.check_book(tmp_path)["page.html"]
+    text = "\n".join(problems)
+    assert "2 reference(s) to the specs, which the repository does not hold: specs/, the spec" in text, problems
+    assert "a table names SimCLR but the page does not cite chen2020simclr" in text, problems
+    assert "a table names CIFAR-10 but the page does not cite krizhevsky2009cifar" in text, problems
+    assert "BYOL" not in text and "raw pixels" not in text, problems
