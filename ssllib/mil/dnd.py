@@ -48,8 +48,10 @@ def partition(points: torch.Tensor, k: int, seed: int = 0, method: str = "kmeans
     - ``fairlets``: each class's slides, ordered along the points' first principal axis, are cut
       into F = (smallest class count) consecutive groups; fairlet f takes group f of every class,
       so each has the classes in the data's proportions; k-means clusters the fairlets' mean
-      points and every slide joins its fairlet's cluster (our reading of the option: the spec
-      names it without defining it)."""
+      points and every slide joins its fairlet's cluster. The authors' code (``utils/fairlets.py``
+      of MariosPapadopoulos/DnD_MIL) fills each fairlet with a fixed count per class in the order
+      of the slides' indices and clusters the fairlets' mean logits; the order along the principal
+      axis, which puts neighbouring slides in one fairlet, is ours."""
     x = points.detach().double().cpu().numpy()
     n = len(x)
     if not 1 <= k <= n:

@@ -135,7 +135,7 @@ CUECO_OPTIONS: dict[str, tuple[Param, Any]] = {
     "cluster_weight": (Param("cluster_weight", float, "λ: weight of the clustering term (0: MoCo-v2)", min=0.0), 1.0),
     "cluster_temperature": (Param("cluster_temperature", float, "T_c: temperature of the proto form's softmax over "
                                   "centroids", min=1e-6), 0.1),
-    "num_clusters": (Param("num_clusters", int, "number of k-means clusters (the spec suggests 10× the classes)",
+    "num_clusters": (Param("num_clusters", int, "number of k-means clusters (10× the classes by default; the paper's abstract gives none)",
                            min=1), 100),
     "refresh_every": (Param("refresh_every", int, "steps between two k-means refreshes of the centroids", min=1), 100),
     "cluster_warmup_epochs": (Param("cluster_warmup_epochs", int, "epochs of plain MoCo-v2 before the clustering "

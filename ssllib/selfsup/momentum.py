@@ -4,7 +4,7 @@ A query encoder (backbone + projection head, and optionally a predictor) learns 
 a key encoder, its exponential moving average, encodes the positives; a FIFO queue of past
 keys supplies the negatives. Subclasses differ only in ``contrastive_loss``.
 
-One step, in the order the methods require (SynCo spec, gotcha 1):
+One step, in the order of MoCo's official code (facebookresearch/moco), which SynCo's keeps:
   momentum update → key forward (shuffled) → loss against the *old* queue → enqueue keys.
 
 With ``symmetric=True`` (MoBY, BYOL-style) both views are queries and keys in turn, each view

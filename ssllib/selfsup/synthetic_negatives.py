@@ -1,4 +1,5 @@
-"""SynCo's six kinds of synthetic hard negatives (Giakoumoglou & Stathaki 2024; spec §2).
+"""SynCo's six kinds of synthetic hard negatives (Giakoumoglou & Stathaki 2024,
+arXiv:2410.02401; the generators as the authors' code, giakoumoglou/synco, builds them).
 
 Every function is pure and batched. Shapes: N queries, K queue entries, D embedding size,
 n synthetic vectors of one type per query. ``q`` is the (detached) unit query, ``neg`` are
