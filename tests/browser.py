@@ -384,7 +384,7 @@ def sources_and_citations(facts: dict) -> list[str]:
     return found
 
 
-SEARCH_NOISE = re.compile(r"import |Optional\[|\\[a-zA-Z]+\{|\$\$|\\\(|\\\[")
+SEARCH_NOISE = re.compile(r"import |Optional\[|\bdef \w+\(|\\[a-zA-Z]+\{|\$\$|\\\(|\\\[")
 
 
 def search_snippet_problems(html: Path, queries: tuple[str, ...] = ("temperature", "queue", "teacher")) -> list[str]:
