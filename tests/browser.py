@@ -66,6 +66,8 @@ async () => {
     citations: [...main.querySelectorAll('.bibtex-citation a')].map(a => ({text: a.innerText.trim(),
         href: a.getAttribute('href'), title: a.getAttribute('title') || ''})),
     bibliography: main.querySelectorAll('.bibliography, div.citation, dl.citation').length,
+    tables: [...main.querySelectorAll('table')].map(t => ({caption: (t.querySelector(':scope > caption') || {}).textContent || '',
+        cells: [...t.querySelectorAll('th, td')].map(c => c.textContent.trim())})),  // collapsed cells too
     pageScroll: document.scrollingElement.scrollWidth - width,
     wide: wide,
   };
@@ -141,6 +143,7 @@ def check_book(html: Path, screenshots: Path | None = None) -> dict[str, list[st
             found += _figure_problems(facts)
             found += _shape_problems(facts)
             found += _citation_problems(facts)
+            found += _table_problems(facts)
             if facts["emptyTables"]:
                 found.append(f"{facts['emptyTables']} table(s) have no rows")
             if facts["errors"]:
@@ -207,6 +210,33 @@ def _citation_problems(facts: dict) -> list[str]:
     for text, titles in papers.items():
         if len(titles) > 1:
             found.append(f"the label {text!r} stands for {len(titles)} different papers")
+    return found
+
+
+TABLE_NUMBER = re.compile(r"^Table (\d+)\b")
+MISSING_AS_TEXT = re.compile(r"(^|[^\w<])(nan|NaN|<NA>|NaT)($|[^\w>])")
+
+
+def _table_problems(facts: dict) -> list[str]:
+    """Every table has a caption that starts with its number, the numbers run 1, 2, 3, … down
+    the page, and no cell shows a missing value as program output (nan, <NA>, None)."""
+    found = []
+    numbers = []
+    for table in facts.get("tables", []):
+        caption = " ".join(table["caption"].split())
+        which = caption[:40] or " | ".join(table["cells"][:4])[:40]
+        number = TABLE_NUMBER.match(caption)
+        if not caption:
+            found.append(f"a table has no caption: {which}")
+        elif number is None:
+            found.append(f"a table's caption has no number: {which}")
+        else:
+            numbers.append(int(number.group(1)))
+        shown = sorted({c for c in table["cells"] if MISSING_AS_TEXT.search(c) or c == "None"})
+        if shown:
+            found.append(f"a table shows a missing value as program output ({', '.join(shown)[:60]}): {which}")
+    if numbers and numbers != list(range(1, len(numbers) + 1)):
+        found.append(f"the tables are numbered {', '.join(map(str, numbers[:12]))}, not 1, 2, 3, … down the page")
     return found
 
 
