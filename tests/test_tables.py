@@ -45,3 +45,21 @@ def test_whole_numbers_lose_their_point_only_when_the_whole_column_is_whole():
     assert tables.formatted_column(pd.Series([67.5, 71.0])) == ["67.5", "71.0"]
     assert tables.formatted_column(pd.Series([15.0, "n/a", None], dtype=object)) == ["15", "n/a", "—"]
     assert tables.whole(15.0) == "15" and tables.whole(0.03) == "0.03" and tables.whole("<NA>") == "—"
+
+
+def test_the_settings_appendix_says_where_each_value_came_from_and_what_it_was():
+    from ssllib.chapters import chapter_specs
+    from ssllib.chapters.notebook import settings_frame
+    from ssllib.chapters.spec import resolve
+
+    spec = chapter_specs()["rrd"]
+    frame = settings_frame(spec, resolve(spec, {"seeds": 2}, check_data=False))
+    assert list(frame.columns) == ["value", "from", "meaning"]
+    assert frame.loc["seeds", "from"] == "given" and frame.loc["epochs", "from"] == "cpu profile"
+    assert frame.loc["lr", "from"] == "derived" and frame.loc["lr", "value"] == "0.05"  # not None: the value used
+    assert frame.loc["data_root", "from"] == "default" and frame.loc["data_root", "value"] != "None"
+    assert frame.loc["teacher_checkpoint", "value"] == "not set"
+    assert not frame["meaning"].str.contains("…|\\.\\.\\.", regex=True).any()
+    assert (frame["meaning"] == [spec.params[n].help + (f" (choices: {', '.join(map(str, spec.params[n].choices))})"
+                                                        if spec.params[n].choices else "") for n in frame.index]).all()
+    assert "None" not in set(frame["value"]) and "nan" not in set(frame["value"])
