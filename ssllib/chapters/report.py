@@ -120,10 +120,11 @@ def verdict_table(differences: Iterable, unit: str = "points", paired: str = "se
     return frame
 
 
-def verdict_sentence(differences: Iterable, unit: str = "points", paired: str = "seeds") -> str:
+def verdict_sentence(differences: Iterable, unit: str = "points", paired: str = "seeds", of: str = "") -> str:
     """One sentence for a table of differences: how many are detectable (their 95% interval
-    excludes 0), naming them when there are few, and that the others are not. One difference
-    alone gets its own sentence (:meth:`~ssllib.chapters.statistics.PairedDifference.sentence`)."""
+    excludes 0), naming them when there are few, and that the others are not; ``of`` says what
+    they are ('between MoCo-v2 and its baselines'), else they are 'these'. One difference alone
+    gets its own sentence (:meth:`~ssllib.chapters.statistics.PairedDifference.sentence`)."""
     differences = list(differences)
     judged = [d for d in differences if not isinstance(d, NoVerdict)]
     skipped = len(differences) - len(judged)
@@ -136,8 +137,9 @@ def verdict_sentence(differences: Iterable, unit: str = "points", paired: str = 
     counts = sorted({d.n for d in judged})
     over = f"95% intervals over {counts[0]} paired {paired}" if len(counts) == 1 else f"95% intervals over paired {paired}"
     found = [d for d in judged if d.detected]
+    these = f"the {len(judged)} differences {of.strip()}" if of else f"these {len(judged)} differences"
     if not found:
-        return (f"None of these {len(judged)} differences is detectable at this scale: every interval contains 0 "
+        return (f"None of {these} is detectable at this scale: every interval contains 0 "
                 f"({over}){unjudged}.")
     named = "; ".join(f"{d.a} {'higher' if d.mean > 0 else 'lower'} than {d.b} on {d.metric}" for d in found)
     if len(found) > 4:
@@ -146,7 +148,7 @@ def verdict_sentence(differences: Iterable, unit: str = "points", paired: str = 
     rest = len(judged) - len(found)
     others = {0: "", 1: "; the other one shows no detectable difference at this scale"}.get(
         rest, f"; the other {rest} show no detectable difference at this scale")
-    return (f"{len(found)} of these {len(judged)} differences {'is' if len(found) == 1 else 'are'} detectable, "
+    return (f"{len(found)} of {these} {'is' if len(found) == 1 else 'are'} detectable, "
             f"the interval excluding 0 ({named}){others} ({over}){unjudged}.")
 
 
@@ -157,8 +159,20 @@ def show_verdicts(differences: Iterable, caption: str, unit: str = "points", pai
 
     differences = list(differences)
     if len(differences) > 1:
-        show(verdict_table(differences, unit, paired), caption, index=False)
+        show(verdict_table(differences, unit, paired), f"{caption.rstrip('.')}. {VERDICT_NOTE.format(paired=paired)}",
+             index=False)
     print(verdict_sentence(differences, unit, paired))
+
+
+VERDICT_NOTE = ("Difference: the first named minus the second, the mean over the {paired} both ran; 95% CI: "
+                "Student's t over those {paired}; the verdict says higher or lower only when the interval excludes 0.")
+
+
+def beside_caption(subject: str) -> str:
+    """The caption of a chapter's :func:`beside_the_paper` table."""
+    return (f"{subject}: ours and the published numbers, each row with its data, network, training epochs, protocol, "
+            f"number of runs and source (ours: mean ± standard deviation over the seeds, the mean alone for one "
+            f"run; published: as reported, with the spread where the source gives one).")
 
 
 def claim_outcome(claim: str, differences: dict, subject: str, baseline: str) -> str:
