@@ -145,9 +145,9 @@ def test_a_chapter_s_verdicts_are_one_table_and_one_sentence(capsys, monkeypatch
         assert row["verdict"] == ("higher" if d.low > 0 else "lower" if d.high < 0 else "no detectable difference")
     assert table["verdict"].iloc[2].startswith("no verdict")
     sentence = report.verdict_sentence(differences)
-    assert sentence.startswith("3 of these 4 differences are detectable") and "A higher than B on top" in sentence
+    assert sentence.startswith("3 of these 4 differences are detectable") and "A higher than B on top and knn" in sentence
     assert "A lower than C on knn" in sentence and "the other one shows no detectable difference" in sentence
-    assert "2 pairs share fewer than two seeds, so no verdict" in sentence
+    assert "2 comparisons with fewer than two shared seeds have no verdict" in sentence
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda data, raw=False: shown.append(data))
     report.show_verdicts(differences[:1], "one")

@@ -128,8 +128,8 @@ def verdict_sentence(differences: Iterable, unit: str = "points", paired: str = 
     differences = list(differences)
     judged = [d for d in differences if not isinstance(d, NoVerdict)]
     skipped = len(differences) - len(judged)
-    unjudged = "" if not skipped else (f"; {skipped} pair{'s' if skipped > 1 else ''} share{'s' if skipped == 1 else ''} "
-                                       f"fewer than two {paired}, so no verdict")
+    unjudged = "" if not skipped else (f"; {skipped} comparison{'s' if skipped > 1 else ''} with fewer than two "
+                                       f"shared {paired} {'have' if skipped > 1 else 'has'} no verdict")
     if not judged:
         return f"No pair shares two {paired}, so there is no verdict."
     if len(differences) == 1:
@@ -137,19 +137,24 @@ def verdict_sentence(differences: Iterable, unit: str = "points", paired: str = 
     counts = sorted({d.n for d in judged})
     over = f"95% intervals over {counts[0]} paired {paired}" if len(counts) == 1 else f"95% intervals over paired {paired}"
     found = [d for d in judged if d.detected]
-    these = f"the {len(judged)} differences {of.strip()}" if of else f"these {len(judged)} differences"
+    of = f" {of.strip()}" if of else ""
+    these = f"the {len(judged)} differences{of}" if of else f"these {len(judged)} differences"
     if not found:
-        return (f"None of {these} is detectable at this scale: every interval contains 0 "
-                f"({over}){unjudged}.")
-    named = "; ".join(f"{d.a} {'higher' if d.mean > 0 else 'lower'} than {d.b} on {d.metric}" for d in found)
-    if len(found) > 4:
+        return f"None of {these} is detectable at this scale: every interval contains 0 ({over}{unjudged})."
+    groups: dict[tuple, list[str]] = {}
+    for d in found:
+        groups.setdefault((d.a, "higher" if d.mean > 0 else "lower", d.b), []).append(d.metric)
+    named = "; ".join(f"{a} {word} than {b} on {' and '.join(metrics)}" for (a, word, b), metrics in groups.items())
+    if len(groups) > 6:
         higher = sum(d.mean > 0 for d in found)
-        named = f"{higher} with the first named higher, {len(found) - higher} lower"
+        named = f"{higher} with the first named higher, {len(found) - higher} with it lower (the verdict column)"
     rest = len(judged) - len(found)
-    others = {0: "", 1: "; the other one shows no detectable difference at this scale"}.get(
-        rest, f"; the other {rest} show no detectable difference at this scale")
-    return (f"{len(found)} of {these} {'is' if len(found) == 1 else 'are'} detectable, "
-            f"the interval excluding 0 ({named}){others} ({over}){unjudged}.")
+    if not rest:
+        return f"All {len(judged)} differences{of or ' here'} are detectable, every interval excluding 0: {named} ({over}{unjudged})."
+    others = ("; the other one shows no detectable difference at this scale" if rest == 1 else
+              f"; the other {rest} show no detectable difference at this scale")
+    return (f"{len(found)} of {these} {'is' if len(found) == 1 else 'are'} detectable, the interval excluding 0: "
+            f"{named}{others} ({over}{unjudged}).")
 
 
 def show_verdicts(differences: Iterable, caption: str, unit: str = "points", paired: str = "seeds") -> None:
