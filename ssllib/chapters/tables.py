@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from numbers import Number
 
 import numpy as np
@@ -40,16 +41,18 @@ def restart() -> None:
     _shown = 0
 
 
-def show(data, caption: str, *, index: bool | None = None) -> None:
+def show(data, caption: str, *, index: bool | None = None, markup: bool = False) -> None:
     """Display ``data`` as the page's next numbered table with ``caption``. ``index``: whether
     the index is shown as the first column(s); by default unless it is pandas' own 0, 1, 2, …
-    (or a Styler hid it)."""
+    (or a Styler hid it). ``markup``: cells (and the caption) may hold inline TeX between $…$,
+    `code` and **bold**, as in the chapters' Markdown (a table of prose, not of results)."""
     from IPython.display import display
 
     global _shown
     _shown += 1
     frame = framed(data, index)
-    display({"text/html": to_html(frame, caption, _shown), "text/plain": to_text(frame, caption, _shown)}, raw=True)
+    display({"text/html": to_html(frame, caption, _shown, markup), "text/plain": to_text(frame, caption, _shown)},
+            raw=True)
 
 
 def framed(data, index: bool | None = None) -> pd.DataFrame:
@@ -126,7 +129,20 @@ def formatted_column(column: pd.Series) -> list[str]:
     return [whole(v) if isinstance(v, Number) or missing(v) else str(v) for v in values]
 
 
-def to_html(frame: pd.DataFrame, caption: str, number: int) -> str:
+MARKUP = ((re.compile(r"\$([^$]+)\$"), r'<span class="math notranslate nohighlight">\\(\1\\)</span>'),
+          (re.compile(r"`([^`]+)`"), r'<code class="docutils literal notranslate"><span class="pre">\1</span></code>'),
+          (re.compile(r"\*\*([^*]+)\*\*"), r"<strong>\1</strong>"))
+
+
+def _marked_up(text: str) -> str:
+    """Escaped ``text`` with its inline TeX, code and bold made HTML (TeX as Sphinx writes it)."""
+    text = html.escape(text)
+    for pattern, replacement in MARKUP:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def to_html(frame: pd.DataFrame, caption: str, number: int, markup: bool = False) -> str:
     """The table's HTML: a scrolling box, the numbered caption, the header, the rows (the index
     columns as row headers; long-text columns marked ``wrap``, numbers ``num``)."""
     labels = frame.attrs.get("labels", 0)
@@ -138,7 +154,7 @@ def to_html(frame: pd.DataFrame, caption: str, number: int) -> str:
         names = [name for name, on in (("wrap", long[i]), ("num", numeric[i] and not long[i])) if on]
         return f' class="{" ".join(names)}"' if names else ""
 
-    esc = html.escape
+    esc = _marked_up if markup else html.escape
     head = "".join(f"<th scope=\"col\"{classes(i)}>{esc(str(c))}</th>" for i, c in enumerate(frame.columns))
     body = []
     for row in frame.itertuples(index=False):
