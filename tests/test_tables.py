@@ -1,5 +1,9 @@
 """The book's table helper: numbered, captioned, index folded into the header, no nan/<NA>,
 whole numbers without '.0'."""
+import re
+from pathlib import Path
+
+import nbformat
 import numpy as np
 import pandas as pd
 
@@ -63,3 +67,19 @@ def test_the_settings_appendix_says_where_each_value_came_from_and_what_it_was()
     assert (frame["meaning"] == [spec.params[n].help + (f" (choices: {', '.join(map(str, spec.params[n].choices))})"
                                                         if spec.params[n].choices else "") for n in frame.index]).all()
     assert "None" not in set(frame["value"]) and "nan" not in set(frame["value"])
+
+
+CHAPTERS = sorted((Path(__file__).resolve().parent.parent / "book").glob("*.ipynb"))
+
+
+def test_every_chapter_shows_its_tables_through_the_helper_and_ends_with_a_summary():
+    for path in CHAPTERS:
+        nb = nbformat.read(path, as_version=4)
+        code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        bare = [line.strip() for line in code.splitlines() if "display(" in line and "display(Markdown(" not in line]
+        assert not bare, f"{path.name}: a table not shown through chapter.table: {bare}"
+        markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        assert not re.search(r"^\|.*\|\s*$", markdown, re.M), f"{path.name}: a Markdown table (unnumbered)"
+        headings = re.findall(r"^## (.+)$", markdown, re.M)
+        assert headings.count("Summary") == 1, (path.name, headings)
+        assert not {"Takeaways", "What to take away"} & set(headings), path.name

@@ -98,7 +98,7 @@ def settings_frame(spec: ChapterSpec, settings: Settings) -> pd.DataFrame:
         if value is None and name in resolved and name not in settings.given:
             value, origin = resolved[name]
         meaning = param.help + (f" (choices: {', '.join(map(str, param.choices))})" if param.choices else "")
-        rows.append({"parameter": name, "value": _value_text(value), "from": origin, "meaning": meaning})
+        rows.append({"parameter": name, "value": value_text(value), "from": origin, "meaning": meaning})
     return pd.DataFrame(rows).set_index("parameter")
 
 
@@ -113,7 +113,7 @@ def settings_table(spec: ChapterSpec, settings: Settings) -> None:
          f"it unset; 'derived': worked out from other settings, as its meaning says) and what it means.")
 
 
-def _value_text(value) -> str:
+def value_text(value) -> str:
     """A setting as a reader would pass it: numbers without a needless '.0', a tuple as its
     items, an empty text as 'empty', an unset value as 'not set'."""
     from ssllib.chapters.tables import whole
@@ -125,7 +125,7 @@ def _value_text(value) -> str:
     if isinstance(value, float):
         return f"{value:g}" if not value.is_integer() else whole(value)
     if isinstance(value, tuple):
-        return ", ".join(_value_text(v) for v in value)
+        return ", ".join(value_text(v) for v in value)
     if value == "":
         return "empty"
     return str(value)
