@@ -42,9 +42,14 @@ async () => {
       .forEach(e => {
     const r = e.getBoundingClientRect();
     if (r.width === 0) return;
+    if (e.tagName === 'TABLE' && e.parentElement.matches('div.ssl-table')) return;  // scrolls in its box, checked below
     if (r.right > width + 1 || e.scrollWidth > e.clientWidth + 1) {
       wide.push((e.tagName + '.' + (e.className || '')).slice(0, 60) + ': ' + (e.innerText || e.src || '').replace(/\s+/g, ' ').slice(0, 60));
     }
+  });
+  main.querySelectorAll('div.ssl-table').forEach(box => {  // a table's own scroll box must fit the page
+    const r = box.getBoundingClientRect();
+    if (r.width > 0 && r.right > width + 1) wide.push('a table box: ' + box.innerText.replace(/\s+/g, ' ').slice(0, 60));
   });
   return {
     title: document.title,

@@ -92,17 +92,17 @@ def verdict(d) -> str:
     when the 95% interval excludes 0, otherwise 'no detectable difference'."""
     if isinstance(d, NoVerdict):
         return "no verdict: fewer than two shared seeds"
-    same = " (every seed the same difference)" if d.low == d.high else ""
     if not d.detected:
-        return "no detectable difference" + same
-    return ("higher" if d.mean > 0 else "lower") + same
+        return "no detectable difference"
+    return "higher" if d.mean > 0 else "lower"
 
 
 def verdict_table(differences: Iterable, unit: str = "points", paired: str = "seeds") -> pd.DataFrame:
     """One row per difference: the comparison (a − b), the measure (left out when every row has
     the same), the mean difference and its 95% interval at the decimals of its sentence
     (:meth:`~ssllib.chapters.statistics.PairedDifference.digits`, so the numbers read the same),
-    the number of paired seeds (or folds) and the verdict word (:func:`verdict`)."""
+    the number of paired seeds (or folds; said when every one gave the same difference) and the
+    verdict word (:func:`verdict`)."""
     rows = []
     for d in differences:
         if isinstance(d, NoVerdict):
@@ -112,7 +112,8 @@ def verdict_table(differences: Iterable, unit: str = "points", paired: str = "se
         digits = d.digits()
         rows.append({"comparison": f"{d.a} − {d.b}", "measure": d.metric,
                      f"difference ({unit})" if unit else "difference": f"{d.mean:+.{digits}f}",
-                     "95% CI": f"{d.low:+.{digits}f} to {d.high:+.{digits}f}", f"paired {paired}": d.n,
+                     "95% CI": f"{d.low:+.{digits}f} to {d.high:+.{digits}f}",
+                     f"paired {paired}": f"{d.n}, each the same difference" if d.low == d.high else d.n,
                      "verdict": verdict(d)})
     frame = pd.DataFrame(rows)
     if len(frame) and frame["measure"].nunique() == 1:
