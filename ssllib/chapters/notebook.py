@@ -135,20 +135,9 @@ def _resolved_unset(spec: ChapterSpec, settings: Settings) -> dict[str, tuple[An
     """The values the run used for the settings left unset (None): ``{name: (value, origin)}``."""
     out: dict[str, tuple[Any, str]] = {}
     if "data_root" in settings and settings["data_root"] is None:
-        from ssllib.data.registry import dataset_info, default_data_root
-
-        def shown(path: Path) -> str:
-            home = str(Path.home())
-            return "~" + str(path)[len(home):] if str(path).startswith(home + "/") else str(path)
-        root = default_data_root()
-        text = shown(root)
-        try:  # a dataset found outside the folder (the system's copy of Fashion-MNIST) says where
-            info = dataset_info(settings["dataset"]) if "dataset" in settings else None
-            folder = info.locate(root) if info is not None else None
-            if folder is not None and root not in (folder, *folder.parents):
-                text += f" ({info.title} read from {shown(folder)})"
-        except Exception:
-            pass
+        from ssllib.data.registry import default_data_root
+        home, root = str(Path.home()), str(default_data_root())
+        text = "~" + root[len(home):] if root.startswith(home + "/") else root
         out["data_root"] = (text, "default")
     try:
         if spec.family == "distillation" and spec.methods:

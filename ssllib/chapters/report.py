@@ -113,7 +113,7 @@ def verdict_table(differences: Iterable, unit: str = "points", paired: str = "se
         rows.append({"comparison": f"{d.a} − {d.b}", "measure": d.metric,
                      f"difference ({unit})" if unit else "difference": f"{d.mean:+.{digits}f}",
                      "95% CI": f"{d.low:+.{digits}f} to {d.high:+.{digits}f}",
-                     f"paired {paired}": f"{d.n}, each the same difference" if d.low == d.high else d.n,
+                     f"paired {paired}": f"{d.n} (all the same)" if d.low == d.high else d.n,
                      "verdict": verdict(d)})
     frame = pd.DataFrame(rows)
     if len(frame) and frame["measure"].nunique() == 1:
