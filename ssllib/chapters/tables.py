@@ -161,8 +161,8 @@ def to_html(frame: pd.DataFrame, caption: str, number: int, markup: bool = False
         cells = [f"<th scope=\"row\"{classes(i)}>{esc(v)}</th>" if i < labels else f"<td{classes(i)}>{esc(v)}</td>"
                  for i, v in enumerate(row)]
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return (f'<div class="ssl-table"><table>\n<caption><span class="caption-number">Table {number} </span>'
-            f'<span class="caption-text">{esc(caption)}</span></caption>\n'
+    return (f'<div class="ssl-table"><table>\n<caption><span class="caption-box"><span class="caption-number">'
+            f'Table {number} </span><span class="caption-text">{esc(caption)}</span></span></caption>\n'
             f"<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody></table></div>")
 
 
