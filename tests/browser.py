@@ -51,9 +51,14 @@ async () => {
       .forEach(e => {
     const r = e.getBoundingClientRect();
     if (r.width === 0) return;
+    if (e.tagName === 'TABLE' && e.parentElement.matches('div.ssl-table')) return;  // scrolls in its box, checked below
     if (r.right > width + 1 || e.scrollWidth > e.clientWidth + 1) {
       wide.push((e.tagName + '.' + (e.className || '')).slice(0, 60) + ': ' + (e.innerText || e.src || '').replace(/\s+/g, ' ').slice(0, 60));
     }
+  });
+  main.querySelectorAll('div.ssl-table').forEach(box => {  // a table's own scroll box must fit the page
+    const r = box.getBoundingClientRect();
+    if (r.width > 0 && r.right > width + 1) wide.push('a table box: ' + box.innerText.replace(/\s+/g, ' ').slice(0, 60));
   });
   return {
     title: document.title,
@@ -75,6 +80,8 @@ async () => {
     citations: [...main.querySelectorAll('.bibtex-citation a')].map(a => ({text: a.innerText.trim(),
         href: a.getAttribute('href'), title: a.getAttribute('title') || ''})),
     bibliography: main.querySelectorAll('.bibliography, div.citation, dl.citation').length,
+    tables: [...main.querySelectorAll('table')].map(t => ({caption: (t.querySelector(':scope > caption') || {}).textContent || '',
+        cells: [...t.querySelectorAll('th, td')].map(c => c.textContent.trim())})),  // collapsed cells too
     pageScroll: document.scrollingElement.scrollWidth - width,
     wide: wide,
   };
@@ -158,6 +165,7 @@ def check_book(html: Path, screenshots: Path | None = None) -> dict[str, list[st
             found += _shape_problems(facts)
             found += _citation_problems(facts)
             found += sources_and_citations(page.evaluate(SOURCE_FACTS))
+            found += _table_problems(facts)
             if facts["emptyTables"]:
                 found.append(f"{facts['emptyTables']} table(s) have no rows")
             if facts["errors"]:
@@ -404,6 +412,33 @@ def search_snippet_problems(html: Path, queries: tuple[str, ...] = ("temperature
                 if SEARCH_NOISE.search(snippet):
                     found.append(f"search for {query!r}: a snippet shows code or TeX: {snippet[:100]!r}")
         browser.close()
+    return found
+
+
+TABLE_NUMBER = re.compile(r"^Table (\d+)\b")
+MISSING_AS_TEXT = re.compile(r"(^|[^\w<])(nan|NaN|<NA>|NaT)($|[^\w>])")
+
+
+def _table_problems(facts: dict) -> list[str]:
+    """Every table has a caption that starts with its number, the numbers run 1, 2, 3, … down
+    the page, and no cell shows a missing value as program output (nan, <NA>, None)."""
+    found = []
+    numbers = []
+    for table in facts.get("tables", []):
+        caption = " ".join(table["caption"].split())
+        which = caption[:40] or " | ".join(table["cells"][:4])[:40]
+        number = TABLE_NUMBER.match(caption)
+        if not caption:
+            found.append(f"a table has no caption: {which}")
+        elif number is None:
+            found.append(f"a table's caption has no number: {which}")
+        else:
+            numbers.append(int(number.group(1)))
+        shown = sorted({c for c in table["cells"] if MISSING_AS_TEXT.search(c) or c == "None"})
+        if shown:
+            found.append(f"a table shows a missing value as program output ({', '.join(shown)[:60]}): {which}")
+    if numbers and numbers != list(range(1, len(numbers) + 1)):
+        found.append(f"the tables are numbered {', '.join(map(str, numbers[:12]))}, not 1, 2, 3, … down the page")
     return found
 
 

@@ -151,3 +151,32 @@ def test_source_and_citation_checks_fail_on_a_page_made_broken_on_purpose(tmp_pa
     assert "a table names SimCLR but the page does not cite chen2020simclr" in text, problems
     assert "a table names CIFAR-10 but the page does not cite krizhevsky2009cifar" in text, problems
     assert "BYOL" not in text and "raw pixels" not in text, problems
+
+
+TABLES_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>tables</title></head><body><main><h1>Tables</h1>
+<table><tr><th>method</th><th>top-1</th></tr><tr><td>MoCo-v2</td><td>73.5</td></tr></table>
+<table><caption>what it shows, unnumbered</caption><tr><th>a</th></tr><tr><td>1</td></tr></table>
+<table><caption><span class="caption-number">Table 3 </span>out of order</caption><tr><th>a</th></tr>
+<tr><td>&lt;NA&gt;</td></tr><tr><td>nan ± nan</td></tr><tr><td>None</td></tr></table>
+<details><table><caption>Table 1 collapsed</caption><tr><th>lr</th></tr><tr><td>nan</td></tr></table></details>
+</main></body></html>
+"""
+
+
+@pytest.mark.timeout(120)
+def test_the_table_checks_fail_on_tables_made_wrong_on_purpose(tmp_path):
+    (tmp_path / "page.html").write_text(TABLES_PAGE)
+    (tmp_path / "good.html").write_text(
+        '<html><head><meta charset="utf-8"><title>g</title></head><body><main><h1>g</h1><div class="ssl-table"><table><caption>'
+        '<span class="caption-number">Table 1 </span><span class="caption-text">Top-1 (%), mean ± std over 3 seeds.'
+        '</span></caption><tr><th>method</th><th>epochs</th></tr><tr><th>MoCo-v2</th><td>—</td></tr></table></div>'
+        '</main></body></html>')
+    problems = browser.check_book(tmp_path)
+    text = "\n".join(problems["page.html"])
+    for expected in ("a table has no caption: method | top-1 | MoCo-v2 | 73.5",
+                     "a table's caption has no number: what it shows, unnumbered",
+                     "missing value as program output (<NA>, None, nan ± nan): Table 3 out of order",
+                     "missing value as program output (nan): Table 1 collapsed",
+                     "the tables are numbered 3, 1, not 1, 2, 3"):
+        assert expected in text, (expected, problems["page.html"])
+    assert problems["good.html"] == []

@@ -127,3 +127,30 @@ def test_one_interval_in_many_that_excludes_zero_is_not_a_verdict():
            "survives Holm's correction for 14 comparisons" in many
     assert "(x: the interval excludes 0 on its own, but not once the 14 comparisons are corrected for" in many
     assert many.endswith("does not support the claim that A is better.")
+
+
+def test_a_chapter_s_verdicts_are_one_table_and_one_sentence(capsys, monkeypatch):
+    from ssllib.chapters import report
+
+    rows = [{"method": m, "seed": s, "top": v, "knn": v + k}
+            for m, vals, k in (("A", (70.0, 71.0, 72.0), 0.0), ("B", (60.0, 61.5, 62.0), 1.0), ("C", (70.2, 70.5, 72.8), 2.0))
+            for s, v in enumerate(vals)]
+    rows.append({"method": "D", "seed": 0, "top": 50.0, "knn": 50.0})
+    differences = report.paired_differences(rows, [("A", "B"), ("A", "C"), ("A", "D")], ["top", "knn"])
+    table = report.verdict_table(differences)
+    assert list(table.columns) == ["comparison", "measure", "difference (points)", "95% CI", "paired seeds", "verdict"]
+    sentences = report.comparisons(rows, [("A", "B"), ("A", "C")], "top")
+    for (_, row), sentence, d in zip(table.iterrows(), sentences, differences):
+        assert f"{row['95% CI']}; 3 paired seeds" in sentence  # the same numbers as the sentence
+        assert row["verdict"] == ("higher" if d.low > 0 else "lower" if d.high < 0 else "no detectable difference")
+    assert table["verdict"].iloc[2].startswith("no verdict")
+    sentence = report.verdict_sentence(differences)
+    assert sentence.startswith("3 of these 4 differences are detectable") and "A higher than B on top and knn" in sentence
+    assert "A lower than C on knn" in sentence and "the other one shows no detectable difference" in sentence
+    assert "2 comparisons with fewer than two shared seeds have no verdict" in sentence
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda data, raw=False: shown.append(data))
+    report.show_verdicts(differences[:1], "one")
+    assert not shown and capsys.readouterr().out.strip() == sentences[0]
+    report.show_verdicts(differences, "all of them")
+    assert len(shown) == 1 and capsys.readouterr().out.strip() == sentence

@@ -45,9 +45,13 @@ def snapshot(namespace: dict[str, Any]) -> frozenset[str]:
     """The names defined so far (call before the parameters cell). Also makes the errors a
     reader can cause (a bad parameter, a missing dataset, a damaged checkpoint, a diverged
     run) print as their one-sentence message instead of a long traceback, and keeps freed CPU
-    memory for reuse (:func:`~ssllib.engine.allocator.keep_freed_memory`)."""
+    memory for reuse (:func:`~ssllib.engine.allocator.keep_freed_memory`), and numbers the
+    page's tables from 1 (:mod:`ssllib.chapters.tables`)."""
+    from ssllib.chapters.tables import restart
+
     _short_errors()
     keep_freed_memory()
+    restart()  # the page's tables are numbered from 1
     return frozenset(namespace)
 
 
@@ -80,11 +84,74 @@ def parameters_since(namespace: dict[str, Any], before: frozenset[str]) -> dict[
             if name not in before and not name.startswith("_") and not inspect.ismodule(value)}
 
 
-def settings_table(spec: ChapterSpec, settings: Settings) -> pd.DataFrame:
-    """Each parameter's resolved value and what it means, for display."""
-    rows = [{"parameter": name, "value": settings[name], "meaning": spec.params[name].help}
-            for name in spec.params]
+def settings_frame(spec: ChapterSpec, settings: Settings) -> pd.DataFrame:
+    """Each parameter of the chapter: the value this run used, where that value came from and
+    what it means (its whole help text, with its choices). A value the profile leaves unset
+    (None) is shown as the run resolved it: ``data_root`` as the library's default folder
+    ("default"), a configuration field the run fills in from other settings, such as a
+    distillation's learning rate from the student network, as that value ("derived")."""
+    resolved = _resolved_unset(spec, settings)
+    rows = []
+    for name, param in spec.params.items():
+        value = settings[name]
+        origin = "given" if name in settings.given else f"{settings.profile} profile"
+        if value is None and name in resolved and name not in settings.given:
+            value, origin = resolved[name]
+        meaning = param.help + (f" (choices: {', '.join(map(str, param.choices))})" if param.choices else "")
+        rows.append({"parameter": name, "value": value_text(value), "from": origin, "meaning": meaning})
     return pd.DataFrame(rows).set_index("parameter")
+
+
+def settings_table(spec: ChapterSpec, settings: Settings) -> None:
+    """The chapter's settings appendix: :func:`settings_frame` as a numbered, captioned table."""
+    from ssllib.chapters.tables import show
+
+    given = "; 'given': passed explicitly (papermill -p)" if settings.given else ""
+    show(settings_frame(spec, settings),
+         f"Every parameter of this chapter: the value this run used, where it came from ('{settings.profile} "
+         f"profile': the preset this run used{given}; 'default': the library's default where the profile leaves "
+         f"it unset; 'derived': worked out from other settings, as its meaning says) and what it means.")
+
+
+def value_text(value) -> str:
+    """A setting as a reader would pass it: numbers without a needless '.0', a tuple as its
+    items, an empty text as 'empty', an unset value as 'not set'."""
+    from ssllib.chapters.tables import whole
+
+    if value is None:
+        return "not set"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:g}" if not value.is_integer() else whole(value)
+    if isinstance(value, tuple):
+        return ", ".join(value_text(v) for v in value)
+    if value == "":
+        return "empty"
+    return str(value)
+
+
+def _resolved_unset(spec: ChapterSpec, settings: Settings) -> dict[str, tuple[Any, str]]:
+    """The values the run used for the settings left unset (None): ``{name: (value, origin)}``."""
+    out: dict[str, tuple[Any, str]] = {}
+    if "data_root" in settings and settings["data_root"] is None:
+        from ssllib.data.registry import default_data_root
+        home, root = str(Path.home()), str(default_data_root())
+        text = "~" + root[len(home):] if root.startswith(home + "/") else root
+        out["data_root"] = (text, "default")
+    try:
+        if spec.family == "distillation" and spec.methods:
+            config = settings.distill_config(spec.methods[0]).to_dict()
+        elif any(name in settings for name in ("backbone", "queue_size")):
+            config = settings.run_config().to_dict()
+        else:
+            config = {}
+    except Exception:  # a chapter whose settings make no single run configuration
+        config = {}
+    for name in spec.params:
+        if settings[name] is None and config.get(name) is not None and name not in out:
+            out[name] = (config[name], "derived")
+    return out
 
 
 def source(obj) -> str:
@@ -111,4 +178,7 @@ def provenance() -> str:
     return f"ssllib code {code_fingerprint()} · {stated} · torch {torch.__version__} · {device_name(device)}"
 
 
-__all__ = ["snapshot", "parameters_since", "settings_table", "source", "provenance", "describe"]
+from ssllib.chapters.tables import show as table  # noqa: E402 (chapters show every table through it)
+
+__all__ = ["snapshot", "parameters_since", "settings_frame", "settings_table", "table", "source", "provenance",
+           "describe"]

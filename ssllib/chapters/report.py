@@ -2,6 +2,7 @@
 the sentences that compare methods (paired over seeds, following the interval)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
@@ -55,6 +56,129 @@ def comparisons(rows: Iterable[dict], pairs: Iterable[tuple[str, str]], key: str
         except ValueError as err:
             out.append(f"{a} against {b} on {metric or key}: no verdict ({err}).")
     return out
+
+
+@dataclass(frozen=True)
+class NoVerdict:
+    """A pair that could not be compared (fewer than two shared seeds), and why."""
+
+    a: str
+    b: str
+    metric: str
+    reason: str
+    detected = False
+
+
+def paired_differences(rows: Iterable[dict], pairs: Iterable[tuple[str, str]], keys: str | Iterable[str],
+                       by: str = "method", metric: str | None = None) -> list:
+    """The paired difference a − b (:func:`ssllib.chapters.statistics.compare`) of every pair
+    on every key in ``keys`` (a key's name is the metric, unless ``metric`` names it), in that
+    order; a pair with fewer than two shared seeds gives a :class:`NoVerdict`."""
+    from ssllib.chapters.statistics import compare
+
+    rows = list(rows)
+    out = []
+    for key in [keys] if isinstance(keys, str) else list(keys):
+        for a, b in pairs:
+            try:
+                out.append(compare(rows, by, a, b, key, metric))
+            except ValueError as err:
+                out.append(NoVerdict(a, b, metric or key, str(err)))
+    return out
+
+
+def verdict(d) -> str:
+    """The verdict word of one difference, following its interval: 'higher' or 'lower' only
+    when the 95% interval excludes 0, otherwise 'no detectable difference'."""
+    if isinstance(d, NoVerdict):
+        return "no verdict: fewer than two shared seeds"
+    if not d.detected:
+        return "no detectable difference"
+    return "higher" if d.mean > 0 else "lower"
+
+
+def verdict_table(differences: Iterable, unit: str = "points", paired: str = "seeds") -> pd.DataFrame:
+    """One row per difference: the comparison (a − b), the measure (left out when every row has
+    the same), the mean difference and its 95% interval at the decimals of its sentence
+    (:meth:`~ssllib.chapters.statistics.PairedDifference.digits`, so the numbers read the same),
+    the number of paired seeds (or folds; said when every one gave the same difference) and the
+    verdict word (:func:`verdict`)."""
+    rows = []
+    for d in differences:
+        if isinstance(d, NoVerdict):
+            rows.append({"comparison": f"{d.a} − {d.b}", "measure": d.metric, f"difference ({unit})" if unit else
+                         "difference": None, "95% CI": None, f"paired {paired}": None, "verdict": verdict(d)})
+            continue
+        digits = d.digits()
+        rows.append({"comparison": f"{d.a} − {d.b}", "measure": d.metric,
+                     f"difference ({unit})" if unit else "difference": f"{d.mean:+.{digits}f}",
+                     "95% CI": f"{d.low:+.{digits}f} to {d.high:+.{digits}f}",
+                     f"paired {paired}": f"{d.n} (all the same)" if d.low == d.high else d.n,
+                     "verdict": verdict(d)})
+    frame = pd.DataFrame(rows)
+    if len(frame) and frame["measure"].nunique() == 1:
+        frame = frame.drop(columns="measure")
+    return frame
+
+
+def verdict_sentence(differences: Iterable, unit: str = "points", paired: str = "seeds", of: str = "") -> str:
+    """One sentence for a table of differences: how many are detectable (their 95% interval
+    excludes 0), naming them when there are few, and that the others are not; ``of`` says what
+    they are ('between MoCo-v2 and its baselines'), else they are 'these'. One difference alone
+    gets its own sentence (:meth:`~ssllib.chapters.statistics.PairedDifference.sentence`)."""
+    differences = list(differences)
+    judged = [d for d in differences if not isinstance(d, NoVerdict)]
+    skipped = len(differences) - len(judged)
+    unjudged = "" if not skipped else (f"; {skipped} comparison{'s' if skipped > 1 else ''} with fewer than two "
+                                       f"shared {paired} {'have' if skipped > 1 else 'has'} no verdict")
+    if not judged:
+        return f"No pair shares two {paired}, so there is no verdict."
+    if len(differences) == 1:
+        return judged[0].sentence(unit).replace("paired seeds", f"paired {paired}")
+    counts = sorted({d.n for d in judged})
+    over = f"95% intervals over {counts[0]} paired {paired}" if len(counts) == 1 else f"95% intervals over paired {paired}"
+    found = [d for d in judged if d.detected]
+    of = f" {of.strip()}" if of else ""
+    these = f"the {len(judged)} differences{of}" if of else f"these {len(judged)} differences"
+    if not found:
+        return f"None of {these} is detectable at this scale: every interval contains 0 ({over}{unjudged})."
+    groups: dict[tuple, list[str]] = {}
+    for d in found:
+        groups.setdefault((d.a, "higher" if d.mean > 0 else "lower", d.b), []).append(d.metric)
+    named = "; ".join(f"{a} {word} than {b} on {' and '.join(metrics)}" for (a, word, b), metrics in groups.items())
+    if len(groups) > 6:
+        higher = sum(d.mean > 0 for d in found)
+        named = f"{higher} with the first named higher, {len(found) - higher} with it lower (the verdict column)"
+    rest = len(judged) - len(found)
+    if not rest:
+        return f"All {len(judged)} differences{of or ' here'} are detectable, every interval excluding 0: {named} ({over}{unjudged})."
+    others = ("; the other one shows no detectable difference at this scale" if rest == 1 else
+              f"; the other {rest} show no detectable difference at this scale")
+    return (f"{len(found)} of {these} {'is' if len(found) == 1 else 'are'} detectable, the interval excluding 0: "
+            f"{named}{others} ({over}{unjudged}).")
+
+
+def show_verdicts(differences: Iterable, caption: str, unit: str = "points", paired: str = "seeds") -> None:
+    """A chapter's verdicts as one compact table (:func:`verdict_table`, numbered and captioned)
+    and one sentence (:func:`verdict_sentence`); a single difference is its sentence alone."""
+    from ssllib.chapters.tables import show
+
+    differences = list(differences)
+    if len(differences) > 1:
+        show(verdict_table(differences, unit, paired), f"{caption.rstrip('.')}. {VERDICT_NOTE.format(paired=paired)}",
+             index=False)
+    print(verdict_sentence(differences, unit, paired))
+
+
+VERDICT_NOTE = ("Difference: the first named minus the second, the mean over the {paired} both ran; 95% CI: "
+                "Student's t over those {paired}; the verdict says higher or lower only when the interval excludes 0.")
+
+
+def beside_caption(subject: str) -> str:
+    """The caption of a chapter's :func:`beside_the_paper` table."""
+    return (f"{subject}: ours and the published numbers, each row with its data, network, training epochs, protocol, "
+            f"number of runs and source (ours: mean ± standard deviation over the seeds, the mean alone for one "
+            f"run; published: as reported, with the spread where the source gives one).")
 
 
 def claim_outcome(claim: str, differences: dict, subject: str, baseline: str) -> str:
@@ -160,11 +284,13 @@ def published_runs(method: str, runs, std=None) -> str:
 
 def beside_the_paper(entries: Iterable[dict]):
     """The curated comparison of a chapter: one row per number, ours and published, each with
-    its protocol, budget, number of runs and source; no index column."""
+    its protocol, budget, number of runs and source (shown without an index column)."""
+    from ssllib.chapters.tables import whole
+
     frame = pd.DataFrame(list(entries), columns=list(BESIDE_COLUMNS))
-    frame["epochs"] = frame["epochs"].map(lambda e: "n/a" if e is None or pd.isna(e) else str(e))
-    frame["runs"] = frame["runs"].astype(str)
-    return frame.style.hide(axis="index")
+    frame["epochs"] = frame["epochs"].map(lambda e: "n/a" if e is None or pd.isna(e) else whole(e))
+    frame["runs"] = frame["runs"].map(whole)
+    return frame
 
 
 def accuracy_caption(data, cfg, seeds: int) -> str:

@@ -415,18 +415,25 @@ def _measured(table: pd.DataFrame) -> list[str]:
     return [c for c in ("mean ± std", "95% CI", "seeds", "folds") if c in table]
 
 
+SPREAD = ("mean ± standard deviation over the {replicates}, and the 95% confidence interval of the mean "
+          "(Student's t over the {replicates}; none from one)")
+
+
+def _spread(frame: pd.DataFrame) -> str:
+    return SPREAD.format(replicates="folds" if "folds" in frame else "seeds")
+
+
 def show_reproduced(reproduced: pd.DataFrame, records: Records, paper: str) -> None:
-    """Display one paper's variants at its headline metric (what they share in one line above
-    the table), or say that it has no runs yet."""
-    from IPython.display import display
+    """Display one paper's variants at its headline metric as a numbered table whose caption
+    says what every row shares, or say that it has no runs yet."""
+    from ssllib.chapters.tables import show
     table = reproduced_table(reproduced, records, paper)
     if table.empty:
         print(no_runs_sentence(paper))
         return
     caption, frame = reading_table(table, _measured(table))
-    if caption:
-        print(_wrapped(f"every row: {caption}"))
-    display(frame)
+    show(frame, f"The book's runs of {paper} at its headline measure" + (f"; every row: {caption}" if caption else "")
+         + f"; {_spread(frame)}.")
 
 
 def _published_reading(rows: pd.DataFrame, paper: str) -> tuple[str, pd.DataFrame]:
@@ -472,14 +479,13 @@ def merged_protocol(protocols: list[str]) -> str:
 def show_sources(reported: pd.DataFrame, reproduced: pd.DataFrame, records: Records, paper: str) -> None:
     """Display the paper's published rows (with the CSV line of each) and every metric of every
     variant with its protocol, then the records each variant came from."""
-    from IPython.display import display
+    from ssllib.chapters.tables import show
     from ssllib.review.published import PAPERS_DIR
     rows = published_table(reported, paper)
     if len(rows):
         caption, frame = _published_reading(rows, paper)
-        print(_wrapped(f"published: {len(rows)} rows of papers/{paper}/reported.csv (line: its line there)"
-                       + (f"; every row: {caption}" if caption else "")))
-        display(frame)
+        show(frame, f"Published: the {len(rows)} rows of papers/{paper}/reported.csv (line: its line there)"
+             + (f"; every row: {caption}" if caption else "") + ".")
     elif not (PAPERS_DIR / paper).is_dir():
         print(f"published: none; {paper} is the book's own chapter of baselines, not a paper")
     else:
@@ -494,9 +500,9 @@ def show_sources(reported: pd.DataFrame, reproduced: pd.DataFrame, records: Reco
         table = reproduced_table(reproduced, records, paper, metric, evaluation=evaluation)
         caption, frame = reading_table(table, _measured(table))
         protocol = merged_protocol(table["protocol"].tolist())
-        print(_wrapped(f"{metric} ({evaluation})" + (f": every row: {caption}" if caption else "")
-                       + (f"; protocol: {protocol}" if protocol else "")))
-        display(frame)
+        show(frame, f"The book's runs of {paper}: {metric} ({evaluation})" + (f"; every row: {caption}" if caption
+                                                                             else "")
+             + (f"; protocol: {protocol}" if protocol else "") + f"; {_spread(frame)}.")
     # every variant once: each evaluation's runs at the first metric they hold
     firsts = ours.drop_duplicates("evaluation")[["evaluation", "metric"]].itertuples(index=False)
     table = pd.concat([reproduced_table(reproduced, records, paper, m, evaluation=e) for e, m in firsts],
