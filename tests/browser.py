@@ -12,7 +12,8 @@ figure that the text refers to; a chapter opens with "The idea" and keeps its se
 appendix; citations resolve to the page's own reference list and no label names two papers; no
 console error and no uncaught page error (at 1280 and at 390 px); the page's first load, with an
 empty cache, transfers at most ``MAX_PAGE_BYTES``; at most one MathJax ``<script>`` in its HTML;
-and at 390 px a reader can open the chapter list with the navigation toggle. A list of problems
+at 390 px a reader can open the chapter list with the navigation toggle; figure text is at least
+9 px as displayed and no two figures of a page share a caption. A list of problems
 comes back, one sentence each.
 """
 from __future__ import annotations
@@ -162,6 +163,7 @@ def check_book(html: Path, screenshots: Path | None = None) -> dict[str, list[st
                 elif not image["alt"] and not image["caption"]:
                     found.append(f"an image has neither alt text nor a caption: {image['src']}")
             found += _figure_problems(facts)
+            found += figure_text_problems(page, html)
             found += _shape_problems(facts)
             found += _citation_problems(facts)
             found += sources_and_citations(page.evaluate(SOURCE_FACTS))
@@ -300,6 +302,56 @@ def _figure_problems(facts: dict) -> list[str]:
             found.append(f"a figure has no number: {figure['id'] or 'without an id'}")
         elif figure["id"] not in facts["referenced"]:
             found.append(f"no text refers to the figure {figure['id'] or 'without an id'}")
+    return found
+
+
+# Figure text as displayed: every figure's PNG carries its smallest text in image pixels (written by
+# ssllib.chapters.style when the figure is saved); scaled by the width the image is shown at, it
+# must be FIGURE_TEXT_PX or more (ssllib.chapters.style.MIN_TEXT_PX).
+FIGURE_TEXT_PX = 9
+TEXT_SIZE_KEY = "ssllib:smallest-text"
+FIGURE_IMAGES = r"""
+() => [...document.querySelectorAll('main figure')].filter(f => f.querySelector('img')).map(f => {
+  const img = f.querySelector('img');
+  const caption = f.querySelector('figcaption');
+  const number = caption?.querySelector('.caption-number')?.innerText.trim() || '';
+  return {url: img.src, natural: img.naturalWidth, shown: img.getBoundingClientRect().width, number: number,
+          caption: (caption?.innerText || '').replace(number, '').replace(/\s+/g, ' ').trim()};
+})
+"""
+
+
+def figure_text_problems(page, html: Path) -> list[str]:
+    """Each figure's smallest text, as displayed, is FIGURE_TEXT_PX or more (the image's record
+    of its smallest text × displayed width ÷ natural width), and no two figures of the page
+    share a caption."""
+    import json
+
+    from PIL import Image
+
+    found, captions = [], {}
+    for figure in page.evaluate(FIGURE_IMAGES):
+        name = figure["number"] or urlparse(figure["url"]).path.rsplit("/", 1)[-1]
+        if figure["caption"]:
+            captions.setdefault(figure["caption"], []).append(name)
+        path = html / urlparse(figure["url"]).path.lstrip("/")
+        if not figure["natural"] or not figure["shown"] or path.suffix.lower() != ".png" or not path.is_file():
+            continue
+        with Image.open(path) as image:    # the chunk comes before the pixels: no need to decode them
+            record = image.info.get(TEXT_SIZE_KEY)
+        if record is None:
+            found.append(f"{name}: the image does not record its text size (not drawn through ssllib.chapters.style)")
+            continue
+        record = json.loads(record)
+        if record.get("px") is None:
+            continue
+        shown = record["px"] * figure["shown"] / figure["natural"]
+        if shown < FIGURE_TEXT_PX - 0.05:
+            found.append(f"{name}: its smallest text ({record.get('text', '')!r}) is {shown:.1f} px as displayed "
+                         f"({figure['natural']} px wide shown at {figure['shown']:.0f} px); at least {FIGURE_TEXT_PX} px")
+    for caption, names in captions.items():
+        if len(names) > 1:
+            found.append(f"{' and '.join(names)} have the same caption: {caption[:80]!r}")
     return found
 
 

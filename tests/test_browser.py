@@ -182,3 +182,53 @@ def test_the_table_checks_fail_on_tables_made_wrong_on_purpose(tmp_path):
     # the good page passes the table checks (the page-wide ones, a navigation toggle or a
     # citation of the method it names, are not what it is for)
     assert [p for p in problems["good.html"] if "table" in p and "cite" not in p] == []
+
+
+FIGURES_PAGE = """<!doctype html><html><head><title>figures</title><style>img {max-width: 100%} figure {margin: 0}</style></head>
+<body><main><h1>Figures</h1>
+<div style="width: 672px">
+<figure id="f1"><img src="legible.png" alt="a"><figcaption><span class="caption-number">Figure 1 </span>Legible.
+</figcaption></figure>
+<figure id="f2"><img src="small.png" alt="b"><figcaption><span class="caption-number">Figure 2 </span>The same caption.
+</figcaption></figure>
+<figure id="f3"><img src="wide.png" alt="c"><figcaption><span class="caption-number">Figure 3 </span>The same caption.
+</figcaption></figure>
+<figure id="f4"><img src="plain.png" alt="d"><figcaption><span class="caption-number">Figure 4 </span>Plain.
+</figcaption></figure>
+</div><p><a href="#f1">1</a> <a href="#f2">2</a> <a href="#f3">3</a> <a href="#f4">4</a></p>
+</main></body></html>
+"""
+
+
+@pytest.mark.timeout(120)
+def test_figure_text_is_measured_as_displayed_and_captions_are_unique(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from ssllib.chapters import style
+
+    def save(name, fig):
+        fig.savefig(tmp_path / name, format="png", bbox_inches="tight")
+        plt.close(fig)
+
+    fig, ax = style.subplots(height=2.0)
+    ax.plot([0, 1], [0, 1])
+    ax.set_xlabel("epoch")
+    save("legible.png", fig)                   # the book's sizes: no problem
+    fig, ax = style.subplots(height=2.0)
+    ax.set_title("tiny", fontsize=5)
+    save("small.png", fig)                     # 5 pt: 7 px as displayed
+    fig, ax = style.subplots(height=2.0)
+    fig.set_size_inches(2 * style.WIDTH, 2.0)  # twice the column: shown at half its size
+    ax.set_xlabel("epoch")
+    save("wide.png", fig)
+    fig, ax = plt.subplots(figsize=(6, 2))     # not drawn through the style: no record
+    ax.plot([0, 1])
+    save("plain.png", fig)
+    (tmp_path / "page.html").write_text(FIGURES_PAGE)
+    problems = browser.check_book(tmp_path)["page.html"]
+    text = "\n".join(problems)
+    assert "Figure 1" not in text, problems
+    assert "Figure 2: its smallest text ('tiny') is 7.0 px as displayed" in text, problems
+    assert "Figure 3: its smallest text" in text and "shown at 672 px" in text, problems
+    assert "Figure 4: the image does not record its text size" in text, problems
+    assert "Figure 2 and Figure 3 have the same caption: 'The same caption.'" in text, problems
