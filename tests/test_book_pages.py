@@ -40,17 +40,6 @@ def test_the_books_bibliography_has_no_two_papers_with_one_label():
     assert years["chen2020mocov2"] == "2020a" and years["chen2020simclr"] == "2020b"
 
 
-def test_accuracy_bars_start_at_zero_and_keep_the_legend_off_the_bars():
-    table = pd.DataFrame({"kNN top-1 mean": [70.0, 72.0], "kNN top-1 std": [0.5, np.nan],
-                          "linear top-1 mean": [75.0, 78.0], "linear top-1 std": [0.3, 0.2]}, index=["a", "b"])
-    fig = plots.accuracy_bars(table)
-    ax = fig.axes[0]
-    assert ax.get_ylim() == (0, 100)
-    fig.canvas.draw()
-    legend = ax.get_legend().get_window_extent()
-    assert legend.x0 >= ax.get_window_extent().x1  # to the right of the axes, over no bar
-
-
 def test_a_cut_axis_is_marked_and_an_axis_from_zero_is_not():
     import matplotlib.pyplot as plt
 
