@@ -21,8 +21,9 @@ def _to_display(x: torch.Tensor, mean, std) -> np.ndarray:
 
 
 def wrapped(text: str, width: int = 16) -> str:
-    """``text`` broken into lines of at most ``width`` characters (a narrow column's title)."""
-    return "\n".join(textwrap.wrap(str(text), width)) or str(text)
+    """``text`` broken at spaces into lines of about ``width`` characters (a narrow column's
+    title); a longer word stays whole."""
+    return "\n".join(textwrap.wrap(str(text), width, break_long_words=False, break_on_hyphens=False)) or str(text)
 
 
 def augmented_views(images: torch.Tensor, augment, mean, std, views: int = 4, seed: int = 0, titles=None):
@@ -77,10 +78,13 @@ def _series(run: list[dict], metric: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(x, float), np.asarray(y, float)
 
 
-def _line(ax, x, values: np.ndarray, look: style.Look, label: str) -> None:
-    """The mean over seeds (rows of ``values``) as a line in ``look``, markers at no more than
-    about 12 points, and the min–max over seeds as a band of the same colour."""
-    ax.plot(x, np.nanmean(values, 0), label=label, markevery=max(1, len(x) // 12), **look.line())
+def _line(ax, x, values: np.ndarray, look: style.Look, label: str, order: tuple[int, int] = (0, 1)) -> None:
+    """The mean over seeds (rows of ``values``) as a line in ``look``, markers at about 12 points
+    (the ``order[0]``-th of ``order[1]`` lines starts them a little later, so lines that overlap
+    still show every marker), and the min–max over seeds as a band of the same colour."""
+    step = max(1, len(x) // 12)
+    start = min(len(x) - 1, order[0] * step // max(1, order[1])) if step > 1 else 0
+    ax.plot(x, np.nanmean(values, 0), label=label, markevery=(start, step), **look.line())
     if len(values) > 1:
         ax.fill_between(x, np.nanmin(values, 0), np.nanmax(values, 0), alpha=0.2, color=look.colour, linewidth=0)
 
@@ -93,7 +97,7 @@ def training_curves(histories: dict[str, list[list[dict]]], metrics=("loss", "kn
     fig, axes = style.subplots(1, len(metrics), height=2.9, squeeze=False)
     look = style.looks(histories)
     for ax, metric, title, ylabel in zip(axes[0], metrics, titles, ylabels or titles):
-        for label, runs in histories.items():
+        for i, (label, runs) in enumerate(histories.items()):
             series = [_series(run, metric) for run in runs]
             length = min(len(x) for x, _ in series)
             if length == 0:
@@ -101,7 +105,7 @@ def training_curves(histories: dict[str, list[list[dict]]], metrics=("loss", "kn
             values = np.array([y[:length] for _, y in series])
             if np.isnan(values).all():
                 continue
-            _line(ax, series[0][0][:length], values, look[label], label)
+            _line(ax, series[0][0][:length], values, look[label], label, (i, len(histories)))
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
         ax.set_title(title)
@@ -119,12 +123,12 @@ def budget_curve(histories: dict[str, list[list[dict]]], levels: dict[str, float
     baselines' looks. With ``steps_per_epoch`` a second axis counts optimisation steps."""
     fig, ax = style.subplots(height=3.3)
     look = style.looks([*histories, *levels])
-    for label, runs in histories.items():
+    for i, (label, runs) in enumerate(histories.items()):
         series = [_series(run, "knn_monitor") for run in runs]
         length = min(len(x) for x, _ in series)
         x = np.concatenate([[0], series[0][0][:length]])
         values = np.array([np.concatenate([[s0], y[:length]]) for s0, (_, y) in zip(start[label], series)])
-        _line(ax, x, values, look[label], label)
+        _line(ax, x, values, look[label], label, (i, len(histories)))
     for name, value in levels.items():
         ax.axhline(value, color=look[name].colour, linestyle=look[name].linestyle, linewidth=1.3,
                    label=f"{name} ({value:.1f})")
@@ -235,12 +239,13 @@ def metric_traces(series: dict[str, tuple[list[list[dict]], str]], title: str, y
     mean over seeds with the min–max band, at the resolution the metric was logged."""
     fig, ax = style.subplots(height=3.1)
     look = style.looks(series)
-    for label, (runs, metric) in series.items():
+    for i, (label, (runs, metric)) in enumerate(series.items()):
         curves = [_series(run, metric) for run in runs]
         length = min(len(x) for x, _ in curves)
         if length == 0:
             continue
-        _line(ax, curves[0][0][:length], np.array([y[:length] for _, y in curves]), look[label], label)
+        _line(ax, curves[0][0][:length], np.array([y[:length] for _, y in curves]), look[label], label,
+              (i, len(series)))
     return _finish(fig, ax, title, ylabel)
 
 
@@ -268,10 +273,10 @@ def band_lines(series: dict[str, tuple[np.ndarray, np.ndarray]], title: str, yla
     the min–max over seeds the band."""
     fig, ax = style.subplots(height=3.1)
     look = style.looks(series)
-    for label, (x, values) in series.items():
+    for i, (label, (x, values)) in enumerate(series.items()):
         if len(x) == 0:
             continue
-        _line(ax, x, values, look[label], label)
+        _line(ax, x, values, look[label], label, (i, len(series)))
     return _finish(fig, ax, title, ylabel, xlabel)
 
 
@@ -300,7 +305,7 @@ def cluster_picture(picture: dict, shown_clusters: int = 10):
     for i, c in enumerate(largest):
         mask = clusters == c
         axes[0].scatter(points[mask, 0], points[mask, 1], s=2, color=colours[i])
-    _name_groups(axes[0], points, clusters, {c: f"cluster {c}" for c in largest})
+    _name_groups(axes[0], points, clusters, {c: str(c) for c in largest})
     axes[0].set_title(f"by cluster ({len(largest)} largest of {len(ids)} numbered)")
     for i, y in enumerate(np.unique(classes)):
         mask = classes == y

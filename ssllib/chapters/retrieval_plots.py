@@ -23,7 +23,7 @@ def domain_examples(sets: dict, per_class: int = 1, classes: int = 10):
                 ax.imshow(sets[d].images[int(where[0])].permute(1, 2, 0).numpy())
             ax.set_xticks([]), ax.set_yticks([])
             if i == 0:
-                ax.set_title(plots.wrapped(names[j], 8), fontsize=FONT["tiny"])
+                ax.set_title(plots.wrapped(names[j], 9), fontsize=FONT["tiny"])
         axes[i, 0].set_ylabel(d, fontsize=FONT["small"])
     return fig
 
@@ -54,7 +54,7 @@ def retrieval_examples(query: dict, results: dict, k: int):
     for r, (i, label) in enumerate(rows):
         ax = axes[r, 0]
         ax.imshow(query["images"][i].permute(1, 2, 0).numpy())
-        ax.set_ylabel(plots.wrapped(label, 16), fontsize=FONT["tiny"], rotation=0, ha="right", va="center")
+        ax.set_ylabel(plots.wrapped(label, 18), fontsize=FONT["tiny"], rotation=0, ha="right", va="center")
         if r == 0 or rows[r - 1][0] != i:
             ax.set_title(f"query ({query['domain']}):\n{query['classes'][int(query['labels'][i])]}",
                          fontsize=FONT["tiny"])

@@ -101,7 +101,8 @@ def published_against_reproduced(pairs: pd.DataFrame, empty: str = "no published
         return _saying(empty)
     cols = min(3, len(papers))
     rows = math.ceil(len(papers) / cols)
-    fig, axes = style.subplots(rows, cols, height=3.3 * rows + 0.2, squeeze=False)
+    fig, axes = style.subplots(rows, cols, height=2.6 * rows + 0.6, squeeze=False)
+    look = style.looks(dict.fromkeys(pairs["method"]))    # one look per method across the panels
     for ax in axes.flat[len(papers):]:
         ax.set_axis_off()
     for ax, paper in zip(axes.flat, papers):
@@ -115,7 +116,6 @@ def published_against_reproduced(pairs: pd.DataFrame, empty: str = "no published
         ax.plot([-edge, edge], [-edge, edge], "--", color="gray", lw=0.8)
         ax.axhline(0, color="gray", lw=0.5)
         ax.axvline(0, color="gray", lw=0.5)
-        look = style.looks(dict.fromkeys(group["method"]))
         for method, points in group.groupby("method", sort=False):
             ax.scatter(points["x"], points["y"], s=18, label=method, zorder=3, color=look[method].colour,
                        marker=look[method].marker or "o")
@@ -128,6 +128,5 @@ def published_against_reproduced(pairs: pd.DataFrame, empty: str = "no published
         ax.set_xlabel("published − setting mean", fontsize=FONT["tiny"])
         ax.set_ylabel(f"ours − mean ({group['metric'].iloc[0]})", fontsize=FONT["tiny"])
         ax.tick_params(labelsize=FONT["tiny"])
-        ax.legend(fontsize=FONT["tiny"], loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2,
-                  handletextpad=0.2, columnspacing=0.8)
+    style.legend(fig, "below")
     return fig

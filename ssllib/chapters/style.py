@@ -54,7 +54,7 @@ assert displayed_px(MIN_FONT_PT) >= MIN_TEXT_PX
 # --- palette ---------------------------------------------------------------------------------
 # Okabe & Ito (2008), "Color Universal Design": told apart under protanopia and deuteranopia.
 BLUE, ORANGE, GREEN, PURPLE, SKY, VERMILLION = "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00"
-METHOD_COLOURS = (ORANGE, GREEN, PURPLE, SKY, VERMILLION, BLUE)   # in the order methods take them
+METHOD_COLOURS = (ORANGE, GREEN, PURPLE, SKY, VERMILLION)   # in the order methods take them (blue is MoCo-v2's)
 METHOD_MARKERS = ("^", "D", "P", "X", "<", ">", "h", "p")
 HIGHLIGHT = VERMILLION     # a frame that marks an instance (a witness, a miss): never against green
 NEUTRAL = "#BDBDBD"        # what is not the point of a figure: unmarked frames, other clusters
@@ -122,7 +122,7 @@ def looks(labels) -> dict[str, Look]:
 def categorical(n: int) -> list[str]:
     """``n`` colours for categories with no baseline among them (clusters, classes): the method
     colours, then the baselines' (a figure of more categories also writes their names on it)."""
-    pool = [*METHOD_COLOURS, *(BASELINES[b].colour for b in ("raw pixels", "supervised", "student alone",
+    pool = [*METHOD_COLOURS, *(BASELINES[b].colour for b in ("MoCo-v2", "raw pixels", "supervised", "student alone",
                                                               "random init", "teacher"))]
     return [pool[i % len(pool)] for i in range(n)]
 
@@ -133,7 +133,7 @@ RC = {
     "font.size": FONT["normal"], "axes.titlesize": FONT["normal"], "axes.labelsize": FONT["normal"],
     "xtick.labelsize": FONT["small"], "ytick.labelsize": FONT["small"], "legend.fontsize": FONT["small"],
     "legend.title_fontsize": FONT["small"], "figure.titlesize": FONT["normal"], "figure.labelsize": FONT["normal"],
-    "axes.prop_cycle": matplotlib.cycler(color=[BLUE, *METHOD_COLOURS[:-1]]), "image.cmap": "magma",
+    "axes.prop_cycle": matplotlib.cycler(color=[*METHOD_COLOURS, BLUE]), "image.cmap": "magma",
     "lines.linewidth": 1.6, "lines.markersize": 5, "axes.grid": False, "grid.alpha": 0.3,
     "legend.frameon": False, "figure.constrained_layout.use": False,
     "savefig.pad_inches": 0.02,   # the inline backend crops to the drawing ("tight") and pads it by this much
