@@ -209,6 +209,8 @@ def test_savefig_records_the_text_size_too_and_hidden_text_does_not_count():
     out = io.BytesIO()
     fig.savefig(out, format="png")
     assert style.recorded_text_size(out.getvalue())["pt"] == style.FONT["small"]
+    from PIL import Image
+    assert Image.open(io.BytesIO(out.getvalue())).mode == "P"     # 256 colours: a page's weight allows 2× pixels
     ax.text(0, 0, "too small", fontsize=5)
     assert style.smallest_text(fig) == (5.0, "too small")
 

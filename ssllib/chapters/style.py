@@ -20,6 +20,7 @@ for every series, so no two series are told apart by colour alone (and none by r
 from __future__ import annotations
 
 import functools
+import io
 import json
 import re
 from dataclasses import dataclass
@@ -156,11 +157,11 @@ class BookFigure(matplotlib.figure.Figure):
 
 
 def _recording(print_png, fig):
-    """``print_png`` that adds the ``TEXT_SIZE_KEY`` chunk for ``fig``."""
+    """``print_png`` that adds the ``TEXT_SIZE_KEY`` chunk for ``fig`` and stores the PNG compactly."""
     @functools.wraps(print_png)
-    def recorded(*args, metadata=None, **kwargs):
+    def recorded(filename_or_obj, *args, metadata=None, **kwargs):
         if fig.measuring:    # the draw that finds the smallest text asks for a renderer: a plain PNG
-            return print_png(*args, metadata=metadata, **kwargs)
+            return print_png(filename_or_obj, *args, metadata=metadata, **kwargs)
         fig.measuring = True
         try:
             points, text = smallest_text(fig)
@@ -169,9 +170,29 @@ def _recording(print_png, fig):
         drawn = points != float("inf")
         size = {"px": round(points / 72 * fig.dpi, 2) if drawn else None, "pt": points if drawn else None,
                 "text": text[:40]}
-        return print_png(*args, metadata={**(metadata or {}), TEXT_SIZE_KEY: json.dumps(size, ensure_ascii=True)},
-                         **kwargs)
+        drawing = io.BytesIO()
+        print_png(drawing, *args, metadata=metadata, **kwargs)
+        _compact_png(drawing.getvalue(), filename_or_obj,
+                     {**(metadata or {}), TEXT_SIZE_KEY: json.dumps(size, ensure_ascii=True)})
     return recorded
+
+
+def _compact_png(png: bytes, target, text: dict) -> None:
+    """``png`` written to ``target`` with 256 colours (a figure's flat colours and anti-aliased
+    edges look the same; the file is about 60% smaller, which a page's weight needs at twice the
+    pixel density) and ``text`` as its text chunks."""
+    from PIL import Image, PngImagePlugin
+
+    image = Image.open(io.BytesIO(png))
+    if image.mode == "RGBA" and image.getextrema()[3][0] < 255:     # see-through: keep the alpha
+        image = image.quantize(256, method=Image.Quantize.FASTOCTREE)
+    else:
+        image = image.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT)
+    info = PngImagePlugin.PngInfo()
+    for key, value in text.items():
+        if value is not None:
+            info.add_text(key, str(value))
+    image.save(target, format="PNG", pnginfo=info, optimize=True)
 
 
 def subplots(nrows: int = 1, ncols: int = 1, height: float = 3.0, **kwargs):
@@ -238,8 +259,6 @@ def smallest_text(fig) -> tuple[float, str]:
 
 def recorded_text_size(png: bytes) -> dict | None:
     """The ``TEXT_SIZE_KEY`` record of a PNG (None if it has none)."""
-    import io
-
     from PIL import Image
 
     value = Image.open(io.BytesIO(png)).info.get(TEXT_SIZE_KEY)
