@@ -188,7 +188,7 @@ def check_book(html: Path, screenshots: Path | None = None) -> dict[str, list[st
                 page.screenshot(path=f"{shot}.png", full_page=True)
             found += [f"{e} (at 1280 px)" for e in errors]
             context.close()
-            found += _phone_problems(browser, url, shot)
+            found += _phone_problems(browser, url, shot, html)
             problems[name] = found
         browser.close()
     return problems
@@ -244,9 +244,9 @@ def _mathjax_script_problems(source: str) -> list[str]:
             + (", …" if len(names) > 5 else "")]
 
 
-def _phone_problems(browser, url: str, shot: Path | None) -> list[str]:
-    """At 390 px: no console or page error, and the navigation toggle opens the chapter list
-    (it ends up visible inside the viewport)."""
+def _phone_problems(browser, url: str, shot: Path | None, html: Path) -> list[str]:
+    """At 390 px: no console or page error, the navigation toggle opens the chapter list (it
+    ends up visible inside the viewport), and figure text is as legible as at 1280 px."""
     context = browser.new_context(viewport=PHONE)
     page = context.new_page()
     errors = _collect_errors(page)
@@ -258,6 +258,8 @@ def _phone_problems(browser, url: str, shot: Path | None) -> list[str]:
         page.wait_for_timeout(200)
         if shot is not None:
             page.screenshot(path=f"{shot}_390.png")
+        # a figure's text stays legible on the phone too (the duplicate-caption check is the page's, said once)
+        found += [f"{p} (at 390 px)" for p in figure_text_problems(page, html) if "caption" not in p]
         toggles = [t for t in page.locator(NAV_TOGGLE).all() if t.is_visible()]
         if not toggles:
             found.append(f"no visible navigation toggle ({NAV_TOGGLE}) at 390 px")
