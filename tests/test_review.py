@@ -579,3 +579,16 @@ def test_the_field_tables_length_effects_and_gaps_are_worked_out_from_its_values
     assert taxonomy.field_gap(field, "A", "B") == "A − B: -2.0 at 100 epochs, +0.5 at 400 epochs"
     falls = field.assign(value=[60.0, 58.0, 65.0, 62.0, 69.5, 50.0])
     assert "lower at some longer length" in taxonomy.length_effects(falls)[0]
+
+
+def test_a_long_field_label_goes_left_of_its_dot_where_it_would_run_into_the_next_column():
+    """'SwAV (no multi-crop)' (400 epochs, 70.1) ran into SynCo's dot (800 epochs, 70.7)."""
+    from ssllib.chapters import review_plots
+    points = [(4, 75.2), (5, 74.8), (3, 74.6), (3, 70.1), (4, 70.7), (0, 68.1), (1, 68.1)]
+    assert review_plots.label_reaches_next_column("SwAV (no multi-crop)", 3, 70.1, points)
+    assert not review_plots.label_reaches_next_column("SimSiam", 0, 68.1, points)      # short: it ends first
+    assert not review_plots.label_reaches_next_column("DeepCluster-v2", 5, 74.8, points)  # no next column
+    assert not review_plots.label_reaches_next_column("DeepCluster-v2", 4, 75.2, points)  # the left is no freer
+    fig = review_plots.field_results(taxonomy.field_table())
+    texts = {t.get_text(): t.get_horizontalalignment() for t in fig.axes[0].texts}
+    assert texts["SwAV (no multi-crop)"] == "right" and texts["SimSiam"] == "left"

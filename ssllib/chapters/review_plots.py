@@ -23,6 +23,21 @@ def _saying(text: str):
     return fig
 
 
+# About how much of a column's width one character of a label takes at this figure's size.
+LABEL_COLUMNS_PER_CHARACTER = 0.062
+
+
+def label_reaches_next_column(name: str, x: float, y: float, points: list[tuple[float, float]]) -> bool:
+    """Whether ``name``, written to the right of its dot at (``x``, ``y``), would reach a dot of
+    the next column that lies within one point of its height, while the previous column has no
+    dot that near (so the left side is free)."""
+    reaches = 0.03 + LABEL_COLUMNS_PER_CHARACTER * len(name) > 0.8
+
+    def crowded(column: float) -> bool:
+        return any(px == column and abs(py - y) < 1.0 for px, py in points)
+    return reaches and crowded(x + 1) and not crowded(x - 1)
+
+
 def field_results(field: pd.DataFrame):
     """Published ImageNet linear top-1 against pre-training epochs, one colour per family. The
     stated lengths are evenly spaced columns (in order, not to scale: 800 and 1000 epochs would
@@ -40,11 +55,14 @@ def field_results(field: pd.DataFrame):
         ax.scatter(x, group["value"], color=look.colour, marker=look.marker, s=26, label=family, zorder=3)
     # Labels of points that sit within 0.6 points of each other in one column fan out from the
     # cluster's middle: the higher ones upwards, the lower ones downwards, each beside its own dot.
+    # A label long enough to reach the next column, where a dot sits near its height, goes on the
+    # left of its dot instead where that side is free ('SwAV (no multi-crop)' ran into SynCo's dot).
     for (xi, yi), name in zip(points, field["method"]):
         near = sorted(py for px, py in points if px == xi and abs(py - yi) < 0.8)
         rank = near.index(yi) - (len(near) - 1) / 2
-        ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(5, -2 + 8 * rank), fontsize=FONT["tiny"],
-                    va="center")
+        left = xi > 0 and label_reaches_next_column(name, xi, yi, points)
+        ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(-5 if left else 5, -2 + 8 * rank),
+                    fontsize=FONT["tiny"], va="center", ha="right" if left else "left")
     ax.set_xticks(range(len(lengths) + 1), [f"{t:g}" for t in lengths] + ["not\nstated"])
     ax.set_xlim(-0.4, len(lengths) + 1.0)     # room for the labels of the right-hand column
     ax.set_xlabel("pre-training epochs (in order, not to scale)")
